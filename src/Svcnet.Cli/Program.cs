@@ -1,0 +1,3 @@
+using Svcnet.Cli;
+
+return await SvcnetCli.RunAsync(args);
