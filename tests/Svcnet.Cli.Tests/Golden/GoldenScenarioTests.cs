@@ -86,8 +86,8 @@ public class GoldenScenarioTests
         var written = CountRules(payload);
         foreach (var ((table, chain), count) in written)
         {
-            Assert.True(saved.TryGetValue(table, out var chains) && chains.TryGetValue(chain, out var rules),
-                $"{table} {chain} missing after {kernel.Restore}");
+            var rules = saved.GetValueOrDefault(table)?.GetValueOrDefault(chain);
+            Assert.True(rules is not null, $"{table} {chain} missing after {kernel.Restore}");
             Assert.True(count == rules.Count, $"{table} {chain}: wrote {count} rules, {kernel.Save} shows {rules.Count}");
         }
     }

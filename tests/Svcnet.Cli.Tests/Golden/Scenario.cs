@@ -31,7 +31,7 @@ public sealed class Scenario
 
     public IReadOnlyList<string> Flags =>
         File.Exists(Path.Combine(Dir, "flags"))
-            ? File.ReadAllText(Path.Combine(Dir, "flags")).Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries)
+            ? File.ReadAllText(Path.Combine(Dir, "flags")).Replace("$SCENARIO", Dir, StringComparison.Ordinal).Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries)
             : [];
 
     public IReadOnlyList<string> ManifestArgs
