@@ -1,0 +1,18 @@
+using System.Text.Json.Nodes;
+
+using Svcnet.ControlPlane.Api;
+
+namespace Svcnet.ControlPlane.Store;
+
+/// <summary>
+/// One committed change: the revision it got (the new resourceVersion), the object after it, and the object
+/// before it (null for ADDED), which watchers with selectors need to turn a change into ADDED/DELETED.
+/// </summary>
+public sealed record WatchEvent(long Revision, string Type, string Resource, JsonObject Object, JsonObject? Previous)
+{
+    public const string Added = "ADDED";
+    public const string Modified = "MODIFIED";
+    public const string Deleted = "DELETED";
+
+    public string Namespace => Object.ObjOrNull("metadata").Str("namespace") ?? "";
+}
