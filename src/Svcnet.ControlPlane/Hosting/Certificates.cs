@@ -61,7 +61,7 @@ public static class Certificates
 
     private static bool Covers(string certPath, string[] sans)
     {
-        using var cert = X509Certificate2.CreateFromPemFile(certPath);
+        using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(certPath));
         var ext = cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
         if (ext is null)
         {
