@@ -109,3 +109,37 @@ public class KubectlSeedTests
         Assert.Contains("type: ClusterIP", yaml, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The repository's examples/seed manifests, which pin the seed's own ClusterIP and NodePort.</summary>
+public class KubectlExampleSeedTests
+{
+    [Theory]
+    [MemberData(nameof(Kubectl.Versions), MemberType = typeof(Kubectl))]
+    public async Task Examples_seed_reproduces_the_seed_output_exactly(string version)
+    {
+        var seed = Path.Combine(Kubectl.RepoRoot, "examples", "seed");
+        await using var server = await TestServer.StartAsync();
+        var kubectl = Kubectl.For(version, server);
+        kubectl.RunOk("create", "-f", Path.Combine(seed, "node.yml"));
+        kubectl.RunOk("create", "-f", Path.Combine(seed, "helloworld-pod.yml"));
+        kubectl.RunOk("create", "-f", Path.Combine(seed, "helloworld-nodeport-service.yml"));
+        await PodStatus.SetAsync(server, "default", "nodehelloworld.example.com", "172.17.0.6");
+        await TestServer.EventuallyAsync(() => server.Server.Store.Get("endpoints", "default", "helloworld-service")?["subsets"], "endpoints");
+
+        var services = kubectl.RunOk("get", "svc", "-o", "wide").Stdout;
+        Assert.Matches(new Regex(@"^helloworld-service\s+NodePort\s+10\.106\.133\.16\s+<none>\s+31001:31382/TCP\s+\d+s\s+app=helloworld\s*$", RegexOptions.Multiline), services);
+        Assert.Matches(new Regex(@"^kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443/TCP\s+\d+s\s+<none>\s*$", RegexOptions.Multiline), services);
+        var describe = kubectl.RunOk("describe", "svc", "helloworld-service").Stdout;
+        foreach (var line in new[]
+        {
+            @"Name:\s+helloworld-service", @"Namespace:\s+default", @"Labels:\s+<none>", @"Annotations:\s+<none>", @"Selector:\s+app=helloworld",
+            @"Type:\s+NodePort", @"IP:\s+10\.106\.133\.16", @"Port:\s+<unset>\s+31001/TCP", @"TargetPort:\s+nodejs-port/TCP",
+            @"NodePort:\s+<unset>\s+31382/TCP", @"Endpoints:\s+172\.17\.0\.6:3000", @"Session Affinity:\s+None",
+            @"External Traffic Policy:\s+Cluster", @"Events:\s+<none>",
+        })
+        {
+            Assert.Matches(new Regex("^" + line + "$", RegexOptions.Multiline), describe);
+        }
+        Assert.Matches(new Regex(@"^minikube\s+Unknown\s+<none>\s+\d+s", RegexOptions.Multiline), kubectl.RunOk("get", "nodes").Stdout);
+    }
+}
