@@ -68,6 +68,29 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_writes_are_group_committed_in_order_and_a_failing_one_does_not_affect_the_others()
+    {
+        using var store = new ObjectStore(Db);
+        var writes = Enumerable.Range(0, 200).Select(i => Task.Run(() => store.WriteAsync(tx =>
+        {
+            if (i % 10 == 3)
+            {
+                throw ApiException.BadRequest("fails " + i);
+            }
+            // Each transaction sees the ones before it in the same group: a counter object increments exactly.
+            var counter = tx.Get("configmaps", "default", "counter");
+            var n = counter is null ? 0 : int.Parse(counter["data"]!["k"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+            tx.Put("configmaps", Cm("counter", (n + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            tx.Put("configmaps", Cm("w" + i));
+        }))).ToList();
+        var results = await Task.WhenAll(writes.Select(async w => { try { return await w; } catch (ApiException) { return null; } }));
+        Assert.Equal(20, results.Count(r => r is null));
+        var revisions = results.Where(r => r is not null).SelectMany(r => r!.Select(e => e.Revision)).Order().ToList();
+        Assert.Equal(Enumerable.Range(1, 360).Select(i => (long)i), revisions);
+        Assert.Equal("180", store.Get("configmaps", "default", "counter")!["data"]!["k"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Watches_older_than_the_retained_history_are_expired()
     {
         using var store = new ObjectStore(Db, historyLimit: 10);

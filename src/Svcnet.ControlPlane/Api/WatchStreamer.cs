@@ -119,11 +119,19 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
                     {
                         lastRevision = e.Revision;
                         var (kind, obj) = Translate(e, Matches);
-                        if (kind is not null)
+                        if (kind is null)
+                        {
+                            continue;
+                        }
+                        if (!negotiation.Table && ReferenceEquals(obj, e.Object))
+                        {
+                            await WriteRawEventAsync(context, kind, e.ObjectJson);
+                        }
+                        else
                         {
                             await WriteEventAsync(context, kind, Shape(obj!), flush: false);
-                            wrote = true;
                         }
+                        wrote = true;
                     }
                     if (wrote)
                     {
@@ -173,6 +181,18 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
         ["apiVersion"] = type.ApiVersion,
         ["metadata"] = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) },
     };
+
+    /// <summary>Writes one event line around an object already serialised (shared by all watchers of the event).</summary>
+    private static async Task WriteRawEventAsync(HttpContext context, string type, byte[] objectJson)
+    {
+        var prefix = System.Text.Encoding.UTF8.GetBytes("{\"type\":\"" + type + "\",\"object\":");
+        var line = new byte[prefix.Length + objectJson.Length + 2];
+        prefix.CopyTo(line, 0);
+        objectJson.CopyTo(line, prefix.Length);
+        line[^2] = (byte)'}';
+        line[^1] = (byte)'\n';
+        await context.Response.Body.WriteAsync(line, context.RequestAborted);
+    }
 
     private static async Task WriteEventAsync(HttpContext context, string type, JsonObject obj, bool flush = true)
     {

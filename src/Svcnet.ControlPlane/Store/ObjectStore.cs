@@ -15,7 +15,9 @@ namespace Svcnet.ControlPlane.Store;
 public sealed class ObjectStore : IDisposable
 {
     private readonly SqliteConnection db;
-    private readonly SemaphoreSlim writeLock = new(1, 1);
+    private readonly System.Threading.Channels.Channel<PendingWrite> queue =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private readonly Task writer;
     private readonly Lock stateLock = new();
     private readonly Dictionary<string, SortedDictionary<ObjectKey, JsonObject>> objects = [];
     private readonly LinkedList<WatchEvent> history = new();
@@ -38,6 +40,7 @@ public sealed class ObjectStore : IDisposable
               value TEXT NOT NULL, prev TEXT);
             """);
         Load();
+        writer = Task.Run(WriterLoopAsync);
     }
 
     public int HistoryLimit { get; }
@@ -127,71 +130,120 @@ public sealed class ObjectStore : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> under the single writer lock, then commits what it staged atomically and durably.
+    /// Runs <paramref name="work"/> on the single writer, then commits what it staged atomically and durably.
     /// Exceptions from <paramref name="work"/> or the commit leave nothing stored and run the rollback actions.
+    /// Concurrent writes are group-committed: the writer runs every queued transaction in order (each sees the
+    /// ones before it), then makes the whole group durable with one SQLite commit (one fsync) before any of them
+    /// is acknowledged.
     /// </summary>
-    public async Task<IReadOnlyList<WatchEvent>> WriteAsync(Action<StoreTransaction> work, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<WatchEvent>> WriteAsync(Action<StoreTransaction> work, CancellationToken cancellationToken = default)
     {
-        await writeLock.WaitAsync(cancellationToken);
-        var tx = new StoreTransaction(this);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingWrite(work);
+        ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
+        return pending.Completion.Task;
+    }
+
+    private sealed class PendingWrite(Action<StoreTransaction> work)
+    {
+        public Action<StoreTransaction> Work { get; } = work;
+        public TaskCompletionSource<IReadOnlyList<WatchEvent>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public StoreTransaction? Transaction { get; set; }
+        public List<WatchEvent> Events { get; } = [];
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var reader = queue.Reader;
+        while (await reader.WaitToReadAsync())
         {
-            work(tx);
-            var events = Commit(tx);
-            foreach (var action in tx.CommitActions)
+            var group = new List<PendingWrite>();
+            while (group.Count < MaxGroup && reader.TryRead(out var p))
             {
-                action();
+                group.Add(p);
             }
-            return events;
-        }
-        catch
-        {
-            foreach (var undo in tx.RollbackActions.Reverse())
-            {
-                undo();
-            }
-            throw;
-        }
-        finally
-        {
-            writeLock.Release();
+            CommitGroup(group);
         }
     }
 
-    private List<WatchEvent> Commit(StoreTransaction tx)
+    private const int MaxGroup = 256;
+
+    private void CommitGroup(List<PendingWrite> group)
     {
-        var changes = tx.Changes;
-        var events = new List<WatchEvent>(changes.Count);
-        if (changes.Count == 0)
-        {
-            return events;
-        }
+        var overlay = new Dictionary<ObjectKey, JsonObject?>();
         var next = revision;
-        foreach (var (key, value) in changes)
+        var accepted = new List<PendingWrite>();
+        foreach (var p in group)
         {
-            var previous = Get(key.Resource, key.Namespace, key.Name);
-            if (value is null)
+            var tx = new StoreTransaction(this, overlay);
+            p.Transaction = tx;
+            try
             {
-                if (previous is null)
+                p.Work(tx);
+            }
+            catch (Exception e)
+            {
+                foreach (var undo in tx.RollbackActions.Reverse())
+                {
+                    undo();
+                }
+                p.Completion.SetException(e);
+                continue;
+            }
+            foreach (var (key, value) in tx.Changes)
+            {
+                var previous = overlay.TryGetValue(key, out var o) ? o : Get(key.Resource, key.Namespace, key.Name);
+                overlay[key] = value;
+                if (value is null && previous is null)
                 {
                     continue;
                 }
                 next++;
-                var tombstone = (JsonObject)previous.DeepClone();
-                tombstone.Metadata()["resourceVersion"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                events.Add(new WatchEvent(next, WatchEvent.Deleted, key.Resource, Json.Canonical(tombstone), previous));
+                var rv = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var stored = (JsonObject)(value ?? previous)!.DeepClone();
+                stored.Metadata()["resourceVersion"] = rv;
+                var type = value is null ? WatchEvent.Deleted : previous is null ? WatchEvent.Added : WatchEvent.Modified;
+                p.Events.Add(new WatchEvent(next, type, key.Resource, Json.Canonical(stored), previous));
             }
-            else
+            accepted.Add(p);
+        }
+        var events = accepted.SelectMany(p => p.Events).ToList();
+        try
+        {
+            if (events.Count > 0)
             {
-                next++;
-                var stored = (JsonObject)value.DeepClone();
-                stored.Metadata()["resourceVersion"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                events.Add(new WatchEvent(next, previous is null ? WatchEvent.Added : WatchEvent.Modified, key.Resource, Json.Canonical(stored), previous));
+                Persist(events);
             }
         }
-        Persist(events);
-        Publish(events);
-        return events;
+        catch (Exception e)
+        {
+            foreach (var p in accepted)
+            {
+                foreach (var undo in p.Transaction!.RollbackActions.Reverse())
+                {
+                    undo();
+                }
+                p.Completion.SetException(e);
+            }
+            return;
+        }
+        if (events.Count > 0)
+        {
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            foreach (var e in events)
+            {
+                e.CommittedTimestamp = now;
+            }
+            Publish(events);
+        }
+        foreach (var p in accepted)
+        {
+            foreach (var action in p.Transaction!.CommitActions)
+            {
+                action();
+            }
+            p.Completion.SetResult(p.Events);
+        }
     }
 
     private void Persist(List<WatchEvent> events)
@@ -378,6 +430,8 @@ public sealed class ObjectStore : IDisposable
 
     public void Dispose()
     {
+        queue.Writer.TryComplete();
+        writer.Wait();
         lock (stateLock)
         {
             foreach (var w in watchers)
@@ -387,6 +441,5 @@ public sealed class ObjectStore : IDisposable
             watchers.Clear();
         }
         db.Dispose();
-        writeLock.Dispose();
     }
 }

@@ -12,12 +12,18 @@ namespace Svcnet.ControlPlane.Store;
 public sealed class StoreTransaction
 {
     private readonly ObjectStore store;
+    private readonly IReadOnlyDictionary<ObjectKey, JsonObject?> batch;
     private readonly Dictionary<ObjectKey, JsonObject?> staged = [];
     private readonly List<ObjectKey> order = [];
     private readonly List<Action> onRollback = [];
     private readonly List<Action> onCommit = [];
 
-    internal StoreTransaction(ObjectStore store) => this.store = store;
+    // batch: writes of earlier transactions in the same group commit, not durable yet but ordered before this one.
+    internal StoreTransaction(ObjectStore store, IReadOnlyDictionary<ObjectKey, JsonObject?> batch)
+    {
+        this.store = store;
+        this.batch = batch;
+    }
 
     internal IReadOnlyList<(ObjectKey Key, JsonObject? Value)> Changes => order.Select(k => (k, staged[k])).ToList();
     internal IReadOnlyList<Action> RollbackActions => onRollback;
@@ -26,7 +32,11 @@ public sealed class StoreTransaction
     public JsonObject? Get(string resource, string ns, string name)
     {
         var key = new ObjectKey(resource, ns, name);
-        return staged.TryGetValue(key, out var value) ? value : store.Get(resource, ns, name);
+        if (staged.TryGetValue(key, out var value))
+        {
+            return value;
+        }
+        return batch.TryGetValue(key, out var batched) ? batched : store.Get(resource, ns, name);
     }
 
     /// <summary>Committed objects of a resource (staged changes of this transaction applied).</summary>
@@ -37,7 +47,7 @@ public sealed class StoreTransaction
         {
             result[new ObjectKey(resource, o.Namespace(), o.Name())] = o;
         }
-        foreach (var (key, value) in staged)
+        foreach (var (key, value) in batch.Concat(staged))
         {
             if (key.Resource != resource || (ns is not null && key.Namespace != ns))
             {
