@@ -41,3 +41,26 @@ public class KubectlWatchTests
         }
     }
 }
+
+/// <summary>Events written by the server show up in <c>kubectl describe</c> and <c>kubectl get events</c>.</summary>
+public class KubectlEventTests
+{
+    [Theory]
+    [MemberData(nameof(Kubectl.Versions), MemberType = typeof(Kubectl))]
+    public async Task Restart_with_a_narrower_node_port_range_reports_the_repair_as_events(string version)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-cp-" + Guid.NewGuid().ToString("N")[..12]);
+        await using (var first = await TestServer.StartAsync(dir: dir, deleteOnDispose: false))
+        {
+            await first.Server.Registry.CreateAsync(Resources.Services, "default", (JsonObject)JsonNode.Parse("""{"metadata":{"name":"old"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}""")!);
+        }
+        await using var server = await TestServer.StartAsync(dir: dir, nodePortRange: "31000-32000");
+        Assert.False(server.Server.NodePorts.IsAllocated(30080));
+        var kubectl = Kubectl.For(version, server);
+        var describe = kubectl.RunOk("describe", "svc", "old").Stdout;
+        Assert.Matches(@"(?m)^Events:\s*$", describe);
+        Assert.Matches(@"(?m)^\s+Warning\s+PortOutOfRange\s+\S+\s+portallocator-repair-controller\s+Port 30080 is not within the port range 31000-32000; please recreate service$", describe);
+        var events = kubectl.RunOk("get", "events").Stdout;
+        Assert.Matches(@"(?m)^\S+\s+Warning\s+PortOutOfRange\s+service/old\s+Port 30080 is not within the port range 31000-32000; please recreate service$", events);
+    }
+}

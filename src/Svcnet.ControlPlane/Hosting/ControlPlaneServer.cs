@@ -60,7 +60,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var nodePorts = new NodePortAllocator(options.ServiceNodePortRange);
         var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit);
         var serviceStrategy = new ServiceStrategy(clusterIPs, nodePorts);
-        serviceStrategy.Restore(store.List("services", null).Items);
+        var repairProblems = serviceStrategy.Restore(store.List("services", null).Items);
         var strategies = new Dictionary<string, IStrategy>
         {
             [Resources.Services.StorageName] = serviceStrategy,
@@ -117,6 +117,10 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock);
 
         await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
+        foreach (var problem in repairProblems)
+        {
+            await new EventRecorder(registry, clock, problem.Component).RecordAsync(problem.Service, "Service", "Warning", problem.Reason, problem.Message);
+        }
         controller.ResyncAll();
 
         server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");

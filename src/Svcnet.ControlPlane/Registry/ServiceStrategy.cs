@@ -536,21 +536,45 @@ public sealed class ServiceStrategy(ClusterIPAllocator clusterIPs, NodePortAlloc
         throw ApiException.Internal("failed to allocate a nodePort: range is full");
     }
 
-    /// <summary>Rebuilds allocator state from stored Services (the repair step at start).</summary>
-    public void Restore(IEnumerable<JsonObject> services)
+    /// <summary>What the start-up repair found wrong with a stored Service's allocations (an Event is recorded for each).</summary>
+    public sealed record RepairProblem(JsonObject Service, string Component, string Reason, string Message);
+
+    /// <summary>
+    /// Rebuilds allocator state from stored Services (the repair step at start, after kube-apiserver's ipallocator
+    /// and portallocator repair controllers): values outside the configured ranges or held twice are reported.
+    /// </summary>
+    public List<RepairProblem> Restore(IEnumerable<JsonObject> services)
     {
+        var problems = new List<RepairProblem>();
         foreach (var svc in services)
         {
             var ip = svc.ObjOrNull("spec").Str("clusterIP") ?? "";
             if (ip.Length > 0 && ip != "None")
             {
-                clusterIPs.Allocate(ip);
+                var problem = clusterIPs.Allocate(ip);
+                if (problem is not null)
+                {
+                    var outOfRange = !clusterIPs.Contains(ip);
+                    problems.Add(new RepairProblem(svc, "ipallocator-repair-controller",
+                        outOfRange ? "ClusterIPOutOfRange" : "ClusterIPAlreadyAllocated",
+                        outOfRange ? $"Cluster IP [IPv4]:{ip} is not within the configured Service CIDR {clusterIPs.Cidr}; please recreate service"
+                                   : $"Cluster IP [IPv4]:{ip} was assigned to multiple services; please recreate service"));
+                }
             }
             foreach (var p in AllocatedNodePorts(svc))
             {
-                nodePorts.Allocate(p);
+                var problem = nodePorts.Allocate(p);
+                if (problem is not null)
+                {
+                    var outOfRange = !nodePorts.Contains(p);
+                    problems.Add(new RepairProblem(svc, "portallocator-repair-controller",
+                        outOfRange ? "PortOutOfRange" : "PortAlreadyAllocated",
+                        outOfRange ? $"Port {p} is not within the port range {nodePorts.Range}; please recreate service"
+                                   : $"Port {p} was assigned to multiple services; please recreate service"));
+                }
             }
         }
+        return problems;
     }
 
     public static string FormatPort(long port) => port.ToString(CultureInfo.InvariantCulture);

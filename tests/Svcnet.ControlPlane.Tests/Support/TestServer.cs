@@ -5,17 +5,20 @@ namespace Svcnet.ControlPlane.Tests.Support;
 /// <summary>An in-process control plane on a free loopback port with its own temporary data directory.</summary>
 public sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(ControlPlaneServer server, string dir)
+    private readonly bool deleteOnDispose;
+
+    private TestServer(ControlPlaneServer server, string dir, bool deleteOnDispose)
     {
         Server = server;
         DataDirectory = dir;
+        this.deleteOnDispose = deleteOnDispose;
     }
 
     public ControlPlaneServer Server { get; }
     public string DataDirectory { get; }
     public string Kubeconfig => Server.KubeconfigPath;
 
-    public static async Task<TestServer> StartAsync(bool insecure = false, string? dir = null, int historyLimit = 10_000, string nodePortRange = "30000-32767")
+    public static async Task<TestServer> StartAsync(bool insecure = false, string? dir = null, int historyLimit = 10_000, string nodePortRange = "30000-32767", bool deleteOnDispose = true)
     {
         dir ??= Path.Combine(Path.GetTempPath(), "svcnet-cp-" + Guid.NewGuid().ToString("N")[..12]);
         var server = await ControlPlaneServer.StartAsync(new ServerOptions
@@ -26,7 +29,7 @@ public sealed class TestServer : IAsyncDisposable
             HistoryLimit = historyLimit,
             ServiceNodePortRange = nodePortRange,
         });
-        return new TestServer(server, dir);
+        return new TestServer(server, dir, deleteOnDispose);
     }
 
     /// <summary>Waits until a condition over the server holds (controllers work asynchronously); bounded.</summary>
@@ -50,6 +53,10 @@ public sealed class TestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
+        if (!deleteOnDispose)
+        {
+            return;
+        }
         try
         {
             Directory.Delete(DataDirectory, true);
