@@ -120,14 +120,14 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 break;
             case "POST" when api.Name is null && ns is not null:
                 {
-                    var body = await ReadObjectAsync(context);
+                    var body = await ReadObjectAsync(context, api.Type);
                     var result = await registry.CreateAsync(api.Type, ns, body, context.RequestAborted);
                     await WriteJsonAsync(context, 201, result.Object);
                     break;
                 }
             case "PUT" when api.Name is not null && ns is not null:
                 {
-                    var body = await ReadObjectAsync(context);
+                    var body = await ReadObjectAsync(context, api.Type);
                     var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, context.RequestAborted);
                     await WriteJsonAsync(context, result.Created ? 201 : 200, result.Object);
                     break;
@@ -328,16 +328,19 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         return buffer.ToArray();
     }
 
-    private static async Task<JsonObject> ReadObjectAsync(HttpContext context)
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ResourceType type)
     {
         var contentType = context.Request.ContentType;
-        if (contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var media)
-            && media.MediaType.Value is not ("application/json" or "application/yaml" or "*/*"))
+        var media = contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : "application/json";
+        switch (media)
         {
-            throw new ApiException(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json");
+            case "application/json" or "*/*":
+                return Json.ParseObject(await ReadBodyAsync(context));
+            case "application/vnd.kubernetes.protobuf":
+                return ProtobufDecoder.Decode(type, await ReadBodyAsync(context));
+            default:
+                throw ProtobufDecoder.Unsupported();
         }
-        var body = await ReadBodyAsync(context);
-        return Json.ParseObject(body);
     }
 
     private static async Task<JsonNode?> ReadNodeAsync(HttpContext context)
