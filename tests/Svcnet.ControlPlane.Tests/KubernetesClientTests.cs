@@ -218,3 +218,75 @@ public class KubernetesClientTests
         Assert.Contains("10.1.2.3", r.Stdout, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Watch details over raw HTTP: streaming lists, selector transitions, timeouts.</summary>
+public class RawWatchTests
+{
+    private static HttpClient Http(TestServer server) => new() { BaseAddress = new Uri(server.Server.Url + "/") };
+
+    private static async Task<List<JsonObject>> ReadEventsAsync(HttpClient http, string url, int count)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        var events = new List<JsonObject>();
+        while (events.Count < count && await reader.ReadLineAsync(cts.Token) is { } line)
+        {
+            events.Add((JsonObject)JsonNode.Parse(line)!);
+        }
+        return events;
+    }
+
+    [Fact]
+    public async Task Send_initial_events_streams_the_state_then_an_end_bookmark()
+    {
+        await using var server = await TestServer.StartAsync(insecure: true);
+        using var http = Http(server);
+        var events = await ReadEventsAsync(http, "api/v1/namespaces?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", 5);
+        Assert.Equal(["ADDED", "ADDED", "ADDED", "ADDED", "BOOKMARK"], events.Select(e => e["type"]!.GetValue<string>()));
+        Assert.Equal("true", events[4]["object"]!["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
+        using var bad = await http.GetAsync("api/v1/namespaces?watch=true&sendInitialEvents=true");
+        Assert.Equal(422, (int)bad.StatusCode);
+    }
+
+    [Fact]
+    public async Task Objects_entering_and_leaving_a_selector_are_added_and_deleted()
+    {
+        await using var server = await TestServer.StartAsync(insecure: true);
+        using var http = Http(server);
+        var rv = server.Server.Store.Revision;
+        var reading = ReadEventsAsync(http, $"api/v1/namespaces/default/configmaps?watch=true&labelSelector=on%3Dyes&resourceVersion={rv}&timeoutSeconds=10", 2);
+        var registry = server.Server.Registry;
+        await registry.CreateAsync(Resources.ConfigMaps, "default", (JsonObject)JsonNode.Parse("""{"metadata":{"name":"c","labels":{"on":"no"}}}""")!);
+        await registry.PatchAsync(Resources.ConfigMaps, "default", "c", "merge", JsonNode.Parse("""{"metadata":{"labels":{"on":"yes"}}}"""), null);
+        await registry.PatchAsync(Resources.ConfigMaps, "default", "c", "merge", JsonNode.Parse("""{"metadata":{"labels":{"on":"no"}}}"""), null);
+        var events = await reading;
+        Assert.Equal(["ADDED", "DELETED"], events.Select(e => e["type"]!.GetValue<string>()));
+        Assert.Equal("yes", events[1]["object"]!["metadata"]!["labels"]!["on"]!.GetValue<string>()); // the last state that matched
+        Assert.Equal((rv + 3).ToString(System.Globalization.CultureInfo.InvariantCulture), events[1]["object"]!["metadata"]!["resourceVersion"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Timeout_seconds_ends_the_stream_with_a_bookmark_and_no_token_is_401()
+    {
+        await using var server = await TestServer.StartAsync();
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(server.Server.Url + "/") };
+        using var unauthorized = await http.GetAsync("api/v1/services");
+        Assert.Equal(401, (int)unauthorized.StatusCode);
+        Assert.Contains("\"reason\":\"Unauthorized\"", await unauthorized.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var health = await http.GetAsync("healthz");
+        Assert.Equal("ok", await health.Content.ReadAsStringAsync());
+        http.DefaultRequestHeaders.Authorization = new("Bearer", (await File.ReadAllTextAsync(Path.Combine(server.DataDirectory, "token"))).Trim());
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var body = await http.GetStringAsync($"api/v1/namespaces/default/pods?watch=1&resourceVersion={server.Server.Store.Revision}&timeoutSeconds=1&allowWatchBookmarks=true");
+        Assert.InRange(started.Elapsed.TotalSeconds, 0.9, 10);
+        var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines, l => Assert.Equal("BOOKMARK", JsonNode.Parse(l)!["type"]!.GetValue<string>()));
+        Assert.Equal(2, lines.Length); // the early one and the one before closing
+        using var openapi = await http.GetAsync("openapi/v2");
+        Assert.Equal("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", openapi.Content.Headers.ContentType!.MediaType);
+        Assert.Empty(await openapi.Content.ReadAsByteArrayAsync());
+    }
+}

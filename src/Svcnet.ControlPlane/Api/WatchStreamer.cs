@@ -33,6 +33,21 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
             from = parsed;
         }
         var bookmarks = query["allowWatchBookmarks"].ToString() is "true" or "1" or "True";
+        // Streaming list (client-go's WatchList): the current state as ADDED events, then a bookmark marking the
+        // end of the initial events, whatever resourceVersion was given (NotOlderThan it: we only have "now").
+        var initialEvents = query["sendInitialEvents"].ToString() is "true" or "1" or "True";
+        if (initialEvents)
+        {
+            if (query["resourceVersionMatch"].ToString() != "NotOlderThan" || !bookmarks)
+            {
+                throw ApiException.Invalid("ListOptions", "", [FieldError.Forbidden("sendInitialEvents", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan and allowWatchBookmarks")]);
+            }
+            if (from is not null && from > store.Revision)
+            {
+                throw new ApiException(504, "Timeout", $"Too large resource version: {from}, current: {store.Revision}");
+            }
+            from = null;
+        }
         var timeout = long.TryParse(query["timeoutSeconds"], CultureInfo.InvariantCulture, out var t) && t > 0
             ? TimeSpan.FromSeconds(t)
             : TimeSpan.FromSeconds(1800 + Random.Shared.Next(1800));
@@ -81,7 +96,12 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
             // An early bookmark tells clients (the C# client waits for a first line) where the stream stands.
             if (bookmarks)
             {
-                await WriteEventAsync(context, "BOOKMARK", Bookmark(type, revision), flush: false);
+                var bookmark = Bookmark(type, revision);
+                if (initialEvents)
+                {
+                    bookmark.Metadata()["annotations"] = new JsonObject { ["k8s.io/initial-events-end"] = "true" };
+                }
+                await WriteEventAsync(context, "BOOKMARK", bookmark, flush: false);
             }
             await response.Body.FlushAsync(context.RequestAborted);
 
