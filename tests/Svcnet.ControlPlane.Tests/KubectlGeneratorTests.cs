@@ -30,4 +30,31 @@ public class KubectlGeneratorTests
         Assert.Equal("http", np["spec"]!["ports"]![0]!["targetPort"]!.GetValue<string>());
         Assert.Equal("80-http", np["spec"]!["ports"]![0]!["name"]!.GetValue<string>());
     }
+
+    [Theory]
+    [InlineData("1.32")]
+    [InlineData("1.33")]
+    public async Task Server_dry_run_and_diff_store_and_allocate_nothing(string version)
+    {
+        // kubectl 1.20 decides dry-run support from the OpenAPI document, which is empty here, so it refuses client-side.
+        await using var server = await TestServer.StartAsync();
+        var kubectl = Kubectl.For(version, server);
+        var seed = Path.Combine(Kubectl.RepoRoot, "examples", "seed", "helloworld-nodeport-service.yml");
+        var shown = kubectl.RunOk("create", "-f", seed, "--dry-run=server", "-o", "json").Stdout;
+        Assert.Equal("10.106.133.16", JsonNode.Parse(shown)!["spec"]!["clusterIP"]!.GetValue<string>());
+        Assert.Null(server.Server.Store.Get("services", "default", "helloworld-service"));
+        Assert.False(server.Server.ClusterIPs.IsAllocated("10.106.133.16"));
+        Assert.False(server.Server.NodePorts.IsAllocated(31382));
+
+        kubectl.RunOk("apply", "-f", seed);
+        var changed = Path.Combine(server.DataDirectory, "changed.yml");
+        await File.WriteAllTextAsync(changed, (await File.ReadAllTextAsync(seed)).Replace("31001", "31002", StringComparison.Ordinal));
+        var diff = kubectl.Run("diff", "-f", changed);
+        Assert.Equal(1, diff.ExitCode); // 1 = differences found
+        Assert.Matches(new Regex(@"^-\s+port: 31001$", RegexOptions.Multiline), diff.Stdout);
+        Assert.Matches(new Regex(@"^\+\s+port: 31002$", RegexOptions.Multiline), diff.Stdout);
+        Assert.Contains("(server dry run)", kubectl.RunOk("delete", "svc", "helloworld-service", "--dry-run=server").Stdout, StringComparison.Ordinal);
+        Assert.Equal(31001, server.Server.Store.Get("services", "default", "helloworld-service")!["spec"]!["ports"]![0]!["port"]!.GetValue<int>());
+        Assert.True(server.Server.NodePorts.IsAllocated(31382));
+    }
 }

@@ -121,14 +121,14 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             case "POST" when api.Name is null && ns is not null:
                 {
                     var body = await ReadObjectAsync(context, api.Type);
-                    var result = await registry.CreateAsync(api.Type, ns, body, context.RequestAborted);
+                    var result = await registry.CreateAsync(api.Type, ns, body, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, 201, result.Object);
                     break;
                 }
             case "PUT" when api.Name is not null && ns is not null:
                 {
                     var body = await ReadObjectAsync(context, api.Type);
-                    var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, context.RequestAborted);
+                    var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, result.Created ? 201 : 200, result.Object);
                     break;
                 }
@@ -136,7 +136,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 {
                     var patchType = PatchType(context.Request.ContentType);
                     var patch = await ReadNodeAsync(context);
-                    var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, context.RequestAborted);
+                    var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, 200, result.Object);
                     break;
                 }
@@ -149,6 +149,24 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             default:
                 throw ApiException.MethodNotAllowed(method, api.Type.Kind);
         }
+    }
+
+    /// <summary><c>dryRun=All</c>: validate, default and allocate as usual, store nothing.</summary>
+    private static bool DryRun(HttpContext context)
+    {
+        var values = context.Request.Query["dryRun"];
+        if (values.Count == 0)
+        {
+            return false;
+        }
+        foreach (var v in values)
+        {
+            if (v != "All")
+            {
+                throw ApiException.BadRequest($"Invalid dry run value: Unsupported value: \"{v}\": supported values: \"All\"");
+            }
+        }
+        return true;
     }
 
     private static string PatchType(string? contentType)
@@ -256,7 +274,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
     {
         var options = await ReadOptionalObjectAsync(context);
         long? grace = long.TryParse(context.Request.Query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
-        var (obj, gone) = await registry.DeleteAsync(api.Type, ns, api.Name!, options, grace, context.RequestAborted);
+        var (obj, gone) = await registry.DeleteAsync(api.Type, ns, api.Name!, options, grace, DryRun(context) || options.Arr("dryRun")?.Count > 0, context.RequestAborted);
         if (api.Type == Resources.Pods || api.Type == Resources.Services || !gone)
         {
             await WriteJsonAsync(context, 200, obj);
@@ -302,7 +320,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             }
             try
             {
-                deleted.Add((await registry.DeleteAsync(api.Type, item.Namespace(), item.Name(), options, grace, context.RequestAborted)).Object);
+                deleted.Add((await registry.DeleteAsync(api.Type, item.Namespace(), item.Name(), options, grace, DryRun(context), context.RequestAborted)).Object);
             }
             catch (ApiException e) when (e.Code == 404)
             {

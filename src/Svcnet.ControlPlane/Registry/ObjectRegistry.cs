@@ -68,7 +68,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
     private static ApiException Invalid(ResourceType type, JsonObject obj, List<FieldError> errors) =>
         ApiException.Invalid(type.Kind, obj.Name(), errors);
 
-    public async Task<WriteResult> CreateAsync(ResourceType type, string ns, JsonObject body, CancellationToken cancellationToken = default)
+    public async Task<WriteResult> CreateAsync(ResourceType type, string ns, JsonObject body, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         CheckTypeMeta(type, body);
         CheckNamespace(type, ns, body);
@@ -77,7 +77,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         {
             meta["name"] = GenerateName(prefix);
         }
-        var events = await store.WriteAsync(tx => CreateIn(tx, type, ns, body), cancellationToken);
+        var events = await store.WriteAsync(tx => CreateIn(tx, type, ns, body), dryRun, cancellationToken);
         return new WriteResult(events[0].Object, true);
     }
 
@@ -124,7 +124,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         return (prefix.Length > max ? prefix[..max] : prefix) + new string(chars);
     }
 
-    public async Task<WriteResult> UpdateAsync(ResourceType type, string ns, string name, JsonObject body, string? subresource, CancellationToken cancellationToken = default)
+    public async Task<WriteResult> UpdateAsync(ResourceType type, string ns, string name, JsonObject body, string? subresource, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         CheckTypeMeta(type, body);
         CheckNamespace(type, ns, body);
@@ -150,7 +150,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 throw ApiException.NotFound(type, name);
             }
             unchanged = UpdateIn(tx, type, old, body, subresource);
-        }, cancellationToken);
+        }, dryRun, cancellationToken);
         return new WriteResult(unchanged ?? events[0].Object, created);
     }
 
@@ -210,7 +210,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         return null;
     }
 
-    public async Task<WriteResult> PatchAsync(ResourceType type, string ns, string name, string patchType, JsonNode? patch, string? subresource, CancellationToken cancellationToken = default)
+    public async Task<WriteResult> PatchAsync(ResourceType type, string ns, string name, string patchType, JsonNode? patch, string? subresource, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         JsonObject? unchanged = null;
         var events = await store.WriteAsync(tx =>
@@ -230,7 +230,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 throw ApiException.BadRequest($"the name of the object ({patched.Name()}) does not match the name on the URL ({name})");
             }
             unchanged = UpdateIn(tx, type, old, patched, subresource);
-        }, cancellationToken);
+        }, dryRun, cancellationToken);
         return new WriteResult(unchanged ?? events[0].Object, false);
     }
 
@@ -239,7 +239,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
     /// finalises them with a grace period 0 delete); unbound, terminal or orphaned pods go at once, like the real
     /// apiserver plus pod GC. Returns the deleted (or terminating) object and whether it is gone.
     /// </summary>
-    public async Task<(JsonObject Object, bool Gone)> DeleteAsync(ResourceType type, string ns, string name, JsonObject? options, long? queryGrace, CancellationToken cancellationToken = default)
+    public async Task<(JsonObject Object, bool Gone)> DeleteAsync(ResourceType type, string ns, string name, JsonObject? options, long? queryGrace, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         var gone = true;
         JsonObject? result = null;
@@ -271,7 +271,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 return;
             }
             DeleteIn(tx, type, old);
-        }, cancellationToken);
+        }, dryRun, cancellationToken);
         return (result ?? events.FirstOrDefault(e => e.Object.Name() == name && e.Resource == type.StorageName)?.Object ?? throw ApiException.NotFound(type, name), gone);
     }
 

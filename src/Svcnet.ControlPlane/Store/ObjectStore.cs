@@ -136,10 +136,13 @@ public sealed class ObjectStore : IDisposable
     /// ones before it), then makes the whole group durable with one SQLite commit (one fsync) before any of them
     /// is acknowledged.
     /// </summary>
-    public Task<IReadOnlyList<WatchEvent>> WriteAsync(Action<StoreTransaction> work, CancellationToken cancellationToken = default)
+    /// <param name="work">Reads and stages the writes.</param>
+    /// <param name="dryRun">Run everything (validation, allocation) but store nothing: the events show what would be stored.</param>
+    /// <param name="cancellationToken">Cancels before the write is queued.</param>
+    public Task<IReadOnlyList<WatchEvent>> WriteAsync(Action<StoreTransaction> work, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new PendingWrite(work);
+        var pending = new PendingWrite(work) { DryRun = dryRun };
         ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
         return pending.Completion.Task;
     }
@@ -149,6 +152,7 @@ public sealed class ObjectStore : IDisposable
         public Action<StoreTransaction> Work { get; } = work;
         public TaskCompletionSource<IReadOnlyList<WatchEvent>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public StoreTransaction? Transaction { get; set; }
+        public bool DryRun { get; init; }
         public List<WatchEvent> Events { get; } = [];
     }
 
@@ -167,6 +171,28 @@ public sealed class ObjectStore : IDisposable
     }
 
     private const int MaxGroup = 256;
+
+    /// <summary>A dry run answers with what would have been stored (resourceVersion unchanged) and undoes its allocations.</summary>
+    private void CompleteDryRun(PendingWrite p, Dictionary<ObjectKey, JsonObject?> overlay)
+    {
+        var tx = p.Transaction!;
+        foreach (var (key, value) in tx.Changes)
+        {
+            var previous = overlay.TryGetValue(key, out var o) ? o : Get(key.Resource, key.Namespace, key.Name);
+            if (value is null && previous is null)
+            {
+                continue;
+            }
+            var shown = (JsonObject)(value ?? previous)!.DeepClone();
+            var type = value is null ? WatchEvent.Deleted : previous is null ? WatchEvent.Added : WatchEvent.Modified;
+            p.Events.Add(new WatchEvent(revision, type, key.Resource, Json.Canonical(shown), previous));
+        }
+        foreach (var undo in tx.RollbackActions.Reverse())
+        {
+            undo();
+        }
+        p.Completion.SetResult(p.Events);
+    }
 
     private void CommitGroup(List<PendingWrite> group)
     {
@@ -188,6 +214,11 @@ public sealed class ObjectStore : IDisposable
                     undo();
                 }
                 p.Completion.SetException(e);
+                continue;
+            }
+            if (p.DryRun)
+            {
+                CompleteDryRun(p, overlay);
                 continue;
             }
             foreach (var (key, value) in tx.Changes)
