@@ -49,7 +49,7 @@ public class AllocatorTests
         Assert.Contains("is not in the valid range. The range of valid IPs is 10.96.0.0/12", a.Allocate("10.112.0.1"), StringComparison.Ordinal);
         Assert.Contains("not in the valid range", a.Allocate("10.111.255.255"), StringComparison.Ordinal); // broadcast
         Assert.Contains("not in the valid range", a.Allocate("10.96.0.0"), StringComparison.Ordinal);      // network
-        Assert.Throws<ArgumentException>(() => new ClusterIPAllocator("fd00::/64"));
+        Assert.Throws<FormatException>(() => new ClusterIPAllocator("fd00::/64"));
     }
 
     [Fact]

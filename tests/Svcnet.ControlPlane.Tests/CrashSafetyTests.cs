@@ -112,4 +112,40 @@ public class CrashSafetyTests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public async Task Sigterm_stops_the_server_cleanly_and_it_restarts_with_its_state()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-term-" + Guid.NewGuid().ToString("N")[..12]);
+        var port = FreePort();
+        var server = StartServer(dir, port);
+        try
+        {
+            using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dir, "kubeconfig"))))
+            {
+                await client.CoreV1.CreateNamespacedServiceAsync(NodePortService("kept"), "default");
+            }
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await server.WaitForExitAsync(timeout.Token);
+            Assert.Equal(0, server.ExitCode);
+            server.Dispose();
+            server = StartServer(dir, port);
+            using var after = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dir, "kubeconfig")));
+            Assert.Equal("kept", (await after.CoreV1.ReadNamespacedServiceAsync("kept", "default")).Metadata.Name);
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill();
+                await server.WaitForExitAsync();
+            }
+            server.Dispose();
+            Directory.Delete(dir, true);
+        }
+    }
 }

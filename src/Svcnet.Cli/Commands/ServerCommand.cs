@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Svcnet.ControlPlane.Hosting;
 
 namespace Svcnet.Cli.Commands;
@@ -38,11 +39,20 @@ public static class ServerCommand
             {
                 server = await ControlPlaneServer.StartAsync(options, cancellationToken);
             }
-            catch (Exception e) when (e is ArgumentException or IOException)
+            catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"svcnet server: {e.Message}");
                 return 1;
             }
+            // SIGTERM/SIGINT end the server cleanly (exit 0): the store closes and watches end.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             await using (server)
             {
                 Console.WriteLine($"svcnet server: serving {server.Url} (kubeconfig: {server.KubeconfigPath})");
@@ -52,7 +62,7 @@ public static class ServerCommand
                 }
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    await Task.Delay(Timeout.Infinite, stop.Token);
                 }
                 catch (OperationCanceledException)
                 {

@@ -21,7 +21,7 @@ public sealed class ClusterIPAllocator
         if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
             || !int.TryParse(cidr[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var prefix) || prefix is < 0 or > 29)
         {
-            throw new ArgumentException($"invalid service cluster IP range \"{cidr}\": an IPv4 CIDR with at least 8 addresses is required", nameof(cidr));
+            throw new FormatException($"invalid service cluster IP range \"{cidr}\": an IPv4 CIDR with at least 8 addresses is required");
         }
         var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
         network = ToUInt(ip) & mask;

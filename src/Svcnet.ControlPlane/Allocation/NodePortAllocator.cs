@@ -15,7 +15,7 @@ public sealed class NodePortAllocator
         if (parts.Length != 2 || !int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var first)
             || !int.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var last) || first < 1 || last > 65535 || last < first)
         {
-            throw new ArgumentException($"invalid service node port range \"{range}\": expected FIRST-LAST within 1-65535", nameof(range));
+            throw new FormatException($"invalid service node port range \"{range}\": expected FIRST-LAST within 1-65535");
         }
         Base = first;
         var size = last - first + 1;

@@ -83,6 +83,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // The embedding process owns SIGINT/SIGTERM (svcnet server cancels through System.CommandLine); the default
+        // console lifetime would swallow them and leave the process running.
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 4 * 1024 * 1024;
@@ -153,6 +156,14 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         await app.StopAsync();
         await app.DisposeAsync();
     }
+}
+
+/// <summary>A host lifetime that leaves process signals to the embedding program.</summary>
+internal sealed class EmbeddedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>What the apiserver creates for itself: the system namespaces and default/kubernetes with its endpoints.</summary>
