@@ -205,6 +205,25 @@ public class KubernetesClientTests
     }
 
     [Fact]
+    public async Task Binding_assigns_a_node_once()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = Client(server);
+        await client.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "p" },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "busybox" }] },
+        }, "default");
+        await client.CoreV1.CreateNamespacedPodBindingAsync(new V1Binding { Metadata = new V1ObjectMeta { Name = "p" }, Target = new V1ObjectReference { Kind = "Node", Name = "node1" } }, "p", "default");
+        Assert.Equal("node1", (await client.CoreV1.ReadNamespacedPodAsync("p", "default")).Spec.NodeName);
+        var again = await Assert.ThrowsAsync<HttpOperationException>(() => client.CoreV1.CreateNamespacedPodBindingAsync(new V1Binding { Metadata = new V1ObjectMeta { Name = "p" }, Target = new V1ObjectReference { Kind = "Node", Name = "node2" } }, "p", "default"));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, again.Response.StatusCode);
+        Assert.Equal("Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"node1\"", JsonNode.Parse(again.Response.Content)!["message"]!.GetValue<string>());
+        var resources = await client.CoreV1.GetAPIResourcesAsync();
+        Assert.Equal(["create"], resources.Resources.Single(r => r.Name == "pods/binding").Verbs);
+    }
+
+    [Fact]
     public async Task Kubectl_120_describe_endpointslice_is_served_through_v1beta1()
     {
         await using var server = await TestServer.StartAsync();

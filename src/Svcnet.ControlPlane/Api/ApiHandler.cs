@@ -115,9 +115,16 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             case "GET" when api.Name is null:
                 await ListOrWatchAsync(context, api);
                 break;
-            case "GET":
+            case "GET" when api.Subresource != "binding":
                 await GetAsync(context, api);
                 break;
+            case "POST" when api.Subresource == "binding" && ns is not null:
+                {
+                    var binding = Json.ParseObject(await ReadBodyAsync(context));
+                    await registry.BindAsync(ns, api.Name!, binding, DryRun(context), context.RequestAborted);
+                    await WriteJsonAsync(context, 201, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Success", ["code"] = 201 });
+                    break;
+                }
             case "POST" when api.Name is null && ns is not null:
                 {
                     var body = await ReadObjectAsync(context, api.Type);
@@ -125,14 +132,14 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                     await WriteJsonAsync(context, 201, result.Object);
                     break;
                 }
-            case "PUT" when api.Name is not null && ns is not null:
+            case "PUT" when api.Name is not null && ns is not null && api.Subresource != "binding":
                 {
                     var body = await ReadObjectAsync(context, api.Type);
                     var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, result.Created ? 201 : 200, result.Object);
                     break;
                 }
-            case "PATCH" when api.Name is not null && ns is not null:
+            case "PATCH" when api.Name is not null && ns is not null && api.Subresource != "binding":
                 {
                     var patchType = PatchType(context.Request.ContentType);
                     var patch = await ReadNodeAsync(context);

@@ -91,7 +91,7 @@ public static class Discovery
             list.Add(Entry(r, null, version == "v1beta1" ? ["get"] : r.Verbs));
             foreach (var sub in r.Subresources)
             {
-                list.Add(Entry(r, sub, ["get", "patch", "update"]));
+                list.Add(sub == "binding" ? Entry(r with { Kind = "Binding" }, sub, ["create"]) : Entry(r, sub, ["get", "patch", "update"]));
             }
         }
         var doc = new JsonObject { ["kind"] = "APIResourceList" };

@@ -235,6 +235,39 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
     }
 
     /// <summary>
+    /// The pods/binding subresource (what a scheduler posts): sets spec.nodeName of an unbound pod; a pod already
+    /// bound, or being deleted, is a 409 Conflict like the real BindingREST.
+    /// </summary>
+    public async Task BindAsync(string ns, string name, JsonObject binding, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        var bindingName = binding.Name();
+        if (bindingName.Length > 0 && bindingName != name)
+        {
+            throw ApiException.BadRequest($"the name of the object ({bindingName}) does not match the name on the URL ({name})");
+        }
+        var node = binding.ObjOrNull("target").Str("name") ?? "";
+        if (node.Length == 0)
+        {
+            throw ApiException.Invalid("Binding", name, [FieldError.Required("target.name")]);
+        }
+        await store.WriteAsync(tx =>
+        {
+            var pod = tx.Get(Resources.Pods.StorageName, ns, name) ?? throw ApiException.NotFound(Resources.Pods, name);
+            if (pod.ObjOrNull("metadata").Str("deletionTimestamp") is not null)
+            {
+                throw new ApiException(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host");
+            }
+            if (pod.ObjOrNull("spec").Str("nodeName") is { Length: > 0 } current)
+            {
+                throw new ApiException(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{current}\"");
+            }
+            var bound = (JsonObject)pod.DeepClone();
+            bound.Obj("spec")["nodeName"] = node;
+            UpdateIn(tx, Resources.Pods, pod, bound, null);
+        }, dryRun, cancellationToken);
+    }
+
+    /// <summary>
     /// Deletes an object. Pods bound to a registered node are deleted gracefully (deletionTimestamp set, the node
     /// finalises them with a grace period 0 delete); unbound, terminal or orphaned pods go at once, like the real
     /// apiserver plus pod GC. Returns the deleted (or terminating) object and whether it is gone.
