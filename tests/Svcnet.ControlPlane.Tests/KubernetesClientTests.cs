@@ -205,6 +205,41 @@ public class KubernetesClientTests
     }
 
     [Fact]
+    public async Task User_endpoints_of_a_selectorless_service_are_mirrored_into_slices()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = Client(server);
+        // Endpoints first, Service later: the user's Endpoints must survive without a Service.
+        await client.CoreV1.CreateNamespacedEndpointsAsync(new V1Endpoints
+        {
+            Metadata = new V1ObjectMeta { Name = "db", Labels = new Dictionary<string, string> { ["team"] = "x" } },
+            Subsets = [new V1EndpointSubset
+            {
+                Addresses = [new V1EndpointAddress { Ip = "192.168.10.5" }],
+                NotReadyAddresses = [new V1EndpointAddress { Ip = "192.168.10.6" }],
+                Ports = [new Corev1EndpointPort { Name = "pg", Port = 5432 }],
+            }],
+        }, "default");
+        var svc = new V1Service { Metadata = new V1ObjectMeta { Name = "db" }, Spec = new V1ServiceSpec { Ports = [new V1ServicePort { Name = "pg", Port = 5432 }] } };
+        await client.CoreV1.CreateNamespacedServiceAsync(svc, "default");
+        V1EndpointSlice? Slice() => client.DiscoveryV1.ListNamespacedEndpointSlice("default", labelSelector: "kubernetes.io/service-name=db").Items.SingleOrDefault();
+        var slice = await TestServer.EventuallyAsync(Slice, "mirrored slice");
+        Assert.Equal("endpointslicemirroring-controller.k8s.io", slice.Metadata.Labels["endpointslice.kubernetes.io/managed-by"]);
+        Assert.Equal("x", slice.Metadata.Labels["team"]);
+        Assert.Equal("Endpoints", slice.Metadata.OwnerReferences.Single().Kind);
+        Assert.Equal(5432, slice.Ports.Single().Port);
+        Assert.Equal([("192.168.10.5", true), ("192.168.10.6", false)], slice.Endpoints.Select(e => (e.Addresses.Single(), e.Conditions.Ready == true)));
+        Assert.NotNull(client.CoreV1.ReadNamespacedEndpoints("db", "default"));
+
+        // Adding a selector hands the Service to the EndpointSlice controller: the mirror goes.
+        await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"selector":{"app":"db"}}}""", V1Patch.PatchType.MergePatch), "db", "default");
+        await TestServer.EventuallyAsync(() => Slice() is { } s && s.Metadata.Labels["endpointslice.kubernetes.io/managed-by"] == "endpointslice-controller.k8s.io" ? s : null, "controller slice");
+        // Deleting the Service deletes the Endpoints the controller now owns, and the slices.
+        await client.CoreV1.DeleteNamespacedServiceAsync("db", "default");
+        await TestServer.EventuallyAsync(() => server.Server.Store.Get("endpoints", "default", "db") is null && Slice() is null ? "gone" : null, "cleanup");
+    }
+
+    [Fact]
     public async Task Binding_assigns_a_node_once()
     {
         await using var server = await TestServer.StartAsync();

@@ -116,7 +116,7 @@ public sealed class EndpointController : IAsyncDisposable
                 break;
             default:
                 var labels = e.Object.Labels();
-                if (labels.GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceBuilder.ManagedBy
+                if (labels.GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) is EndpointSliceBuilder.ManagedBy or EndpointSliceMirror.ManagedBy
                     && labels.TryGetValue(EndpointSliceBuilder.ServiceNameLabel, out var owner))
                 {
                     keys.Add((e.Namespace, owner));
@@ -124,6 +124,10 @@ public sealed class EndpointController : IAsyncDisposable
                 break;
         }
     }
+
+    /// <summary>The label the Endpoints controller puts on what it writes (upstream since 1.33).</summary>
+    public const string EndpointsManagedByLabel = "endpoints.kubernetes.io/managed-by";
+    public const string EndpointsManagedBy = "endpoint-controller";
 
     private static bool Managed(JsonObject svc)
     {
@@ -134,39 +138,55 @@ public sealed class EndpointController : IAsyncDisposable
     private Task<IReadOnlyList<WatchEvent>> SyncAsync(string ns, string name) => registry.Store.WriteAsync(tx =>
     {
         var svc = tx.Get("services", ns, name);
-        var slices = tx.List("endpointslices.discovery.k8s.io", ns).Where(s =>
-            s.Labels().GetValueOrDefault(EndpointSliceBuilder.ServiceNameLabel) == name
-            && s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceBuilder.ManagedBy).ToList();
-        if (svc is null || !Managed(svc))
+        var forService = tx.List("endpointslices.discovery.k8s.io", ns)
+            .Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ServiceNameLabel) == name).ToList();
+        var ours = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceBuilder.ManagedBy).ToList();
+        var mirrored = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceMirror.ManagedBy).ToList();
+        var endpoints = tx.Get("endpoints", ns, name);
+        if (svc is not null && Managed(svc))
         {
-            // Deleted Service: its slices go (ownerReference garbage collection) and so do its Endpoints.
-            foreach (var s in slices.Where(s => svc is null || !OwnedBy(s, svc) || !Managed(svc)))
-            {
-                registry.DeleteIn(tx, Resources.EndpointSlices, s);
-            }
-            if (svc is null && tx.Get("endpoints", ns, name) is { } orphan)
-            {
-                registry.DeleteIn(tx, Resources.Endpoints, orphan);
-            }
+            DeleteAll(tx, mirrored);
+            var selector = LabelSelector.FromMap(svc.ObjOrNull("spec").StringMap("selector"));
+            var pods = tx.List("pods", ns).Where(p => selector.Matches(p.Labels())).ToList();
+            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods));
+            SyncEndpoints(tx, svc, EndpointsBuilder.Subsets(svc, pods));
             return;
         }
-        var selector = LabelSelector.FromMap(svc.ObjOrNull("spec").StringMap("selector"));
-        var pods = tx.List("pods", ns).Where(p => selector.Matches(p.Labels())).ToList();
-        SyncSlices(tx, svc, slices, EndpointSliceBuilder.Desired(svc, pods));
-        SyncEndpoints(tx, svc, EndpointsBuilder.Subsets(svc, pods));
+        // No Service, ExternalName or no selector: nothing of the EndpointSlice controller's may stay (the deleted
+        // Service's slices go by ownerReference garbage collection, the Endpoints this controller wrote with it;
+        // Endpoints a user wrote stay).
+        DeleteAll(tx, ours);
+        if (svc is null && endpoints is not null && endpoints.Labels().GetValueOrDefault(EndpointsManagedByLabel) == EndpointsManagedBy)
+        {
+            registry.DeleteIn(tx, Resources.Endpoints, endpoints);
+            endpoints = null;
+        }
+        if (svc is not null && endpoints is not null && EndpointSliceMirror.ShouldMirror(svc, endpoints))
+        {
+            SyncSlices(tx, endpoints, "Endpoints", mirrored, EndpointSliceMirror.Labels(endpoints), EndpointSliceMirror.Desired(endpoints));
+        }
+        else
+        {
+            DeleteAll(tx, mirrored);
+        }
     });
 
-    private static bool OwnedBy(JsonObject slice, JsonObject svc) =>
-        slice.ObjOrNull("metadata").Arr("ownerReferences").Objects().Any(o => o.Str("uid") == svc.ObjOrNull("metadata").Str("uid"));
-
-    private void SyncSlices(StoreTransaction tx, JsonObject svc, List<JsonObject> existing, List<EndpointSliceBuilder.DesiredSlice> desired)
+    private void DeleteAll(StoreTransaction tx, IEnumerable<JsonObject> slices)
     {
-        var available = existing.Where(s => OwnedBy(s, svc)).OrderBy(s => s.Name(), StringComparer.Ordinal).ToList();
-        foreach (var stale in existing.Where(s => !OwnedBy(s, svc)))
+        foreach (var s in slices)
         {
-            registry.DeleteIn(tx, Resources.EndpointSlices, stale);
+            registry.DeleteIn(tx, Resources.EndpointSlices, s);
         }
-        var labels = EndpointSliceBuilder.Labels(svc);
+    }
+
+    private static bool OwnedBy(JsonObject slice, JsonObject owner) =>
+        slice.ObjOrNull("metadata").Arr("ownerReferences").Objects().Any(o => o.Str("uid") == owner.ObjOrNull("metadata").Str("uid"));
+
+    /// <summary>Makes the owner's slices match the desired ones, reusing names where the ports match.</summary>
+    private void SyncSlices(StoreTransaction tx, JsonObject owner, string ownerKind, List<JsonObject> existing, JsonObject labels, List<EndpointSliceBuilder.DesiredSlice> desired)
+    {
+        var available = existing.Where(s => OwnedBy(s, owner)).OrderBy(s => s.Name(), StringComparer.Ordinal).ToList();
+        DeleteAll(tx, existing.Where(s => !OwnedBy(s, owner)));
         foreach (var want in desired)
         {
             // Reuse a slice with the same ports first (keeps names stable), else any leftover, else create.
@@ -183,12 +203,20 @@ public sealed class EndpointController : IAsyncDisposable
             if (reuse is null)
             {
                 var meta = body.Metadata();
-                meta["generateName"] = svc.Name() + "-";
-                meta["name"] = GenerateName(svc.Name() + "-");
-                meta["namespace"] = svc.Namespace();
+                meta["generateName"] = owner.Name() + "-";
+                meta["name"] = GenerateName(owner.Name() + "-");
+                meta["namespace"] = owner.Namespace();
                 meta["labels"] = labels.DeepClone();
-                meta["ownerReferences"] = EndpointSliceBuilder.OwnerReferences(svc);
-                registry.CreateIn(tx, Resources.EndpointSlices, svc.Namespace(), body);
+                meta["ownerReferences"] = new JsonArray(new JsonObject
+                {
+                    ["apiVersion"] = "v1",
+                    ["kind"] = ownerKind,
+                    ["name"] = owner.Name(),
+                    ["uid"] = owner.ObjOrNull("metadata").Str("uid"),
+                    ["controller"] = true,
+                    ["blockOwnerDeletion"] = true,
+                });
+                registry.CreateIn(tx, Resources.EndpointSlices, owner.Namespace(), body);
                 continue;
             }
             available.Remove(reuse);
@@ -198,10 +226,7 @@ public sealed class EndpointController : IAsyncDisposable
             updated.Metadata()["labels"] = labels.DeepClone();
             registry.UpdateIn(tx, Resources.EndpointSlices, reuse, updated, null);
         }
-        foreach (var extra in available)
-        {
-            registry.DeleteIn(tx, Resources.EndpointSlices, extra);
-        }
+        DeleteAll(tx, available);
     }
 
     private static string GenerateName(string prefix)
@@ -226,6 +251,7 @@ public sealed class EndpointController : IAsyncDisposable
         {
             labels["service.kubernetes.io/headless"] = "";
         }
+        labels[EndpointsManagedByLabel] = EndpointsManagedBy;
         var existing = tx.Get("endpoints", svc.Namespace(), svc.Name());
         var body = existing is null ? new JsonObject
         {
