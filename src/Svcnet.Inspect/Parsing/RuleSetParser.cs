@@ -1,0 +1,292 @@
+using System.Globalization;
+using System.Net.Sockets;
+using Svcnet.Inspect.Model;
+
+namespace Svcnet.Inspect.Parsing;
+
+/// <summary>
+/// Parses iptables-save output (with or without <c>-c</c> counters) and iptables-restore input
+/// (<c>-A</c>, <c>-I</c>, <c>-N</c>, <c>-X</c>, <c>-F</c>, chain declarations, COMMIT) into a <see cref="RuleSet"/>.
+/// Every line it does not understand raises <see cref="RuleSetParseException"/> naming that line.
+/// </summary>
+public static class RuleSetParser
+{
+    private static readonly Dictionary<string, string[]> BuiltinChains = new(StringComparer.Ordinal)
+    {
+        ["filter"] = ["INPUT", "FORWARD", "OUTPUT"],
+        ["nat"] = ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+        ["mangle"] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+        ["raw"] = ["PREROUTING", "OUTPUT"],
+        ["security"] = ["INPUT", "FORWARD", "OUTPUT"],
+    };
+
+    public static RuleSet ParseFile(string path) => Parse(File.ReadAllText(path));
+
+    public static RuleSet Parse(string text)
+    {
+        var state = new ParseState();
+        var lineNumber = 0;
+        var start = 0;
+        while (start <= text.Length)
+        {
+            var end = text.IndexOf('\n', start);
+            if (end < 0)
+            {
+                end = text.Length;
+            }
+            lineNumber++;
+            var line = text.AsSpan(start, end - start).TrimEnd('\r');
+            try
+            {
+                ParseLine(state, line, lineNumber);
+            }
+            catch (FormatException e)
+            {
+                throw new RuleSetParseException(lineNumber, line.ToString(), e.Message);
+            }
+            start = end + 1;
+        }
+        if (state.Table is not null)
+        {
+            throw new RuleSetParseException(lineNumber, "", $"table {state.Table} has no COMMIT");
+        }
+        CheckJumps(state);
+        var chains = state.Chains.Values.Select(c => new Chain(c.Table, c.Name, c.Policy, c.Line, new ValueList<Rule>(c.Rules)));
+        return new RuleSet(chains, state.IsIPv6);
+    }
+
+    private static void ParseLine(ParseState state, ReadOnlySpan<char> raw, int lineNumber)
+    {
+        var line = raw.Trim();
+        if (line.IsEmpty || line[0] == '#')
+        {
+            return;
+        }
+        if (line[0] == '*')
+        {
+            if (state.Table is not null)
+            {
+                throw new FormatException($"table {line[1..].ToString()} starts before COMMIT of {state.Table}");
+            }
+            var table = line[1..].ToString();
+            if (!BuiltinChains.TryGetValue(table, out var builtins))
+            {
+                throw new FormatException($"unknown table {table}");
+            }
+            state.Table = table;
+            foreach (var chain in builtins)
+            {
+                state.Ensure(table, chain, lineNumber).Policy ??= "ACCEPT";
+            }
+            return;
+        }
+        if (line.SequenceEqual("COMMIT"))
+        {
+            RequireTable(state);
+            state.Table = null;
+            return;
+        }
+        var table2 = RequireTable(state);
+        if (line[0] == ':')
+        {
+            ParseChainDeclaration(state, table2, line, lineNumber);
+            return;
+        }
+        long? packets = null, bytes = null;
+        if (line[0] == '[')
+        {
+            var close = line.IndexOf(']');
+            if (close < 0)
+            {
+                throw new FormatException("bad counters");
+            }
+            (packets, bytes) = ParseCounters(line[1..close]);
+            line = line[(close + 1)..].TrimStart();
+        }
+        var words = ArgTokenizer.Split(line);
+        switch (words[0])
+        {
+            case "-A" or "--append" or "-I" or "--insert":
+                AddRule(state, table2, words, line.ToString(), lineNumber, packets, bytes);
+                break;
+            case "-N" or "--new-chain":
+                state.Ensure(table2, Arg(words, 1), lineNumber);
+                break;
+            case "-X" or "--delete-chain":
+                DeleteChain(state, table2, words.Count > 1 ? words[1] : null);
+                break;
+            case "-F" or "--flush":
+                foreach (var c in state.Chains.Values.Where(c => c.Table == table2 && (words.Count < 2 || c.Name == words[1])))
+                {
+                    c.Rules.Clear();
+                }
+                break;
+            default:
+                throw new FormatException($"unknown command {words[0]}");
+        }
+    }
+
+    private static string RequireTable(ParseState state) =>
+        state.Table ?? throw new FormatException("line outside a table (no *table before it)");
+
+    private static string Arg(List<string> words, int i) =>
+        i < words.Count ? words[i] : throw new FormatException($"{words[0]} needs a chain name");
+
+    private static (long, long) ParseCounters(ReadOnlySpan<char> text)
+    {
+        var colon = text.IndexOf(':');
+        if (colon < 0
+            || !long.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var p)
+            || !long.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var b))
+        {
+            throw new FormatException("bad counters");
+        }
+        return (p, b);
+    }
+
+    private static void ParseChainDeclaration(ParseState state, string table, ReadOnlySpan<char> line, int lineNumber)
+    {
+        var words = ArgTokenizer.Split(line[1..]);
+        if (words.Count is < 2 or > 3)
+        {
+            throw new FormatException("bad chain declaration");
+        }
+        var chain = state.Ensure(table, words[0], lineNumber);
+        // A declaration flushes the chain, as iptables-restore does.
+        chain.Rules.Clear();
+        if (words[1] != "-")
+        {
+            if (words[1] is not ("ACCEPT" or "DROP"))
+            {
+                throw new FormatException($"bad policy {words[1]}");
+            }
+            if (!BuiltinChains[table].Contains(words[0]))
+            {
+                throw new FormatException($"{words[0]} is not a built-in chain of {table} and cannot have a policy");
+            }
+            chain.Policy = words[1];
+        }
+        if (words.Count == 3)
+        {
+            var counters = words[2].AsSpan();
+            if (counters.Length < 2 || counters[0] != '[' || counters[^1] != ']')
+            {
+                throw new FormatException("bad counters");
+            }
+            ParseCounters(counters[1..^1]);
+        }
+    }
+
+    private static void AddRule(ParseState state, string table, List<string> words, string text, int lineNumber, long? packets, long? bytes)
+    {
+        var chainName = Arg(words, 1);
+        if (!state.Chains.TryGetValue((table, chainName), out var chain))
+        {
+            throw new FormatException($"chain {chainName} does not exist in table {table}");
+        }
+        var first = 2;
+        var insertAt = -1;
+        if (words[0] is "-I" or "--insert")
+        {
+            insertAt = 0;
+            if (words.Count > 2 && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            {
+                insertAt = n - 1;
+                first = 3;
+            }
+        }
+        var parsed = RuleParser.Parse(words, first);
+        var matches = parsed.Matches;
+        foreach (var m in matches)
+        {
+            if (m is AddressMatch a && a.Network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                state.IsIPv6 = true;
+            }
+        }
+        if (parsed.Target is DnatTarget { ToDestination.Length: 0 })
+        {
+            throw new FormatException("DNAT needs --to-destination");
+        }
+        if (parsed.Target is MarkTarget { Written.Length: 0 })
+        {
+            throw new FormatException("MARK needs an operation");
+        }
+        if (parsed.Target is DnatTarget d && d.ToDestination.StartsWith('['))
+        {
+            state.IsIPv6 = true;
+        }
+        var rule = new Rule(table, chainName, lineNumber, text, new ValueList<Match>(matches), parsed.Target,
+            parsed.Packets ?? packets, parsed.Bytes ?? bytes);
+        if (insertAt >= 0)
+        {
+            chain.Rules.Insert(Math.Min(insertAt, chain.Rules.Count), rule);
+        }
+        else
+        {
+            chain.Rules.Add(rule);
+        }
+    }
+
+    private static void DeleteChain(ParseState state, string table, string? name)
+    {
+        if (name is null)
+        {
+            foreach (var key in state.Chains.Keys.Where(k => k.Table == table && state.Chains[k].Policy is null).ToList())
+            {
+                state.Chains.Remove(key);
+            }
+            return;
+        }
+        if (!state.Chains.Remove((table, name)))
+        {
+            throw new FormatException($"chain {name} does not exist in table {table}");
+        }
+    }
+
+    private static void CheckJumps(ParseState state)
+    {
+        foreach (var chain in state.Chains.Values)
+        {
+            foreach (var rule in chain.Rules)
+            {
+                if (rule.Target is JumpTarget jump && !state.Chains.ContainsKey((chain.Table, jump.Chain)))
+                {
+                    throw new RuleSetParseException(rule.Line, rule.Text, $"jump to unknown chain {jump.Chain} in table {chain.Table}");
+                }
+            }
+        }
+    }
+
+    private sealed class ParseState
+    {
+        public string? Table { get; set; }
+
+        public bool IsIPv6 { get; set; }
+
+        public Dictionary<(string Table, string Name), MutableChain> Chains { get; } = [];
+
+        public MutableChain Ensure(string table, string name, int line)
+        {
+            if (!Chains.TryGetValue((table, name), out var chain))
+            {
+                chain = new MutableChain(table, name, line);
+                Chains[(table, name)] = chain;
+            }
+            return chain;
+        }
+    }
+
+    private sealed class MutableChain(string table, string name, int line)
+    {
+        public string Table { get; } = table;
+
+        public string Name { get; } = name;
+
+        public int Line { get; } = line;
+
+        public string? Policy { get; set; }
+
+        public List<Rule> Rules { get; } = [];
+    }
+}
