@@ -26,6 +26,7 @@ public static class SvcnetCli
 
         root.Subcommands.Add(RulesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(TraceCommand.Create());
         return root;
     }
 

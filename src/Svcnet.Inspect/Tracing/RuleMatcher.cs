@@ -34,6 +34,17 @@ internal sealed class RuleMatcher(RuleSet rules, TraceRequest request)
         return q;
     }
 
+    /// <summary>Why a condition failed, in words (for the masquerade explanation).</summary>
+    public string Explain(Match match, PacketState state) => match switch
+    {
+        AddressMatch a when a.Field == PacketField.Source =>
+            $"source {request.Source} is {(a.Negated ? "inside" : "outside")} {a.Network}",
+        AddressMatch a => $"destination {state.Destination} is {(a.Negated ? "inside" : "outside")} {a.Network}",
+        AddrTypeMatch at => $"{(at.Field == PacketField.Source ? "source " + request.Source : "destination " + state.Destination)} is{(at.Negated ? "" : " not")} {string.Join("/", at.Types)}",
+        PortMatch p => $"port {state.DestinationPort} is{(p.Negated ? "" : " not")} {p.Ranges}",
+        _ => Tracer.Describe(match) + " did not match",
+    };
+
     private double EvaluateOne(Rule rule, Match match, PacketState state) => match switch
     {
         AddressMatch a => Contains(a.Network, a.Field == PacketField.Source ? request.Source : state.Destination) ? 1 : 0,

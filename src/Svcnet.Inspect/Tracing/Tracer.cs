@@ -154,7 +154,7 @@ public sealed class Tracer(RuleSet rules)
                     var skipped = b with { Probability = b.Probability * (1 - q) };
                     if (failed is not null && rule.JumpChain == "KUBE-MARK-MASQ")
                     {
-                        skipped = skipped.Note($"not marked for masquerade by {chain.Name} line {rule.Line}: {Describe(failed)} did not match");
+                        skipped = skipped.Note($"not marked by {chain.Name}:{rule.Line}: {matcher.Explain(failed, b.State)}");
                     }
                     nextActive.Add(skipped);
                 }
