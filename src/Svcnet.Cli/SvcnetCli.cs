@@ -28,6 +28,8 @@ public static class SvcnetCli
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(TraceCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
+        root.Subcommands.Add(GraphCommand.Create());
         return root;
     }
 
