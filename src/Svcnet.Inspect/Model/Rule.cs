@@ -8,12 +8,15 @@ public sealed record Rule(
     string Table,
     string Chain,
     int Line,
-    string Text,
+    RuleText Source,
     ValueList<Match> Matches,
     Target? Target,
     long? Packets = null,
     long? Bytes = null)
 {
+    /// <summary>The rule as written (e.g. <c>-A KUBE-SERVICES ... -j KUBE-SVC-X</c>).</summary>
+    public string Text => Source.ToString();
+
     /// <summary>The text of the <c>--comment</c>, if any (kube-proxy puts the service port name there).</summary>
     public string? Comment => Matches.OfType<CommentMatch>().FirstOrDefault()?.Text;
 

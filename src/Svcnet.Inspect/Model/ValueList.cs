@@ -9,6 +9,9 @@ public sealed class ValueList<T> : IReadOnlyList<T>, IEquatable<ValueList<T>>
 
     public ValueList(IEnumerable<T> items) => _items = [.. items];
 
+    /// <summary>Takes ownership of an array the caller will not change (saves a copy per rule when parsing).</summary>
+    internal ValueList(T[] items, bool owned) => _items = owned ? items : [.. items];
+
     public T this[int index] => _items[index];
 
     public int Count => _items.Length;

@@ -9,9 +9,14 @@ namespace Svcnet.Inspect.Parsing;
 /// </summary>
 public static class ArgTokenizer
 {
-    public static List<string> Split(ReadOnlySpan<char> line)
+    public static List<string> Split(ReadOnlySpan<char> line) => Split(line, null);
+
+    /// <summary>Splits a line; unquoted words come from <paramref name="pool"/> so repeated words share one string.</summary>
+    public static List<string> Split(ReadOnlySpan<char> line, StringPool? pool) => Split(line, pool, new List<string>(24));
+
+    /// <summary>Splits into <paramref name="words"/> (a list reused across lines by the parser).</summary>
+    public static List<string> Split(ReadOnlySpan<char> line, StringPool? pool, List<string> words)
     {
-        var words = new List<string>(24);
         var i = 0;
         while (i < line.Length)
         {
@@ -37,19 +42,27 @@ public static class ArgTokenizer
                 }
                 else
                 {
-                    words.Add(line[start..i].ToString());
+                    words.Add(pool is null ? line[start..i].ToString() : pool.Get(line[start..i]));
                 }
                 continue;
             }
-            words.Add(ReadQuoted(line, ref i));
+            words.Add(ReadQuoted(line, ref i, pool));
         }
         return words;
     }
 
-    private static string ReadQuoted(ReadOnlySpan<char> line, ref int i)
+    private static string ReadQuoted(ReadOnlySpan<char> line, ref int i, StringPool? pool = null)
     {
         var quote = line[i];
         i++;
+        var end = line[i..].IndexOf(quote);
+        if (end >= 0 && !line.Slice(i, end).Contains('\\'))
+        {
+            // The common case: no escapes, so the word is a plain slice.
+            var word = line.Slice(i, end);
+            i += end + 1;
+            return pool is null ? word.ToString() : pool.Get(word);
+        }
         var sb = new StringBuilder();
         while (i < line.Length && line[i] != quote)
         {

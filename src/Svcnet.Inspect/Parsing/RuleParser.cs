@@ -11,33 +11,41 @@ internal sealed class RuleParser
 {
     private static readonly HashSet<string> PortProtocols = ["tcp", "udp", "sctp", "udplite", "dccp"];
 
-    private readonly List<string> _words;
+    private readonly ParseCache _cache;
     private readonly List<Match> _matches = new(8);
+    private readonly Dictionary<string, JumpTarget> _jumps = new(StringComparer.Ordinal);
+    private List<string> _words = [];
     private int _pos;
     private string? _module;
     private string? _protocol;
     private bool _negate;
 
-    private RuleParser(List<string> words, int start)
-    {
-        _words = words;
-        _pos = start;
-    }
+    /// <summary>A parser that can be reused for many rules on one thread (it keeps no per-rule state between calls).</summary>
+    public RuleParser(ParseCache cache) => _cache = cache;
 
     public Target? Target { get; private set; }
 
     public IReadOnlyList<Match> Matches => _matches;
 
+    /// <summary>Parses one rule's words from <paramref name="start"/>; read the results before the next call.</summary>
+    public void Parse(List<string> words, int start)
+    {
+        _words = words;
+        _pos = start;
+        _module = null;
+        _protocol = null;
+        _negate = false;
+        _matches.Clear();
+        Target = null;
+        Packets = null;
+        Bytes = null;
+        Run();
+    }
+
     public long? Packets { get; private set; }
 
     public long? Bytes { get; private set; }
 
-    public static RuleParser Parse(List<string> words, int start)
-    {
-        var parser = new RuleParser(words, start);
-        parser.Run();
-        return parser;
-    }
 
     private string Next(string option) =>
         _pos < _words.Count ? _words[_pos++] : throw new FormatException($"option {option} needs a value");
@@ -49,7 +57,7 @@ internal sealed class RuleParser
         return n;
     }
 
-    private void Add(Match match) => _matches.Add(match with { Negated = TakeNegation() });
+    private void Add(Match match) => _matches.Add(_cache.Intern(TakeNegation() ? match with { Negated = true } : match));
 
     private void Run()
     {
@@ -69,10 +77,10 @@ internal sealed class RuleParser
             switch (word)
             {
                 case "-s" or "--source" or "--src":
-                    Add(new AddressMatch(PacketField.Source, Values.Network(Next(word))));
+                    Add(new AddressMatch(PacketField.Source, _cache.Network(Next(word))));
                     break;
                 case "-d" or "--destination" or "--dst":
-                    Add(new AddressMatch(PacketField.Destination, Values.Network(Next(word))));
+                    Add(new AddressMatch(PacketField.Destination, _cache.Network(Next(word))));
                     break;
                 case "-p" or "--protocol":
                     _protocol = Next(word).ToLowerInvariant();
@@ -92,7 +100,7 @@ internal sealed class RuleParser
                     _module = Next(word);
                     break;
                 case "-j" or "--jump":
-                    Target = ParseTarget(Next(word), isGoto: false);
+                    Target = ParseTarget(Next(word));
                     break;
                 case "-g" or "--goto":
                     Target = new JumpTarget(Next(word), IsGoto: true);
@@ -134,7 +142,7 @@ internal sealed class RuleParser
                     "--sports" or "--source-ports" => PacketField.Source,
                     _ => PacketField.Either,
                 };
-                Add(new PortMatch(field, Values.Ports(Next(option))));
+                Add(new PortMatch(field, _cache.Ports(Next(option))));
                 break;
             case "addrtype":
                 ParseAddrType(option);
@@ -185,10 +193,10 @@ internal sealed class RuleParser
         switch (option)
         {
             case "--dport" or "--destination-port":
-                Add(new PortMatch(PacketField.Destination, Values.Ports(Next(option))));
+                Add(new PortMatch(PacketField.Destination, _cache.Ports(Next(option))));
                 break;
             case "--sport" or "--source-port":
-                Add(new PortMatch(PacketField.Source, Values.Ports(Next(option))));
+                Add(new PortMatch(PacketField.Source, _cache.Ports(Next(option))));
                 break;
             case "--syn":
                 Add(new TcpFlagsMatch("FIN,SYN,RST,ACK", "SYN"));
@@ -299,11 +307,15 @@ internal sealed class RuleParser
         return current;
     }
 
-    private static Target ParseTarget(string name, bool isGoto) => name switch
+    private static readonly VerdictTarget Accept = new(Verdict.Accept);
+    private static readonly VerdictTarget Drop = new(Verdict.Drop);
+    private static readonly VerdictTarget Return = new(Verdict.Return);
+
+    private Target ParseTarget(string name) => name switch
     {
-        "ACCEPT" => new VerdictTarget(Verdict.Accept),
-        "DROP" => new VerdictTarget(Verdict.Drop),
-        "RETURN" => new VerdictTarget(Verdict.Return),
+        "ACCEPT" => Accept,
+        "DROP" => Drop,
+        "RETURN" => Return,
         "REJECT" => new RejectTarget(null),
         "DNAT" => new DnatTarget("", "", null, false, false),
         "SNAT" => new SnatTarget("", false),
@@ -311,8 +323,18 @@ internal sealed class RuleParser
         "MARK" => new MarkTarget(0, 0, ""),
         "LOG" => new LogTarget(null),
         _ when IsKnownUnsupportedTarget(name) => throw new FormatException($"target {name} is not supported"),
-        _ => new JumpTarget(name, isGoto),
+        _ => Jump(name),
     };
+
+    private JumpTarget Jump(string chain)
+    {
+        if (!_jumps.TryGetValue(chain, out var jump))
+        {
+            jump = new JumpTarget(chain, false);
+            _jumps[chain] = jump;
+        }
+        return jump;
+    }
 
     // Upper-case names that are iptables extension targets, not chains; tracing them would be guesswork.
     private static bool IsKnownUnsupportedTarget(string name) => name is "CT" or "NOTRACK" or "TPROXY" or "REDIRECT" or "CONNMARK"

@@ -24,8 +24,34 @@ public static class RuleSetParser
 
     public static RuleSet Parse(string text)
     {
+        var lines = SplitLines(text);
+        var pre = PreParseRules(text, lines);
         var state = new ParseState();
-        var lineNumber = 0;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            var (start, length) = lines[i];
+            var lineNumber = i + 1;
+            try
+            {
+                ParseLine(state, text, start, length, lineNumber, pre[i]);
+            }
+            catch (FormatException e)
+            {
+                throw new RuleSetParseException(lineNumber, text.AsSpan(start, length).ToString(), e.Message);
+            }
+        }
+        if (state.Table is not null)
+        {
+            throw new RuleSetParseException(lines.Count, "", $"table {state.Table} has no COMMIT");
+        }
+        CheckJumps(state);
+        var chains = state.Chains.Values.Select(c => new Chain(c.Table, c.Name, c.Policy, c.Line, new ValueList<Rule>(c.Rules)));
+        return new RuleSet(chains, state.IsIPv6);
+    }
+
+    private static List<(int Start, int Length)> SplitLines(string text)
+    {
+        var lines = new List<(int, int)>(text.Length / 100);
         var start = 0;
         while (start <= text.Length)
         {
@@ -34,29 +60,94 @@ public static class RuleSetParser
             {
                 end = text.Length;
             }
-            lineNumber++;
-            var line = text.AsSpan(start, end - start).TrimEnd('\r');
-            try
+            var length = end - start;
+            if (length > 0 && text[end - 1] == '\r')
             {
-                ParseLine(state, line, lineNumber);
+                length--;
             }
-            catch (FormatException e)
-            {
-                throw new RuleSetParseException(lineNumber, line.ToString(), e.Message);
-            }
+            lines.Add((start, length));
             start = end + 1;
         }
-        if (state.Table is not null)
-        {
-            throw new RuleSetParseException(lineNumber, "", $"table {state.Table} has no COMMIT");
-        }
-        CheckJumps(state);
-        var chains = state.Chains.Values.Select(c => new Chain(c.Table, c.Name, c.Policy, c.Line, new ValueList<Rule>(c.Rules)));
-        return new RuleSet(chains, state.IsIPv6);
+        return lines;
     }
 
-    private static void ParseLine(ParseState state, ReadOnlySpan<char> raw, int lineNumber)
+    /// <summary>The words and parsed matches of one rule line, computed in parallel ahead of the in-order pass.</summary>
+    private sealed record PreParsed(int Offset, int Length, List<string>? Words, Match[]? Matches, Target? Target, long? Packets, long? Bytes, FormatException? Error);
+
+    /// <summary>
+    /// Rule lines are independent of each other, so their (costly) tokenizing and match parsing runs on all cores;
+    /// chain declarations, -X/-F and ordering are then applied in one pass in file order, as iptables-restore does.
+    /// </summary>
+    private static PreParsed?[] PreParseRules(string text, List<(int Start, int Length)> lines)
     {
+        var pre = new PreParsed?[lines.Count];
+        var chunk = Math.Max(1024, lines.Count / (Environment.ProcessorCount * 4));
+        Parallel.ForEach(
+            System.Collections.Concurrent.Partitioner.Create(0, lines.Count, chunk),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            range =>
+            {
+                var cache = new ParseCache();
+                var parser = new RuleParser(cache);
+                var words = new List<string>(32);
+                for (var i = range.Item1; i < range.Item2; i++)
+                {
+                    pre[i] = PreParse(text, lines[i].Start, lines[i].Length, cache, parser, words);
+                }
+            });
+        return pre;
+    }
+
+    private static PreParsed? PreParse(string text, int lineStart, int lineLength, ParseCache cache, RuleParser parser, List<string> words)
+    {
+        var raw = text.AsSpan(lineStart, lineLength);
+        var line = raw.TrimStart();
+        if (line.IsEmpty || (line[0] != '-' && line[0] != '['))
+        {
+            return null;
+        }
+        var offset = lineStart + (raw.Length - line.Length);
+        line = line.TrimEnd();
+        try
+        {
+            long? packets = null, bytes = null;
+            if (line[0] == '[')
+            {
+                var close = line.IndexOf(']');
+                if (close < 0)
+                {
+                    throw new FormatException("bad counters");
+                }
+                (packets, bytes) = ParseCounters(line[1..close]);
+                var rest = line[(close + 1)..];
+                line = rest.TrimStart();
+                offset += close + 1 + (rest.Length - line.Length);
+            }
+            words.Clear();
+            ArgTokenizer.Split(line, cache.Pool, words);
+            // Only the command words are kept; the rest become matches and a target.
+            var head = words.Take(3).ToList();
+            if (words.Count < 2 || words[0] is not ("-A" or "--append" or "-I" or "--insert"))
+            {
+                return new PreParsed(offset, line.Length, head, null, null, packets, bytes, null);
+            }
+            var first = 2;
+            if (words[0] is "-I" or "--insert" && words.Count > 2 && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                first = 3;
+            }
+            parser.Parse(words, first);
+            return new PreParsed(offset, line.Length, head, [.. parser.Matches], parser.Target, parser.Packets ?? packets, parser.Bytes ?? bytes, null);
+        }
+        catch (FormatException e)
+        {
+            return new PreParsed(offset, line.Length, null, null, null, null, null, e);
+        }
+    }
+
+    private static void ParseLine(ParseState state, string text, int lineStart, int lineLength, int lineNumber, PreParsed? pre)
+    {
+        var raw = text.AsSpan(lineStart, lineLength);
         var line = raw.Trim();
         if (line.IsEmpty || line[0] == '#')
         {
@@ -92,22 +183,19 @@ public static class RuleSetParser
             ParseChainDeclaration(state, table2, line, lineNumber);
             return;
         }
-        long? packets = null, bytes = null;
-        if (line[0] == '[')
+        if (pre is null)
         {
-            var close = line.IndexOf(']');
-            if (close < 0)
-            {
-                throw new FormatException("bad counters");
-            }
-            (packets, bytes) = ParseCounters(line[1..close]);
-            line = line[(close + 1)..].TrimStart();
+            throw new FormatException("unknown line");
         }
-        var words = ArgTokenizer.Split(line);
+        if (pre.Error is not null)
+        {
+            throw pre.Error;
+        }
+        var words = pre.Words!;
         switch (words[0])
         {
             case "-A" or "--append" or "-I" or "--insert":
-                AddRule(state, table2, words, line.ToString(), lineNumber, packets, bytes);
+                AddRule(state, table2, words, pre, new RuleText(text, pre.Offset, pre.Length), lineNumber);
                 break;
             case "-N" or "--new-chain":
                 state.Ensure(table2, Arg(words, 1), lineNumber);
@@ -177,14 +265,13 @@ public static class RuleSetParser
         }
     }
 
-    private static void AddRule(ParseState state, string table, List<string> words, string text, int lineNumber, long? packets, long? bytes)
+    private static void AddRule(ParseState state, string table, List<string> words, PreParsed parsed, RuleText text, int lineNumber)
     {
         var chainName = Arg(words, 1);
         if (!state.Chains.TryGetValue((table, chainName), out var chain))
         {
             throw new FormatException($"chain {chainName} does not exist in table {table}");
         }
-        var first = 2;
         var insertAt = -1;
         if (words[0] is "-I" or "--insert")
         {
@@ -192,11 +279,9 @@ public static class RuleSetParser
             if (words.Count > 2 && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             {
                 insertAt = n - 1;
-                first = 3;
             }
         }
-        var parsed = RuleParser.Parse(words, first);
-        var matches = parsed.Matches;
+        var matches = parsed.Matches ?? [];
         foreach (var m in matches)
         {
             if (m is AddressMatch a && a.Network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
@@ -216,8 +301,7 @@ public static class RuleSetParser
         {
             state.IsIPv6 = true;
         }
-        var rule = new Rule(table, chainName, lineNumber, text, new ValueList<Match>(matches), parsed.Target,
-            parsed.Packets ?? packets, parsed.Bytes ?? bytes);
+        var rule = new Rule(table, chainName, lineNumber, text, new ValueList<Match>(matches, owned: true), parsed.Target, parsed.Packets, parsed.Bytes);
         if (insertAt >= 0)
         {
             chain.Rules.Insert(Math.Min(insertAt, chain.Rules.Count), rule);

@@ -14,6 +14,8 @@ public sealed class Tracer(RuleSet rules)
     private const int MaxDepth = 64;
     private const int MaxBranches = 100_000;
 
+    private readonly Dictionary<Chain, ChainIndex> _indexes = new(ReferenceEqualityComparer.Instance);
+
     public TraceResult Trace(TraceRequest request)
     {
         var matcher = new RuleMatcher(rules, request);
@@ -139,7 +141,7 @@ public sealed class Tracer(RuleSet rules)
         }
         var left = new List<Branch>();
         List<Branch> active = [entry];
-        foreach (var rule in chain.Rules)
+        foreach (var rule in Candidates(chain, entry.State))
         {
             if (active.Count == 0)
             {
@@ -171,6 +173,20 @@ public sealed class Tracer(RuleSet rules)
         }
         left.AddRange(active);
         return left;
+    }
+
+    private IEnumerable<Rule> Candidates(Chain chain, PacketState state)
+    {
+        if (chain.Rules.Count < ChainIndex.MinRules)
+        {
+            return chain.Rules;
+        }
+        if (!_indexes.TryGetValue(chain, out var index))
+        {
+            index = new ChainIndex(chain);
+            _indexes[chain] = index;
+        }
+        return index.Candidates(state.Destination, state.DestinationPort).Select(i => chain.Rules[i]);
     }
 
     private void Apply(RuleMatcher matcher, Chain chain, Rule rule, Branch taken, int depth, List<Branch> active, List<Branch> left, ref int branchCount)
