@@ -85,3 +85,56 @@ public class CliTests
         Assert.Contains("Usage:", stdout, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Manifests in, through the proxy core's renderer, then traced: the same answers as kube-proxy's own expected rules.</summary>
+public class ManifestInputTests
+{
+    private static readonly string Scenarios = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Svcnet.Cli.Tests", "Golden", "Scenarios"));
+
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Svcnet.Cli.SvcnetCli.Build().Parse(args).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Kube_proxys_overall_scenario_rendered_from_manifests_traces_like_kube_proxys_expected_rules()
+    {
+        var manifests = Path.Combine(Scenarios, "kube-proxy-overall", "manifests");
+        Assert.True(Directory.Exists(manifests), $"missing {manifests}");
+        var file = FlowFile.Load(Path.Combine(FlowFile.Directory, "TestOverallIPTablesRules.flows"));
+        foreach (var flow in file.Flows)
+        {
+            var args = new List<string> { "trace", "--rules", manifests, "--src", flow.Source, "--dst", flow.Destination, "--dport", flow.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--proto", flow.Protocol, "-o", "json" };
+            foreach (var ip in file.LocalIPs)
+            {
+                args.AddRange(["--local-ip", ip.ToString()]);
+            }
+            var (code, stdout, stderr) = await Run([.. args]);
+            Assert.True(code == 0, stderr);
+            Assert.Contains("added kube-proxy's", stderr, StringComparison.Ordinal);
+            var outcomes = System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("outcomes").EnumerateArray().ToList();
+            var got = outcomes
+                .Where(o => o.GetProperty("verdict").GetString() != "NONE")
+                .Select(o => o.GetProperty("verdict").GetString() == "DNAT" ? o.GetProperty("destination").GetString()! : o.GetProperty("verdict").GetString()!)
+                .Distinct().Order(StringComparer.Ordinal);
+            var expected = flow.Output.Length == 0 ? Enumerable.Empty<string>() : flow.Output.Split(", ").Order(StringComparer.Ordinal);
+            Assert.True(expected.SequenceEqual(got), $"{flow.Name}: expected [{flow.Output}] got [{string.Join(", ", got)}]");
+            Assert.All(outcomes.Where(o => o.GetProperty("verdict").GetString() is "DNAT" or "ACCEPT"), o => Assert.Equal(flow.Masquerade, o.GetProperty("masquerade").GetBoolean()));
+        }
+    }
+
+    [Fact]
+    public async Task Diff_of_two_manifest_sets_shows_the_changed_service()
+    {
+        var before = Path.Combine(Scenarios, "partial-endpoint-change", "since");
+        var after = Path.Combine(Scenarios, "partial-endpoint-change", "manifests");
+        Assert.True(Directory.Exists(before) && Directory.Exists(after), "scenario partial-endpoint-change is missing");
+        var (code, stdout, stderr) = await Run("diff", before, after);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("changed", stdout.Split('\n')[0], StringComparison.Ordinal);
+        Assert.Contains("endpoint", stdout, StringComparison.Ordinal);
+    }
+}

@@ -138,3 +138,32 @@ public class TracerTests
         Assert.Equal(System.Text.Json.JsonValueKind.Null, reject.RootElement.GetProperty("outcomes")[0].GetProperty("destination").ValueKind);
     }
 }
+
+public class KubeProxyJumpsTests
+{
+    [Fact]
+    public void A_restore_payload_gets_kube_proxys_base_chain_jumps_and_a_node_dump_is_left_alone()
+    {
+        var payload = Svcnet.Inspect.Parsing.RuleSetParser.Parse("""
+            *filter
+            :KUBE-SERVICES - [0:0]
+            :KUBE-FORWARD - [0:0]
+            :KUBE-FIREWALL - [0:0]
+            COMMIT
+            *nat
+            :KUBE-SERVICES - [0:0]
+            :KUBE-POSTROUTING - [0:0]
+            COMMIT
+            """);
+        var completed = KubeProxyJumps.Complete(payload, out var added);
+        Assert.Equal(8, added);
+        Assert.Equal(["KUBE-FIREWALL", "KUBE-SERVICES"], completed.GetChain("filter", "OUTPUT")!.Rules.Select(r => r.JumpChain!));
+        Assert.Equal(["KUBE-FORWARD", "KUBE-SERVICES"], completed.GetChain("filter", "FORWARD")!.Rules.Select(r => r.JumpChain!));
+        Assert.Equal("KUBE-SERVICES", Assert.Single(completed.GetChain("nat", "PREROUTING")!.Rules).JumpChain);
+        Assert.All(completed.AllRules, r => Assert.Equal(0, r.Line));
+
+        var again = KubeProxyJumps.Complete(completed, out var none);
+        Assert.Equal(0, none);
+        Assert.Same(completed, again);
+    }
+}

@@ -9,8 +9,8 @@ public static class DiffCommand
 {
     public static Command Create()
     {
-        var before = new Argument<string>("old") { Description = "The earlier iptables-save / iptables-restore file" };
-        var after = new Argument<string>("new") { Description = "The later file (- for stdin)" };
+        var before = new Argument<string>("old") { Description = "The earlier iptables-save / iptables-restore file, or manifests (directory or .yaml/.json) rendered by the proxy core" };
+        var after = new Argument<string>("new") { Description = "The later dump or manifests (- for stdin)" };
         var cmd = new Command("diff", "Semantic diff of two kube-proxy rulesets: services, entry points, endpoints, probabilities and chains added/removed/changed, with the raw rule lines");
         cmd.Arguments.Add(before);
         cmd.Arguments.Add(after);
@@ -18,12 +18,12 @@ public static class DiffCommand
         {
             try
             {
-                var a = RuleSource.Load(parse.GetValue(before)!);
-                var b = RuleSource.Load(parse.GetValue(after)!);
+                var a = RuleSetParser.Parse(InspectInput.Text(parse.GetValue(before), null));
+                var b = RuleSetParser.Parse(InspectInput.Text(parse.GetValue(after), null));
                 parse.InvocationConfiguration.Output.Write(RuleSetDiff.Write(a, b));
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"svcnet diff: {e.Message}");
                 return 1;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using Svcnet.Inspect.Explain;
+using Svcnet.Inspect.Model;
 using Svcnet.Inspect.Parsing;
 
 namespace Svcnet.Cli.Commands;
@@ -12,7 +13,7 @@ public static class ExplainCommand
     {
         var target = new Argument<string>("service") { Description = "svc/NAME (or NAME)" };
         var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the Service", DefaultValueFactory = _ => "default" };
-        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin)" };
+        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save -c (with counters) inside this network namespace" };
         var localIps = new Option<string[]>("--local-ip") { Description = "The node's address(es), used for node and node-port traffic", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("explain", "Explain how a Service is wired in a kube-proxy ruleset: entry points, paths to endpoints with probabilities, masquerade, REJECT/DROP, affinity, counters");
@@ -30,12 +31,17 @@ public static class ExplainCommand
                 {
                     name = name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..];
                 }
-                var text = parse.GetValue(netns) is { } n ? RuleSource.SaveFromNetworkNamespace(n) : RuleSource.ReadText(parse.GetValue(rules) ?? "-");
+                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
                 var ips = (parse.GetValue(localIps) ?? []).Select(ip => IPAddress.TryParse(ip, out var a) ? a : throw new FormatException($"--local-ip: {ip} is not an IP address")).ToList();
-                parse.InvocationConfiguration.Output.Write(new Explainer(RuleSetParser.Parse(text), ips).Explain(parse.GetValue(ns)!, name));
+                var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
+                if (added > 0)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"note: the input has no jumps from the built-in chains (a restore payload); added kube-proxy's {added} base-chain jumps");
+                }
+                parse.InvocationConfiguration.Output.Write(new Explainer(ruleSet, ips).Explain(parse.GetValue(ns)!, name));
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"svcnet explain: {e.Message}");
                 return 1;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svcnet.Inspect.Graph;
+using Svcnet.Inspect.Model;
 using Svcnet.Inspect.Parsing;
 
 namespace Svcnet.Cli.Commands;
@@ -11,7 +12,7 @@ public static class GraphCommand
     {
         var service = new Argument<string?>("service") { Description = "svc/NAME to draw only that Service", Arity = ArgumentArity.ZeroOrOne };
         var ns = new Option<string?>("--namespace", "-n") { Description = "Namespace of the Service (default: any)" };
-        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin)" };
+        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace" };
         var output = new Option<string>("--output", "-o") { Description = "dot, mermaid or svg", DefaultValueFactory = _ => "dot" };
         output.AcceptOnlyFromAmong("dot", "mermaid", "svg");
@@ -25,13 +26,13 @@ public static class GraphCommand
         {
             try
             {
-                var text = parse.GetValue(netns) is { } n ? RuleSource.SaveFromNetworkNamespace(n) : RuleSource.ReadText(parse.GetValue(rules) ?? "-");
+                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
                 var name = parse.GetValue(service);
                 if (name is not null && name.Contains('/', StringComparison.Ordinal))
                 {
                     name = name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..];
                 }
-                var graph = ChainGraph.Build(RuleSetParser.Parse(text), parse.GetValue(ns), name);
+                var graph = ChainGraph.Build(KubeProxyJumps.Complete(RuleSetParser.Parse(text), out _), parse.GetValue(ns), name);
                 parse.InvocationConfiguration.Output.Write(parse.GetValue(output) switch
                 {
                     "svg" => GraphWriter.Svg(graph),
@@ -40,7 +41,7 @@ public static class GraphCommand
                 });
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"svcnet graph: {e.Message}");
                 return 1;

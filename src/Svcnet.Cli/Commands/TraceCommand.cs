@@ -11,7 +11,7 @@ public static class TraceCommand
 {
     public static Command Create()
     {
-        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin)" };
+        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace instead of a file" };
         var src = new Option<string>("--src") { Description = "Source IP", Required = true };
         var dst = new Option<string>("--dst") { Description = "Destination IP", Required = true };
@@ -42,8 +42,12 @@ public static class TraceCommand
             var stderr = parse.InvocationConfiguration.Error;
             try
             {
-                var text = parse.GetValue(netns) is { } ns ? RuleSource.SaveFromNetworkNamespace(ns) : RuleSource.ReadText(parse.GetValue(rules) ?? "-");
-                var ruleSet = RuleSetParser.Parse(text);
+                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
+                var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
+                if (added > 0)
+                {
+                    stderr.WriteLine($"note: the input has no jumps from the built-in chains (a restore payload); added kube-proxy's {added} base-chain jumps (line 0)");
+                }
                 var affinityResult = parse.GetResult(affinity);
                 var request = new TraceRequest(
                     ParseIp(parse.GetValue(src)!, "--src"),
@@ -59,7 +63,7 @@ public static class TraceCommand
                 stdout.Write(parse.GetValue(output) == "json" ? TraceJson.Write(result) + "\n" : TraceTree.Write(result));
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"svcnet trace: {e.Message}");
                 return 1;
