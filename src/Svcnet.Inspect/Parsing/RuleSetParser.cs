@@ -72,7 +72,17 @@ public static class RuleSetParser
     }
 
     /// <summary>The words and parsed matches of one rule line, computed in parallel ahead of the in-order pass.</summary>
-    private sealed record PreParsed(int Offset, int Length, List<string>? Words, Match[]? Matches, Target? Target, long? Packets, long? Bytes, FormatException? Error);
+    /// <remarks>A struct in one array: 340,000 of these live until the ordered pass, and objects would be copied by every GC.</remarks>
+    private readonly record struct PreParsed(int Offset, int Length, Head Words, Match[]? Matches, Target? Target, long? Packets, long? Bytes, FormatException? Error);
+
+    /// <summary>The first three words of a line (command, chain, position): all the ordered pass needs besides the parsed rule.</summary>
+    private readonly record struct Head(string? W0, string? W1, string? W2, int Count)
+    {
+        public string this[int i] => (i switch { 0 => W0, 1 => W1, 2 => W2, _ => null }) ?? throw new ArgumentOutOfRangeException(nameof(i));
+
+        public static Head Of(List<string> words) =>
+            new(words.Count > 0 ? words[0] : null, words.Count > 1 ? words[1] : null, words.Count > 2 ? words[2] : null, words.Count);
+    }
 
     /// <summary>
     /// Rule lines are independent of each other, so their (costly) tokenizing and match parsing runs on all cores;
@@ -126,7 +136,7 @@ public static class RuleSetParser
             words.Clear();
             ArgTokenizer.Split(line, cache.Pool, words);
             // Only the command words are kept; the rest become matches and a target.
-            var head = words.Take(3).ToList();
+            var head = Head.Of(words);
             if (words.Count < 2 || words[0] is not ("-A" or "--append" or "-I" or "--insert"))
             {
                 return new PreParsed(offset, line.Length, head, null, null, packets, bytes, null);
@@ -141,7 +151,7 @@ public static class RuleSetParser
         }
         catch (FormatException e)
         {
-            return new PreParsed(offset, line.Length, null, null, null, null, null, e);
+            return new PreParsed(offset, line.Length, default, null, null, null, null, e);
         }
     }
 
@@ -187,15 +197,16 @@ public static class RuleSetParser
         {
             throw new FormatException("unknown line");
         }
-        if (pre.Error is not null)
+        if (pre.Value.Error is { } error)
         {
-            throw pre.Error;
+            throw error;
         }
-        var words = pre.Words!;
+        var parsed = pre.Value;
+        var words = parsed.Words;
         switch (words[0])
         {
             case "-A" or "--append" or "-I" or "--insert":
-                AddRule(state, table2, words, pre, new RuleText(text, pre.Offset, pre.Length), lineNumber);
+                AddRule(state, table2, words, parsed, new RuleText(text, parsed.Offset, parsed.Length), lineNumber);
                 break;
             case "-N" or "--new-chain":
                 state.Ensure(table2, Arg(words, 1), lineNumber);
@@ -217,7 +228,7 @@ public static class RuleSetParser
     private static string RequireTable(ParseState state) =>
         state.Table ?? throw new FormatException("line outside a table (no *table before it)");
 
-    private static string Arg(List<string> words, int i) =>
+    private static string Arg(Head words, int i) =>
         i < words.Count ? words[i] : throw new FormatException($"{words[0]} needs a chain name");
 
     private static (long, long) ParseCounters(ReadOnlySpan<char> text)
@@ -265,7 +276,7 @@ public static class RuleSetParser
         }
     }
 
-    private static void AddRule(ParseState state, string table, List<string> words, PreParsed parsed, RuleText text, int lineNumber)
+    private static void AddRule(ParseState state, string table, Head words, PreParsed parsed, RuleText text, int lineNumber)
     {
         var chainName = Arg(words, 1);
         if (!state.Chains.TryGetValue((table, chainName), out var chain))
