@@ -167,3 +167,18 @@ public class KubeProxyJumpsTests
         Assert.Same(completed, again);
     }
 }
+
+public class TraceTreeTests
+{
+    [Fact]
+    public void The_tree_has_one_route_line_per_outcome_with_the_endpoint_share()
+    {
+        var rules = Svcnet.Inspect.Parsing.RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
+        var result = new Tracer(rules).Trace(new TraceRequest(System.Net.IPAddress.Parse("10.244.1.20"), System.Net.IPAddress.Parse("10.96.0.10"), 80));
+        var text = TraceTree.Write(result);
+        Assert.Contains("KUBE-SERVICES matched `demo/web:http cluster IP` → KUBE-SVC-XRY76EGRC3BSCIIJ → 33.33% KUBE-SEP-JPICTQTYOLMYNIJ7 DNAT 10.244.2.7:8080", text, StringComparison.Ordinal);
+        Assert.Contains("33.33% DNAT 10.244.1.5:8080, masquerade: no (not marked by KUBE-SVC-XRY76EGRC3BSCIIJ:", text, StringComparison.Ordinal);
+        Assert.Contains("source 10.244.1.20 is inside 10.244.0.0/16", text, StringComparison.Ordinal);
+        Assert.Contains("├─ 33.33% nat KUBE-SVC-XRY76EGRC3BSCIIJ", text, StringComparison.Ordinal);
+    }
+}

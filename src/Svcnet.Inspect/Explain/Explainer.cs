@@ -126,6 +126,11 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
             yield return ($"from a pod ({pod})", Req(pod, dst));
         }
         yield return ($"from the node itself ({nodeIp})", Req(nodeIp, dst, TraceOrigin.Local));
+        if (entry.Kind == EntryKind.ClusterIP && podCidr is null)
+        {
+            // Without a local-traffic detector rule the pod network is unknown; show some other sender instead.
+            yield return ($"from another address ({external})", Req(external, dst));
+        }
         if (entry.Kind != EntryKind.ClusterIP)
         {
             while (ranges.Any(r => r.Contains(external)) || (podCidr?.Contains(external) ?? false))

@@ -29,6 +29,10 @@ public static class TraceTree
         foreach (var o in result.Outcomes.OrderByDescending(o => o.Probability))
         {
             sb.Append("  ").Append(Summary(o)).Append('\n');
+            if (Route(o) is { Length: > 0 } route)
+            {
+                sb.Append("      ").Append(route).Append('\n');
+            }
         }
         sb.Append("assumptions:\n");
         foreach (var a in result.Assumptions)
@@ -82,6 +86,37 @@ public static class TraceTree
             ? ""
             : ", masquerade: " + (o.Masquerade ? "yes (" + MasqueradeReason(o) + ")" : "no" + NoMasqueradeReason(o));
         return $"{Percent(o.Probability)} {what}{masq}";
+    }
+
+    private static readonly HashSet<string> Plumbing = ["KUBE-MARK-MASQ", "KUBE-POSTROUTING", "KUBE-FORWARD", "KUBE-PROXY-FIREWALL", "KUBE-FIREWALL"];
+
+    /// <summary>The service part of the path in one line: "KUBE-SERVICES matched `x cluster IP` → KUBE-SVC-… → 50% KUBE-SEP-… DNAT 10.0.0.1:80".</summary>
+    public static string Route(TraceOutcome o)
+    {
+        var steps = o.Path.Where(p => p.Chain.StartsWith("KUBE-", StringComparison.Ordinal) && !Plumbing.Contains(p.Chain) && p.Action != "→ KUBE-MARK-MASQ").ToList();
+        if (steps.Count == 0)
+        {
+            return "";
+        }
+        var sb = new StringBuilder();
+        var first = steps[0];
+        sb.Append(first.Chain);
+        if (first.Comment is not null)
+        {
+            sb.Append(" matched `").Append(first.Comment).Append('`');
+        }
+        foreach (var step in steps)
+        {
+            // At the endpoint choice show the endpoint's share of all traffic (1/3 each for three), not the rule's
+            // conditional probability (1/3, 1/2, 1), which is what kube-proxy writes.
+            var pct = step.Action.StartsWith("→ KUBE-SEP-", StringComparison.Ordinal)
+                ? (o.Probability < 1 ? Percent(o.Probability) + " " : "")
+                : step.BranchProbability < 1 ? Percent(step.BranchProbability) + " " : "";
+            sb.Append(step.Action.StartsWith("→ ", StringComparison.Ordinal) || step.Action.StartsWith("goto ", StringComparison.Ordinal)
+                ? $" → {pct}{step.Action[(step.Action.IndexOf(' ', StringComparison.Ordinal) + 1)..]}"
+                : $" {pct}{step.Action}");
+        }
+        return sb.ToString();
     }
 
     private static string Decider(TraceOutcome o)
