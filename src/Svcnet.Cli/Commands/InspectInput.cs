@@ -19,8 +19,13 @@ internal static class InspectInput
         {
             return RuleSource.SaveFromNetworkNamespace(netns);
         }
+        if (rules is null && !Console.IsInputRedirected)
+        {
+            throw new ArgumentException("no ruleset: give --rules FILE|DIR (or - for stdin, e.g. iptables-save | svcnet ...) or --netns NS");
+        }
         var path = rules ?? "-";
-        return IsManifests(path) ? RenderManifests(path) : RuleSource.ReadText(path);
+        var text = IsManifests(path) ? RenderManifests(path) : RuleSource.ReadText(path);
+        return string.IsNullOrWhiteSpace(text) ? throw new ArgumentException($"the ruleset {(path == "-" ? "on stdin" : path)} is empty") : text;
     }
 
     public static bool IsManifests(string path) =>
