@@ -12,25 +12,32 @@ internal sealed class ParseCache
     private readonly Dictionary<string, IPNetwork> _networks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ValueList<PortRange>> _ports = new(StringComparer.Ordinal);
 
-    private readonly Dictionary<Match, Match> _matches = [];
+    // Keyed by the pooled word itself (one instance per distinct text), so a lookup is a pointer hash, not a string hash.
+    private readonly Dictionary<string, Match>[] _shared = [.. Enumerable.Range(0, 8).Select(_ => new Dictionary<string, Match>(ReferenceEqualityComparer.Instance))];
 
     public StringPool Pool { get; } = new();
 
-    /// <summary>One shared instance per distinct match (matches are immutable), so the model keeps each once.</summary>
+    /// <summary>
+    /// One shared instance per distinct (kind, pooled text, negation) for the matches that repeat most (addresses,
+    /// protocols, comments), so the model keeps each once and a repeat costs no allocation.
+    /// </summary>
     // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public Match Intern(Match match)
+    public Match Shared(int kind, bool negated, string text, Func<ParseCache, string, Match> create)
     {
-        if (_matches.TryGetValue(match, out var existing))
+        var map = _shared[(kind * 2) + (negated ? 1 : 0)];
+        if (!map.TryGetValue(text, out var match))
         {
-            return existing;
+            match = create(this, text);
+            if (negated)
+            {
+                match = match with { Negated = true };
+            }
+            map[text] = match;
         }
-        _matches[match] = match;
         return match;
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public IPNetwork Network(string text)
     {
         if (!_networks.TryGetValue(text, out var network))

@@ -59,7 +59,10 @@ internal sealed class RuleParser
         return n;
     }
 
-    private void Add(Match match) => _matches.Add(_cache.Intern(TakeNegation() ? match with { Negated = true } : match));
+    private void Add(Match match) => _matches.Add(TakeNegation() ? match with { Negated = true } : match);
+
+    /// <summary>Adds a match shared with every other rule that wrote the same text (kind: 0 src, 1 dst, 2 protocol, 3 comment).</summary>
+    private void AddShared(int kind, string text, Func<ParseCache, string, Match> create) => _matches.Add(_cache.Shared(kind, TakeNegation(), text, create));
 
     // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -81,14 +84,18 @@ internal sealed class RuleParser
             switch (word)
             {
                 case "-s" or "--source" or "--src":
-                    Add(new AddressMatch(PacketField.Source, _cache.Network(Next(word))));
+                    AddShared(0, Next(word), static (c, t) => new AddressMatch(PacketField.Source, c.Network(t)));
                     break;
                 case "-d" or "--destination" or "--dst":
-                    Add(new AddressMatch(PacketField.Destination, _cache.Network(Next(word))));
+                    AddShared(1, Next(word), static (c, t) => new AddressMatch(PacketField.Destination, c.Network(t)));
                     break;
                 case "-p" or "--protocol":
-                    _protocol = Next(word).ToLowerInvariant();
-                    Add(new ProtocolMatch(_protocol));
+                    _protocol = Next(word);
+                    if (_protocol.Any(char.IsUpper))
+                    {
+                        _protocol = _protocol.ToLowerInvariant();
+                    }
+                    AddShared(2, _protocol, static (_, t) => new ProtocolMatch(t));
                     break;
                 case "-i" or "--in-interface":
                     Add(new InterfaceMatch(PacketField.InInterface, Next(word)));
@@ -154,7 +161,7 @@ internal sealed class RuleParser
                 ParseAddrType(option);
                 break;
             case "comment":
-                Add(new CommentMatch(Next(option)));
+                AddShared(3, Next(option), static (_, t) => new CommentMatch(t));
                 break;
             case "mark":
                 var (value, mask, _) = Values.MarkWithMask(Next(option));
