@@ -182,3 +182,20 @@ public class TraceTreeTests
         Assert.Contains("├─ 33.33% nat KUBE-SVC-XRY76EGRC3BSCIIJ", text, StringComparison.Ordinal);
     }
 }
+
+public class ConntrackStateTests
+{
+    [Fact]
+    public void An_established_packet_skips_nat_and_meets_the_filter_rules_for_established_traffic()
+    {
+        var rules = Svcnet.Inspect.Parsing.RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
+        var request = new TraceRequest(System.Net.IPAddress.Parse("10.244.1.20"), System.Net.IPAddress.Parse("10.244.2.7"), 8080,
+            ConntrackStates: new ValueList<string>(["ESTABLISHED"]));
+        var result = new Tracer(rules).Trace(request);
+        var o = Assert.Single(result.Outcomes);
+        Assert.DoesNotContain(o.Path, p => p.Table == "nat");
+        Assert.Equal(TraceVerdict.Accept, o.Verdict);
+        Assert.Contains(o.Path, p => p.Chain == "KUBE-FORWARD" && p.Rule.Contains("RELATED,ESTABLISHED", StringComparison.Ordinal));
+        Assert.Contains(result.Assumptions, a => a.Contains("nat table is not consulted", StringComparison.Ordinal));
+    }
+}

@@ -25,8 +25,15 @@ public sealed class Tracer(RuleSet rules)
         var done = new List<Branch>();
         var branchCount = 0;
 
+        // The kernel consults the nat table only for a connection's first packet; later packets reuse its NAT binding.
+        var natConsulted = request.ConntrackStates is null || request.ConntrackStates.Contains("NEW");
+
         List<Branch> Hook(IEnumerable<Branch> input, string table, string chain)
         {
+            if (table == "nat" && !natConsulted)
+            {
+                return input.ToList();
+            }
             var next = new List<Branch>();
             foreach (var b in input)
             {
@@ -97,6 +104,7 @@ public sealed class Tracer(RuleSet rules)
         {
             request.ConntrackStates is { } states
                 ? $"conntrack state given as {string.Join(",", states)} (plus DNAT once DNATed)"
+                    + (states.Contains("NEW") ? "" : "; not a first packet, so the nat table is not consulted (its NAT was decided by the connection's first packet)")
                 : "first packet of a new connection: conntrack state NEW (plus DNAT once DNATed)",
             request.AffinityHit switch
             {
