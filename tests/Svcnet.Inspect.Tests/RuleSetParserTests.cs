@@ -139,3 +139,63 @@ public class RuleSetParserTests
         Assert.Empty(rules.GetChain("nat", "A")!.Rules);
     }
 }
+
+public class RealNodeDumpTests
+{
+    // The shapes of rules a real node has besides kube-proxy's: kubelet, docker and flannel.
+    private const string NodeDump = """
+        *filter
+        :INPUT ACCEPT [120:9000]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [100:8000]
+        :DOCKER - [0:0]
+        :DOCKER-USER - [0:0]
+        :KUBE-FIREWALL - [0:0]
+        :KUBE-KUBELET-CANARY - [0:0]
+        -A INPUT -j KUBE-FIREWALL
+        -A INPUT -p icmp -m icmp --icmp-type 8 -m limit --limit 5/sec -j ACCEPT
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+        -A FORWARD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
+        -A DOCKER-USER -j RETURN
+        -A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP
+        -A KUBE-FIREWALL -m pkttype --pkt-type broadcast -j DROP
+        COMMIT
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :DOCKER - [0:0]
+        :FLANNEL-POSTRTG - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        -A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
+        -A DOCKER -i docker0 -j RETURN
+        -A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j RETURN
+        -A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
+        COMMIT
+        """;
+
+    [Fact]
+    public void Kubelet_docker_and_flannel_rules_parse_and_trace()
+    {
+        var rules = RuleSetParser.Parse(NodeDump);
+        Assert.Equal("DROP", rules.GetChain("filter", "FORWARD")!.Policy);
+        var tracer = new Svcnet.Inspect.Tracing.Tracer(rules);
+        // A pod leaving the cluster is forwarded by flannel's ACCEPT and masqueraded by its POSTROUTING rule.
+        var outbound = Assert.Single(tracer.Trace(new Svcnet.Inspect.Tracing.TraceRequest(System.Net.IPAddress.Parse("10.244.1.5"), System.Net.IPAddress.Parse("93.184.216.34"), 443)).Outcomes);
+        Assert.Equal(Svcnet.Inspect.Tracing.TraceVerdict.None, outbound.Verdict);
+        Assert.True(outbound.Masquerade);
+        // Anything else forwarded hits the FORWARD policy DROP.
+        var other = Assert.Single(tracer.Trace(new Svcnet.Inspect.Tracing.TraceRequest(System.Net.IPAddress.Parse("192.0.2.1"), System.Net.IPAddress.Parse("198.51.100.1"), 80)).Outcomes);
+        Assert.Equal(Svcnet.Inspect.Tracing.TraceVerdict.Drop, other.Verdict);
+    }
+
+    [Fact]
+    public void Ipsets_and_owner_matches_are_errors_not_guesses()
+    {
+        var e = Assert.Throws<RuleSetParseException>(() => RuleSetParser.Parse("*filter\n-A INPUT -m set --match-set blocked src -j DROP\nCOMMIT\n"));
+        Assert.Equal(2, e.Line);
+        Assert.Contains("--match-set", e.Message, StringComparison.Ordinal);
+    }
+}

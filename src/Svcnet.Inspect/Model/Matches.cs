@@ -45,6 +45,15 @@ public sealed record ConntrackStateMatch(ValueList<string> States) : Match;
 /// <summary><c>-m nfacct --nfacct-name</c>: a counter, always matches.</summary>
 public sealed record NfacctMatch(string Name) : Match;
 
+/// <summary><c>-m icmp --icmp-type</c> / <c>-m icmp6 --icmpv6-type</c>: traced packets are TCP/UDP/SCTP, so it never matches.</summary>
+public sealed record IcmpTypeMatch(string Type) : Match;
+
+/// <summary><c>-m pkttype --pkt-type</c>: a traced packet is unicast.</summary>
+public sealed record PacketTypeMatch(string Type) : Match;
+
+/// <summary><c>-m limit</c>: one first packet is within any rate limit, so it matches.</summary>
+public sealed record LimitMatch(string Limit) : Match;
+
 /// <summary>Which packet field a match or target refers to.</summary>
 public enum PacketField
 {

@@ -9,7 +9,8 @@ namespace Svcnet.Inspect.Parsing;
 /// </summary>
 internal sealed class RuleParser
 {
-    private static readonly HashSet<string> PortProtocols = ["tcp", "udp", "sctp", "udplite", "dccp"];
+    // Protocols whose match module iptables loads implicitly after -p (e.g. "-p tcp --dport 80", "-p icmp --icmp-type 8").
+    private static readonly HashSet<string> PortProtocols = ["tcp", "udp", "sctp", "udplite", "dccp", "icmp"];
 
     private readonly ParseCache _cache;
     private readonly List<Match> _matches = new(8);
@@ -179,6 +180,22 @@ internal sealed class RuleParser
             case "nfacct":
                 Add(new NfacctMatch(Next(option)));
                 break;
+            case "icmp" or "icmp6":
+                Add(new IcmpTypeMatch(Next(option)));
+                break;
+            case "pkttype":
+                Add(new PacketTypeMatch(Next(option).ToLowerInvariant()));
+                break;
+            case "limit":
+                if (option == "--limit")
+                {
+                    Add(new LimitMatch(Next(option)));
+                }
+                else
+                {
+                    Next(option);
+                }
+                break;
             default:
                 throw new FormatException($"unknown match {module}");
         }
@@ -200,6 +217,10 @@ internal sealed class RuleParser
         "conntrack" => option is "--ctstate",
         "state" => option is "--state",
         "nfacct" => option is "--nfacct-name",
+        "icmp" => option is "--icmp-type",
+        "icmp6" => option is "--icmpv6-type",
+        "pkttype" => option is "--pkt-type",
+        "limit" => option is "--limit" or "--limit-burst",
         _ => false,
     };
 
