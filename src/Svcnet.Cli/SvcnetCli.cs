@@ -28,6 +28,10 @@ public static class SvcnetCli
         root.Subcommands.Add(ProxyCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(TraceCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
+        root.Subcommands.Add(GraphCommand.Create());
         return root;
     }
 
