@@ -26,6 +26,11 @@ public static class SvcnetCli
 
         root.Subcommands.Add(RulesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(DownCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(ExecCommand.Create());
+        root.Subcommands.Add(NetexecCommand.Create());
         return root;
     }
 
