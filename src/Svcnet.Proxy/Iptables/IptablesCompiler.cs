@@ -1,0 +1,218 @@
+using Svcnet.Proxy.Config;
+using Svcnet.Proxy.Snapshot;
+
+namespace Svcnet.Proxy.Iptables;
+
+/// <summary>
+/// The pure rule compiler: snapshot in, <c>iptables-restore --noflush</c> input out (spec sections 2-5 and 10).
+/// It keeps each service port's rendered rules between calls so a partial sync costs the change, not the cluster:
+/// unchanged services contribute cached top-level fragments and a cached chain list, never a re-render.
+/// </summary>
+public sealed class IptablesCompiler
+{
+    /// <summary>Above this many endpoints kube-proxy drops comments from SEP and SVC-to-SEP rules.</summary>
+    public const int LargeClusterEndpointsThreshold = 1000;
+
+    private readonly ProxyConfig _config;
+    private readonly LineBuffer _output = new(64 * 1024);
+    private Dictionary<ServicePortName, CompiledServicePort> _cache = [];
+    private Dictionary<ServicePortName, CompiledServicePort> _next = [];
+    private readonly List<KeyValuePair<ServicePortName, CompiledServicePort>> _ordered = [];
+    private ServicePortCompiler? _portCompiler;
+
+    public IptablesCompiler(ProxyConfig config) => _config = config;
+
+    public ProxyConfig Config => _config;
+
+    public RestorePayload Compile(ProxySnapshot snapshot, SyncRequest request)
+    {
+        if (_portCompiler is null || _portCompiler.Context.Node != snapshot.Node)
+        {
+            // Node facts (zone, pod CIDRs) feed every service's rules: start from scratch, as kube-proxy's forced full sync does.
+            _portCompiler = new ServicePortCompiler(new CompileContext(_config, snapshot.Node));
+            _cache.Clear();
+        }
+
+        var context = _portCompiler.Context;
+        var totalEndpoints = 0;
+        foreach (var name in snapshot.ServicePorts.Keys)
+        {
+            totalEndpoints += snapshot.EndpointsOf(name).Count;
+        }
+
+        var largeClusterMode = totalEndpoints > LargeClusterEndpointsThreshold;
+
+        _next.Clear();
+        _ordered.Clear();
+        var active = new HashSet<string>(StringComparer.Ordinal);
+        int noLocalInternal = 0, noLocalExternal = 0;
+        foreach (var (name, port) in snapshot.ServicePorts)
+        {
+            var endpoints = snapshot.EndpointsOf(name);
+            if (!_cache.TryGetValue(name, out var compiled) || !compiled.IsFor(port, endpoints, largeClusterMode))
+            {
+                compiled = _portCompiler.Compile(port, endpoints, largeClusterMode);
+            }
+
+            _next[name] = compiled;
+            _ordered.Add(new(name, compiled));
+            active.UnionWith(compiled.Chains);
+            noLocalInternal += compiled.NoLocalInternalEndpoints ? 1 : 0;
+            noLocalExternal += compiled.NoLocalExternalEndpoints ? 1 : 0;
+        }
+
+        (_cache, _next) = (_next, _cache);
+
+        var stale = new List<string>();
+        if (request.ExistingNatChains is { } existing)
+        {
+            foreach (var chain in existing)
+            {
+                if (ChainNames.IsServiceChain(chain) && !active.Contains(chain))
+                {
+                    stale.Add(chain);
+                }
+            }
+
+            stale.Sort(StringComparer.Ordinal);
+        }
+
+        var output = _output;
+        output.Reset();
+
+        // filter: every chain declared, so the table's kube-proxy part is replaced whole on every sync.
+        output.Append("*filter\n");
+        output.Append(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n:KUBE-FORWARD - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-PROXY-FIREWALL - [0:0]\n");
+        var writeKubeFirewall = context.IsIPv4 && context.LocalhostNodePorts;
+        if (writeKubeFirewall)
+        {
+            output.Append(":KUBE-FIREWALL - [0:0]\n");
+        }
+
+        var filterStart = output.Lines;
+        if (writeKubeFirewall)
+        {
+            output.Append("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP").EndLine();
+        }
+
+        foreach (var (_, compiled) in _ordered)
+        {
+            output.AppendLines(compiled.FilterRules, compiled.FilterRuleCount);
+        }
+
+        WriteForwardRules(output, context);
+        var filterRules = output.Lines - filterStart;
+        output.Append("COMMIT\n");
+
+        // nat: fixed chains always; per-service chains when written; stale chains to delete.
+        output.Append("*nat\n");
+        output.Append(":KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n");
+        var skippedRules = 0;
+        foreach (var (name, compiled) in _ordered)
+        {
+            if (request.Writes(name.Service))
+            {
+                output.Append(compiled.NatChainDeclarations);
+            }
+        }
+
+        foreach (var chain in stale)
+        {
+            output.Append(':').Append(chain).Append(" - [0:0]\n");
+        }
+
+        var natStart = output.Lines;
+        WritePostroutingRules(output, context);
+        foreach (var (name, compiled) in _ordered)
+        {
+            output.AppendLines(compiled.NatTopRules, compiled.NatTopRuleCount);
+            if (request.Writes(name.Service))
+            {
+                output.AppendLines(compiled.NatChainRules, compiled.NatChainRuleCount);
+            }
+            else
+            {
+                skippedRules += compiled.NatChainRuleCount;
+            }
+        }
+
+        foreach (var chain in stale)
+        {
+            output.Append("-X ").Append(chain).Append('\n');
+        }
+
+        WriteNodePortsTail(output, context);
+        var natRules = output.Lines - natStart;
+        output.Append("COMMIT\n");
+
+        return new RestorePayload(
+            output.WrittenMemory,
+            request.Full,
+            filterRules,
+            natRules,
+            natRules + skippedRules,
+            active,
+            stale,
+            noLocalInternal,
+            noLocalExternal,
+            largeClusterMode);
+    }
+
+    private static void WriteForwardRules(LineBuffer output, CompileContext context)
+    {
+        if (!context.Config.ConntrackTcpBeLiberal)
+        {
+            output.Append("-A KUBE-FORWARD -m conntrack --ctstate INVALID");
+            if (context.Config.Nfacct)
+            {
+                output.Append(" -m nfacct --nfacct-name ct_state_invalid_dropped_pkts");
+            }
+
+            output.Append(" -j DROP").EndLine();
+        }
+
+        output.Append("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark ")
+            .Append(context.Mark).Append('/').Append(context.Mark).Append(" -j ACCEPT").EndLine();
+        output.Append("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT").EndLine();
+    }
+
+    private static void WritePostroutingRules(LineBuffer output, CompileContext context)
+    {
+        var mark = context.Mark;
+        output.Append("-A KUBE-POSTROUTING -m mark ! --mark ").Append(mark).Append('/').Append(mark).Append(" -j RETURN").EndLine();
+        output.Append("-A KUBE-POSTROUTING -j MARK --xor-mark ").Append(mark).EndLine();
+        output.Append("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE");
+        if (context.Config.MasqueradeRandomFully)
+        {
+            output.Append(" --random-fully");
+        }
+
+        output.EndLine();
+        output.Append("-A KUBE-MARK-MASQ -j MARK --or-mark ").Append(mark).EndLine();
+    }
+
+    private static void WriteNodePortsTail(LineBuffer output, CompileContext context)
+    {
+        const string comment = "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\"";
+        if (context.NodePortMatchAll)
+        {
+            output.Append(comment).Append(" -m addrtype --dst-type LOCAL");
+            if (!context.IsIPv4)
+            {
+                output.Append(" ! -d ::1/128");
+            }
+            else if (!context.LocalhostNodePorts)
+            {
+                output.Append(" ! -d 127.0.0.0/8");
+            }
+
+            output.Append(" -j KUBE-NODEPORTS").EndLine();
+            return;
+        }
+
+        foreach (var ip in context.NodePortTailAddresses)
+        {
+            output.Append(comment).Append(" -d ").Append(ip).Append(" -j KUBE-NODEPORTS").EndLine();
+        }
+    }
+}

@@ -1,0 +1,20 @@
+namespace Svcnet.Proxy.Iptables;
+
+/// <summary>
+/// One rendered <c>iptables-restore</c> input plus the figures kube-proxy derives from it. <see cref="Bytes"/>
+/// views the compiler's reused buffer: it is valid until the compiler's next <c>Compile</c>.
+/// </summary>
+public sealed record RestorePayload(
+    ReadOnlyMemory<byte> Bytes,
+    bool Full,
+    int FilterRules,
+    int NatRulesWritten,
+    int NatRulesTotal,
+    IReadOnlySet<string> ActiveNatChains,
+    IReadOnlyList<string> DeletedChains,
+    int NoLocalInternalEndpointServices,
+    int NoLocalExternalEndpointServices,
+    bool LargeClusterMode)
+{
+    public string Text => System.Text.Encoding.UTF8.GetString(Bytes.Span);
+}
