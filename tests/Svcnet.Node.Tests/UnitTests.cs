@@ -121,7 +121,7 @@ public class AddressingTests
     }
 
     [Fact]
-    public void Ipam_hands_out_distinct_addresses_and_reuses_released_ones()
+    public void Ipam_hands_out_distinct_addresses_and_does_not_reuse_a_released_one_at_once()
     {
         var dir = Path.Combine(Path.GetTempPath(), "svcnet-ipam-" + Guid.NewGuid().ToString("N"));
         try
@@ -132,7 +132,15 @@ public class AddressingTests
             Assert.Equal("10.244.0.2", a.ToString());
             Assert.Equal("10.244.0.3", b.ToString());
             ipam.Release("node1", a);
-            Assert.Equal(a, ipam.Allocate("node1", 1, "p/c"));
+            Assert.Equal("10.244.0.4", ipam.Allocate("node1", 1, "p/c").ToString());
+            for (var i = 5; i <= 254; i++)
+            {
+                ipam.Allocate("node1", 1, "p/x");
+            }
+
+            // Wrapped around: the released .2 is the only free address left.
+            Assert.Equal(a, ipam.Allocate("node1", 1, "p/d"));
+            Assert.Throws<InvalidOperationException>(() => ipam.Allocate("node1", 1, "p/e"));
         }
         finally
         {
