@@ -31,6 +31,7 @@ public static class SvcnetCli
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(ExecCommand.Create());
         root.Subcommands.Add(NetexecCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 

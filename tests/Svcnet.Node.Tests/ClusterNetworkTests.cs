@@ -31,6 +31,7 @@ public class ClusterNetworkTests
 
         Assert.DoesNotContain(await Netns.ListAsync(), n => n.StartsWith(prefix, StringComparison.Ordinal));
         Assert.False(File.Exists(cluster.Names.StateFile));
+        Assert.Empty(Directory.Exists("/etc/netns") ? Directory.GetDirectories("/etc/netns", prefix + "*") : []);
     }
 
     [RootFact]

@@ -99,6 +99,14 @@ public sealed class ClusterNetwork(ClusterNames names)
             await Netns.DeleteAsync(netns, TimeSpan.FromSeconds(2), ct);
         }
 
+        if (Directory.Exists("/etc/netns"))
+        {
+            foreach (var dir in Directory.GetDirectories("/etc/netns", Names.Prefix + "*"))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
         if (File.Exists(Names.StateFile))
         {
             File.Delete(Names.StateFile);

@@ -24,9 +24,17 @@ public static class Netns
     public static async Task AddAsync(string name, CancellationToken ct = default)
     {
         RequireSvcnetName(name);
+        // ip netns exec bind-mounts /etc/netns/NAME/* over /etc: a resolver on the namespace's own loopback makes
+        // name lookups (iptables -L resolving addresses) fail at once instead of timing out towards a host resolver
+        // these namespaces have no route to.
+        var etc = EtcDir(name);
+        Directory.CreateDirectory(etc);
+        await File.WriteAllTextAsync(Path.Combine(etc, "resolv.conf"), "# svcnet: no DNS inside svcnet namespaces\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n", ct);
         (await CommandRunner.RunAsync("ip", ["netns", "add", name], cancellationToken: ct)).EnsureSuccess();
         await BatchAsync(name, ["link set lo up"], ct);
     }
+
+    private static string EtcDir(string name) => Path.Combine("/etc/netns", name);
 
     /// <summary>Runs <c>ip</c> sub-commands (one per line, e.g. <c>link set eth0 up</c>) inside <paramref name="name"/>.</summary>
     public static async Task BatchAsync(string name, IEnumerable<string> commands, CancellationToken ct = default)
@@ -64,6 +72,11 @@ public static class Netns
     public static async Task DeleteAsync(string name, TimeSpan grace, CancellationToken ct = default)
     {
         RequireSvcnetName(name);
+        if (Directory.Exists(EtcDir(name)))
+        {
+            Directory.Delete(EtcDir(name), recursive: true);
+        }
+
         if (!Exists(name))
         {
             return;
