@@ -14,10 +14,12 @@ public static class NetexecCommand
         var http = new Option<int[]>("--http-port") { Description = "TCP port to serve HTTP on (repeatable)", AllowMultipleArgumentsPerToken = false };
         var udp = new Option<int[]>("--udp-port") { Description = "UDP port to serve on (repeatable)", AllowMultipleArgumentsPerToken = false };
         var hostname = new Option<string?>("--hostname") { Description = "Name /hostname answers with (default $HOSTNAME)" };
+        var delayShutdown = new Option<int>("--delay-shutdown") { Description = "Seconds to keep serving after SIGTERM (like agnhost), to show graceful termination" };
         var cmd = new Command("netexec", "Built-in test server (agnhost netexec compatible): /hostname, /clientip, /echo; UDP hostname, clientip, echo") { Hidden = true };
         cmd.Options.Add(http);
         cmd.Options.Add(udp);
         cmd.Options.Add(hostname);
+        cmd.Options.Add(delayShutdown);
         cmd.SetAction(async (parse, ct) =>
         {
             var options = new NetExecOptions
@@ -38,15 +40,21 @@ public static class NetexecCommand
             }
 
             parse.InvocationConfiguration.Output.WriteLine($"netexec: serving {options.Hostname} on http {string.Join(',', options.HttpPorts)} udp {string.Join(',', options.UdpPorts)}");
-            try
+            var terminated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Graceful pod deletion sends SIGTERM: stop (after --delay-shutdown) and exit 0 instead of dying by the signal.
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
             {
-                // SIGTERM (graceful pod deletion) cancels the token like Ctrl-C does.
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
+                context.Cancel = true;
+                terminated.TrySetResult();
+            });
+            await Task.WhenAny(terminated.Task, Task.Delay(Timeout.Infinite, ct)).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (terminated.Task.IsCompleted && parse.GetValue(delayShutdown) is > 0 and var delay)
             {
+                parse.InvocationConfiguration.Output.WriteLine($"netexec: SIGTERM, serving {delay} s more");
+                await Task.Delay(TimeSpan.FromSeconds(delay), CancellationToken.None);
             }
 
+            parse.InvocationConfiguration.Output.WriteLine("netexec: exiting");
             return 0;
         });
         return cmd;

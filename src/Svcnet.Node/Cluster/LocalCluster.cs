@@ -35,7 +35,16 @@ public sealed class LocalCluster : IAsyncDisposable
     public ClusterState State { get; }
     public ClusterNetwork Network { get; }
     public PodRuntime Runtime { get; }
-    public IReadOnlyList<RunningPod> Pods => pods;
+    public IReadOnlyList<RunningPod> Pods
+    {
+        get
+        {
+            lock (pods)
+            {
+                return [.. pods];
+            }
+        }
+    }
     public IReadOnlyList<NodeRecord> Nodes => State.Nodes;
 
     /// <summary>kube-proxy's settings for a node of this cluster: its name, the cluster CIDR for local-traffic detection.</summary>
@@ -71,20 +80,32 @@ public sealed class LocalCluster : IAsyncDisposable
     {
         var node = pod.Spec?.NodeName is { Length: > 0 } name
             ? Node(name)
-            : State.Nodes.OrderBy(n => pods.Count(p => p.NodeName == n.Name)).ThenBy(n => n.Index).First();
+            : State.Nodes.OrderBy(n => Pods.Count(p => p.NodeName == n.Name)).ThenBy(n => n.Index).First();
         var running = await Runtime.CreatePodAsync(pod, node, ct);
-        pods.Add(running);
+        lock (pods)
+        {
+            pods.Add(running);
+        }
+
         return running;
     }
 
+    /// <summary>
+    /// Graceful deletion: the pod turns terminating at once (sync to see its endpoint change), its containers get
+    /// SIGTERM and SIGKILL after the grace period, then it is gone from the cluster.
+    /// </summary>
     public async Task DeletePodAsync(RunningPod pod, TimeSpan? gracePeriod = null, CancellationToken ct = default)
     {
-        pods.Remove(pod);
+        PodRuntime.MarkTerminating(pod);
         await Runtime.DeletePodAsync(pod, gracePeriod, ct);
+        lock (pods)
+        {
+            pods.Remove(pod);
+        }
     }
 
     public RunningPod Pod(string name, string ns = "default") =>
-        pods.First(p => p.Name == name && p.Namespace == ns);
+        Pods.First(p => p.Name == name && p.Namespace == ns);
 
     public void ApplyService(V1Service service) =>
         services[$"{service.Metadata.NamespaceProperty ?? "default"}/{service.Metadata.Name}"] = service;
@@ -94,7 +115,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>The objects a kube-proxy would see now: Services, EndpointSlices of the running pods, Nodes.</summary>
     public ClusterObjects Objects() => new(
         [.. services.Values],
-        LocalEndpointSlices.For(services.Values, pods),
+        LocalEndpointSlices.For(services.Values, Pods),
         [],
         [.. State.Nodes.Select(LocalNodes.For)]);
 
@@ -127,19 +148,23 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Stops every pod (short grace) and removes the whole network.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var pod in pods.ToList())
+        // In parallel and with a short grace: clean-up also runs on Ctrl-C, where the CLI waits only briefly.
+        await Task.WhenAll(Pods.Select(async pod =>
         {
             try
             {
-                await Runtime.DeletePodAsync(pod, TimeSpan.FromSeconds(1));
+                await Runtime.DeletePodAsync(pod, TimeSpan.FromMilliseconds(500));
             }
             catch (Exception e) when (e is IOException or Exec.CommandFailedException or InvalidOperationException)
             {
                 // DownAsync below removes whatever is left.
             }
+        }));
+        lock (pods)
+        {
+            pods.Clear();
         }
 
-        pods.Clear();
         await Network.DownAsync(CancellationToken.None);
     }
 }

@@ -37,7 +37,8 @@ public static class LocalEndpointSlices
             Endpoints = [.. selected.Select(p => new V1Endpoint
             {
                 Addresses = [p.PodIP],
-                Conditions = new V1EndpointConditions { Ready = p.Ready, Serving = p.Ready, Terminating = false },
+                // The EndpointSlice controller's conditions: a terminating pod is never ready, but may still serve.
+                Conditions = new V1EndpointConditions { Ready = p.Ready && !p.Terminating, Serving = p.Ready, Terminating = p.Terminating },
                 NodeName = p.NodeName,
                 TargetRef = new V1ObjectReference { Kind = "Pod", Name = p.Name, NamespaceProperty = p.Namespace },
             })],

@@ -18,6 +18,8 @@ public sealed class ContainerSupervisor
     private readonly string logDir;
     private readonly RestartBackoff backoff;
     private readonly IReadOnlyList<(int Port, bool Udp)> servedPorts;
+    private readonly ContainerProbes? probes;
+    private volatile bool probeReady;
     private readonly Lock gate = new();
     private readonly TaskCompletionSource stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? loop;
@@ -25,8 +27,9 @@ public sealed class ContainerSupervisor
     private ContainerStatus status;
 
     public ContainerSupervisor(string name, string netns, ContainerLaunch launch, string restartPolicy, string logDir,
-        RestartBackoff backoff, IReadOnlyList<(int Port, bool Udp)> servedPorts)
+        RestartBackoff backoff, IReadOnlyList<(int Port, bool Udp)> servedPorts, ContainerProbes? probes = null)
     {
+        this.probes = probes;
         Name = name;
         this.netns = netns;
         this.launch = launch;
@@ -48,7 +51,10 @@ public sealed class ContainerSupervisor
         {
             lock (gate)
             {
-                return status with { Ready = status.State.IsRunning && IsServing(status.Pid) };
+                return status with
+                {
+                    Ready = status.State.IsRunning && (probes?.Readiness is null ? IsServing(status.Pid) : probeReady),
+                };
             }
         }
     }
@@ -91,7 +97,16 @@ public sealed class ContainerSupervisor
 
                 Update(s => s with { State = new ContainerState { StartedAt = startedAt }, Pid = p.Id, LogPath = logPath });
                 firstStart.TrySetResult();
-                await p.WaitForExitAsync();
+                probeReady = false;
+                using (var probing = new CancellationTokenSource())
+                {
+                    var loops = StartProbes(p, probing.Token);
+                    await p.WaitForExitAsync();
+                    await probing.CancelAsync();
+                    await Task.WhenAll(loops);
+                }
+
+                probeReady = false;
                 exitCode = p.ExitCode;
                 reason = exitCode == 0 ? "Completed" : "Error";
                 Update(s => s with { State = new ContainerState { StartedAt = startedAt, ExitCode = exitCode, TerminatedReason = reason, FinishedAt = DateTimeOffset.UtcNow }, Pid = null });
@@ -118,6 +133,67 @@ public sealed class ContainerSupervisor
             });
             restarts++;
             await Task.WhenAny(Task.Delay(delay), stopRequested.Task);
+        }
+    }
+
+    private List<Task> StartProbes(Process p, CancellationToken ct)
+    {
+        var loops = new List<Task>();
+        if (probes is null)
+        {
+            return loops;
+        }
+
+        if (probes.Readiness is { } readiness)
+        {
+            loops.Add(new ProbeLoop(readiness, probes.Executor, initial: false, ok =>
+            {
+                probeReady = ok;
+                StatusChanged?.Invoke(Status);
+            }).RunAsync(ct));
+        }
+
+        if (probes.Liveness is { } liveness)
+        {
+            loops.Add(new ProbeLoop(liveness, probes.Executor, initial: true, ok =>
+            {
+                if (!ok)
+                {
+                    // The kubelet kills a container that fails liveness; restartPolicy decides what comes next.
+                    _ = TerminateAsync(p, probes.GracePeriod);
+                }
+            }).RunAsync(ct));
+        }
+
+        return loops;
+    }
+
+    private static async Task TerminateAsync(Process p, TimeSpan grace)
+    {
+        int pid;
+        try
+        {
+            pid = p.Id;
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+
+        Signals.Send(-pid, Signals.SIGTERM);
+        Signals.Send(pid, Signals.SIGTERM);
+        using var cts = new CancellationTokenSource(grace);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Signals.Send(-pid, Signals.SIGKILL);
+            Signals.Send(pid, Signals.SIGKILL);
+        }
+        catch (InvalidOperationException)
+        {
         }
     }
 

@@ -45,8 +45,14 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
                 var served = launch.BuiltInServer
                     ? (c.Ports ?? []).Select(p => (p.ContainerPort, string.Equals(p.Protocol, "UDP", StringComparison.OrdinalIgnoreCase))).ToList()
                     : [];
+                ProbeExecutor.Validate(c, c.ReadinessProbe, "readinessProbe");
+                ProbeExecutor.Validate(c, c.LivenessProbe, "livenessProbe");
+                var probes = c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
+                    c.ReadinessProbe, c.LivenessProbe,
+                    new ProbeExecutor(node.Netns, sandbox.Netns, sandbox.PodIP.ToString(), c, launch.Environment),
+                    TimeSpan.FromSeconds(c.LivenessProbe?.TerminationGracePeriodSeconds ?? pod.Spec!.TerminationGracePeriodSeconds ?? 30));
                 return new ContainerSupervisor(c.Name, sandbox.Netns, launch, pod.Spec!.RestartPolicy ?? "Always",
-                    Path.Combine(logRoot, c.Name), options.Backoff(), served);
+                    Path.Combine(logRoot, c.Name), options.Backoff(), served, probes);
             }).ToList();
             foreach (var supervisor in supervisors)
             {
@@ -66,9 +72,13 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
     /// Graceful deletion: every container gets SIGTERM, SIGKILL after the grace period (the pod's
     /// terminationGracePeriodSeconds, default 30 s, unless overridden), then the sandbox is removed.
     /// </summary>
+    /// <summary>Marks the pod as being deleted (its endpoints turn terminating) without stopping it yet.</summary>
+    public static void MarkTerminating(RunningPod pod) => pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
+
     public async Task DeletePodAsync(RunningPod pod, TimeSpan? gracePeriod = null, CancellationToken ct = default)
     {
         var grace = gracePeriod ?? TimeSpan.FromSeconds(pod.Pod.Spec?.TerminationGracePeriodSeconds ?? 30);
+        pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
         await Task.WhenAll(pod.Containers.Select(c => c.StopAsync(grace)));
         await network.DeleteAsync(pod.Sandbox, ct);
     }

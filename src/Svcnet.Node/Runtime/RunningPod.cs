@@ -27,6 +27,11 @@ public sealed class RunningPod
 
     public IReadOnlyList<ContainerStatus> ContainerStatuses => [.. Containers.Select(c => c.Status)];
 
+    /// <summary>Set when graceful deletion starts: the pod's endpoints turn terminating (not ready, maybe still serving).</summary>
+    public DateTimeOffset? DeletionTimestamp { get; internal set; }
+
+    public bool Terminating => DeletionTimestamp is not null;
+
     /// <summary>True when every container runs and serves its declared ports (the pod's Ready condition).</summary>
     public bool Ready => ContainerStatuses.All(s => s.Ready);
 
