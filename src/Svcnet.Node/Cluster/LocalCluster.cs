@@ -18,6 +18,7 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly List<RunningPod> pods = [];
     private readonly Dictionary<string, V1Service> services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeProxy> proxies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeKubeProxy> kubeProxies = new(StringComparer.Ordinal);
     private readonly Func<NodeRecord, ProxyConfig> proxyConfig;
     private readonly IptablesMode? backend;
 
@@ -87,6 +88,13 @@ public sealed class LocalCluster : IAsyncDisposable
             pods.Add(running);
         }
 
+        // Readiness changes move endpoints: let running sync loops know, as an EndpointSlice update would.
+        foreach (var container in running.Containers)
+        {
+            container.StatusChanged += _ => RequestSync();
+        }
+
+        RequestSync();
         return running;
     }
 
@@ -97,31 +105,97 @@ public sealed class LocalCluster : IAsyncDisposable
     public async Task DeletePodAsync(RunningPod pod, TimeSpan? gracePeriod = null, CancellationToken ct = default)
     {
         PodRuntime.MarkTerminating(pod);
+        RequestSync();
         await Runtime.DeletePodAsync(pod, gracePeriod, ct);
         lock (pods)
         {
             pods.Remove(pod);
         }
+
+        RequestSync();
     }
 
     public RunningPod Pod(string name, string ns = "default") =>
         Pods.First(p => p.Name == name && p.Namespace == ns);
 
-    public void ApplyService(V1Service service) =>
-        services[$"{service.Metadata.NamespaceProperty ?? "default"}/{service.Metadata.Name}"] = service;
+    public void ApplyService(V1Service service)
+    {
+        lock (services)
+        {
+            services[$"{service.Metadata.NamespaceProperty ?? "default"}/{service.Metadata.Name}"] = service;
+        }
 
-    public void DeleteService(string ns, string name) => services.Remove($"{ns}/{name}");
+        RequestSync();
+    }
+
+    public void DeleteService(string ns, string name)
+    {
+        lock (services)
+        {
+            services.Remove($"{ns}/{name}");
+        }
+
+        RequestSync();
+    }
+
+    /// <summary>Tells every running kube-proxy sync loop that objects changed.</summary>
+    public void RequestSync()
+    {
+        lock (kubeProxies)
+        {
+            foreach (var kubeProxy in kubeProxies.Values)
+            {
+                kubeProxy.RequestSync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a real kube-proxy per node (sync loop, canary, healthz/metrics, health check node ports) that follows
+    /// this cluster's objects; returns after each node's first sync.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, NodeKubeProxy>> StartKubeProxiesAsync(TimeSpan? minSyncPeriod = null, TimeSpan? syncPeriod = null, CancellationToken ct = default)
+    {
+        foreach (var node in State.Nodes)
+        {
+            var config = proxyConfig(node);
+            config = config with { MinSyncPeriod = minSyncPeriod ?? config.MinSyncPeriod, SyncPeriod = syncPeriod ?? config.SyncPeriod };
+            var kubeProxy = await NodeKubeProxy.StartAsync(node.Netns, config, Objects, backend, ct);
+            lock (kubeProxies)
+            {
+                kubeProxies[node.Name] = kubeProxy;
+            }
+        }
+
+        lock (kubeProxies)
+        {
+            return new Dictionary<string, NodeKubeProxy>(kubeProxies, StringComparer.Ordinal);
+        }
+    }
 
     /// <summary>The objects a kube-proxy would see now: Services, EndpointSlices of the running pods, Nodes.</summary>
-    public ClusterObjects Objects() => new(
-        [.. services.Values],
-        LocalEndpointSlices.For(services.Values, Pods),
-        [],
-        [.. State.Nodes.Select(LocalNodes.For)]);
+    public ClusterObjects Objects()
+    {
+        V1Service[] current;
+        lock (services)
+        {
+            current = [.. services.Values];
+        }
+
+        return new ClusterObjects(current, LocalEndpointSlices.For(current, Pods), [], [.. State.Nodes.Select(LocalNodes.For)]);
+    }
 
     /// <summary>The proxy of <paramref name="nodeName"/>, started on first use (back-end, sysctls, canaries).</summary>
     public async Task<NodeProxy> ProxyAsync(string nodeName, CancellationToken ct = default)
     {
+        lock (kubeProxies)
+        {
+            if (kubeProxies.TryGetValue(nodeName, out var running))
+            {
+                return running.Proxy;
+            }
+        }
+
         if (!proxies.TryGetValue(nodeName, out var proxy))
         {
             var node = Node(nodeName);
@@ -148,6 +222,23 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Stops every pod (short grace) and removes the whole network.</summary>
     public async ValueTask DisposeAsync()
     {
+        List<NodeKubeProxy> running;
+        lock (kubeProxies)
+        {
+            running = [.. kubeProxies.Values];
+            kubeProxies.Clear();
+        }
+
+        foreach (var kubeProxy in running)
+        {
+            await kubeProxy.DisposeAsync();
+        }
+
+        foreach (var proxy in proxies.Values)
+        {
+            proxy.Dispose();
+        }
+
         // In parallel and with a short grace: clean-up also runs on Ctrl-C, where the CLI waits only briefly.
         await Task.WhenAll(Pods.Select(async pod =>
         {

@@ -8,7 +8,7 @@ using Svcnet.Proxy.Snapshot;
 namespace Svcnet.Node.Proxy;
 
 /// <summary>The outcome of one sync on a node.</summary>
-public sealed record NodeSyncResult(bool Full, int NatRulesWritten, int FilterRules, TimeSpan Duration, int ConntrackEntriesDeleted, string Payload);
+public sealed record NodeSyncResult(bool Full, int NatRulesWritten, int NatRulesTotal, int FilterRules, TimeSpan Duration, int ConntrackEntriesDeleted, string Payload);
 
 /// <summary>
 /// kube-proxy's syncProxyRules on one node: converts the cluster objects with the proxy core, renders a full or
@@ -16,8 +16,9 @@ public sealed record NodeSyncResult(bool Full, int NatRulesWritten, int FilterRu
 /// inside the node namespace, keeps the base-chain jumps on full syncs, and cleans up UDP conntrack entries of
 /// services whose endpoints changed. A failure forces the next sync to be full (spec 10.5).
 /// </summary>
-public sealed class NodeProxy
+public sealed class NodeProxy : IDisposable
 {
+    private readonly SemaphoreSlim serialize = new(1, 1);
     private readonly IRuleApplier applier;
     private readonly string netns;
     private IptablesCompiler? compiler;
@@ -58,10 +59,32 @@ public sealed class NodeProxy
         return new NodeProxy(applier, netns, effective, facts);
     }
 
+    /// <summary>The snapshot of the last successful sync (null before the first).</summary>
+    public ProxySnapshot? LastApplied => lastApplied;
+
+    /// <summary>Whether the next sync will be full (start-up, after a failure, or requested).</summary>
+    public bool NextSyncIsFull => needFull || lastApplied is null;
+
     /// <summary>Forces the next sync to be a full one (canary lost, node labels changed).</summary>
     public void RequestFullSync() => needFull = true;
 
+    /// <summary>One sync; concurrent callers (a sync loop and an explicit caller) take turns.</summary>
     public async Task<NodeSyncResult> SyncAsync(ClusterObjects objects, CancellationToken ct = default)
+    {
+        await serialize.WaitAsync(ct);
+        try
+        {
+            return await SyncLockedAsync(objects, ct);
+        }
+        finally
+        {
+            serialize.Release();
+        }
+    }
+
+    public void Dispose() => serialize.Dispose();
+
+    private async Task<NodeSyncResult> SyncLockedAsync(ClusterObjects objects, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         var (snapshot, config) = RulesRenderer.Snapshot(objects, Config, null);
@@ -88,7 +111,7 @@ public sealed class NodeProxy
         var deleted = await CleanUpConntrackAsync(lastApplied, snapshot, changed, ct);
         lastApplied = snapshot;
         needFull = false;
-        return new NodeSyncResult(payload.Full, payload.NatRulesWritten, payload.FilterRules, watch.Elapsed, deleted, text);
+        return new NodeSyncResult(payload.Full, payload.NatRulesWritten, payload.NatRulesTotal, payload.FilterRules, watch.Elapsed, deleted, text);
     }
 
     private static HashSet<string> ExistingNatChains(string save) =>
