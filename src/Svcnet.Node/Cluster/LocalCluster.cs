@@ -138,6 +138,22 @@ public sealed class LocalCluster : IAsyncDisposable
         RequestSync();
     }
 
+    /// <summary>Stops the kube-proxy loops (rules stay); explicit <see cref="SyncAsync"/> continues with fresh proxiers.</summary>
+    public async Task StopKubeProxiesAsync()
+    {
+        List<NodeKubeProxy> running;
+        lock (kubeProxies)
+        {
+            running = [.. kubeProxies.Values];
+            kubeProxies.Clear();
+        }
+
+        foreach (var kubeProxy in running)
+        {
+            await kubeProxy.DisposeAsync();
+        }
+    }
+
     /// <summary>Tells every running kube-proxy sync loop that objects changed.</summary>
     public void RequestSync()
     {
