@@ -149,6 +149,13 @@ public class AddressingTests
     }
 
     [Fact]
+    public void Icmp_checksum_matches_rfc1071_example()
+    {
+        // RFC 1071's example words 0001 f203 f4f5 f6f7 sum to ddf2; the checksum is its complement.
+        Assert.Equal(0x220d, IcmpEcho.Checksum([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]));
+    }
+
+    [Fact]
     public void Backoff_doubles_up_to_the_cap_and_resets_after_a_long_run()
     {
         var backoff = new RestartBackoff(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(35), TimeSpan.FromMinutes(10));

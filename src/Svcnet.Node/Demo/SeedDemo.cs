@@ -144,7 +144,19 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
     private async Task PingAsync(NodeRecord node, string podIP, CancellationToken ct)
     {
         console.Step("The node reaches the pod; its address comes from the pod bridge (the seed's docker0)");
-        await console.RunAsync($"svcnet exec node -- ping -c 1 {podIP}", node.Netns, ["ping", "-c", "1", "-W", "2", podIP], ct: ct);
+        if (OnPath("ping"))
+        {
+            await console.RunAsync($"svcnet exec node -- ping -c 1 {podIP}", node.Netns, ["ping", "-c", "1", "-W", "2", podIP], ct: ct);
+        }
+        else
+        {
+            output.WriteLine($"$ svcnet exec node -- ping -c 1 {podIP}");
+            console.Note("the ping tool is not installed here (Debian: iputils-ping); svcnet sends the ICMP echo itself");
+            var rtt = await IcmpEcho.PingAsync(node.Netns, System.Net.IPAddress.Parse(podIP), TimeSpan.FromSeconds(2), ct);
+            DemoConsole.Expect(rtt is not null, $"no ICMP echo reply from {podIP}");
+            output.WriteLine($"64 bytes from {podIP}: icmp_seq=1 time={rtt!.Value.TotalMilliseconds:F3} ms");
+        }
+
         await console.RunAsync($"svcnet exec node -- ip a show dev {NodeAddressing.PodBridge}", node.Netns, ["ip", "a", "show", "dev", NodeAddressing.PodBridge], ct: ct);
         console.Note("kubectl port-forward needs the API server (svcnet up); the node reaches the pod's port directly:");
         var direct = await console.RunAsync($"svcnet exec node -- curl -s http://{podIP}:3000/hostname", node.Netns, ["curl", "-sS", "--max-time", "3", $"http://{podIP}:3000/hostname"], ct: ct);
@@ -251,6 +263,10 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
 
         DemoConsole.Expect(counts.Count == options.Replicas, $"expected answers from {options.Replicas} pods, got {counts.Count}");
     }
+
+    private static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Append("/usr/sbin").Append("/usr/bin")
+            .Any(dir => File.Exists(Path.Combine(dir, tool)));
 
     private async Task ExpectAnswer(string display, string netns, string url, Func<string, bool> ok, CancellationToken ct)
     {

@@ -25,6 +25,7 @@ public sealed class NodeProxy : IDisposable
     private ProxyConfig? compiledFor;
     private ProxySnapshot? lastApplied;
     private bool needFull = true;
+    private HashSet<string>? knownNatChains;
 
     private NodeProxy(IRuleApplier applier, string netns, ProxyConfig config, ProxyHostFacts facts)
     {
@@ -97,7 +98,10 @@ public sealed class NodeProxy : IDisposable
 
         var full = needFull || lastApplied is null;
         var changed = full ? null : ProxySnapshot.ChangedServices(lastApplied!, snapshot);
-        var existing = ExistingNatChains(await applier.SaveAsync("nat", ct));
+        // kube-proxy lists the nat chains with iptables-save on every sync; after a successful sync we know them
+        // exactly (what existed + what we declared - what we deleted), so only full syncs pay for the listing.
+        var existing = full || knownNatChains is null ? ExistingNatChains(await applier.SaveAsync("nat", ct)) : knownNatChains;
+        knownNatChains = null;
         // Until this sync succeeds, a retry must be full: the compiler's change tracking has moved on.
         needFull = true;
         var payload = compiler.Compile(snapshot, new SyncRequest(full, changed, existing));
@@ -108,6 +112,7 @@ public sealed class NodeProxy : IDisposable
             await applier.EnsureBaseChainJumpsAsync(ct);
         }
 
+        knownNatChains = [.. existing.Union(payload.ActiveNatChains).Except(payload.DeletedChains)];
         var deleted = await CleanUpConntrackAsync(lastApplied, snapshot, changed, ct);
         lastApplied = snapshot;
         needFull = false;
