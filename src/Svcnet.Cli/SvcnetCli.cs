@@ -25,6 +25,7 @@ public static class SvcnetCli
         }
 
         root.Subcommands.Add(RulesCommand.Create());
+        root.Subcommands.Add(ProxyCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(DownCommand.Create());

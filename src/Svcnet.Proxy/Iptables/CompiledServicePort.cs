@@ -42,6 +42,9 @@ public sealed class CompiledServicePort
     /// <summary>eTP=Local with endpoints elsewhere but none here.</summary>
     public required bool NoLocalExternalEndpoints { get; init; }
 
+    /// <summary>The compile in which this entry was last used; entries left behind are swept.</summary>
+    internal int Generation { get; set; }
+
     public bool IsFor(ServicePort port, EquatableArray<ServiceEndpoint> endpoints, bool largeClusterMode) =>
         LargeClusterMode == largeClusterMode
         && (ReferenceEquals(Port, port) || Port == port)

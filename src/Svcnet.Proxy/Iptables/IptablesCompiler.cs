@@ -15,10 +15,17 @@ public sealed class IptablesCompiler
 
     private readonly ProxyConfig _config;
     private readonly LineBuffer _output = new(64 * 1024);
-    private Dictionary<ServicePortName, CompiledServicePort> _cache = [];
-    private Dictionary<ServicePortName, CompiledServicePort> _next = [];
-    private readonly List<KeyValuePair<ServicePortName, CompiledServicePort>> _ordered = [];
+
+    // Keyed by the ServicePort instance: an unchanged service keeps its instance across snapshots, so a lookup costs a
+    // reference hash, not a hash of its name. A new instance that happens to be equal just renders again.
+    private readonly Dictionary<ServicePort, CompiledServicePort> _cache = new(ReferenceEqualityComparer.Instance);
+
+    // How many compiled service ports use each chain: the stale-chain check reads it instead of building a set.
+    private readonly Dictionary<string, int> _chainRefs = new(StringComparer.Ordinal);
+    private readonly List<CompiledServicePort> _ordered = [];
+    private readonly List<ServicePort> _swept = [];
     private ServicePortCompiler? _portCompiler;
+    private int _generation;
 
     public IptablesCompiler(ProxyConfig config) => _config = config;
 
@@ -31,44 +38,68 @@ public sealed class IptablesCompiler
             // Node facts (zone, pod CIDRs) feed every service's rules: start from scratch, as kube-proxy's forced full sync does.
             _portCompiler = new ServicePortCompiler(new CompileContext(_config, snapshot.Node));
             _cache.Clear();
+            _chainRefs.Clear();
         }
 
         var context = _portCompiler.Context;
+        var generation = ++_generation;
+
+        // One enumeration and one lookup per service port; the endpoint total decides large-cluster mode first.
+        _ordered.Clear();
         var totalEndpoints = 0;
-        foreach (var name in snapshot.ServicePorts.Keys)
+        foreach (var (name, port) in snapshot.ServicePorts)
         {
             totalEndpoints += snapshot.EndpointsOf(name).Count;
         }
 
         var largeClusterMode = totalEndpoints > LargeClusterEndpointsThreshold;
-
-        _next.Clear();
-        _ordered.Clear();
-        var active = new HashSet<string>(StringComparer.Ordinal);
         int noLocalInternal = 0, noLocalExternal = 0;
         foreach (var (name, port) in snapshot.ServicePorts)
         {
             var endpoints = snapshot.EndpointsOf(name);
-            if (!_cache.TryGetValue(name, out var compiled) || !compiled.IsFor(port, endpoints, largeClusterMode))
+            if (!_cache.TryGetValue(port, out var compiled) || !compiled.IsFor(port, endpoints, largeClusterMode))
             {
+                if (compiled is not null)
+                {
+                    Release(compiled);
+                }
+
                 compiled = _portCompiler.Compile(port, endpoints, largeClusterMode);
+                _cache[port] = compiled;
+                foreach (var chain in compiled.Chains)
+                {
+                    _chainRefs[chain] = _chainRefs.GetValueOrDefault(chain) + 1;
+                }
             }
 
-            _next[name] = compiled;
-            _ordered.Add(new(name, compiled));
-            active.UnionWith(compiled.Chains);
+            compiled.Generation = generation;
+            _ordered.Add(compiled);
             noLocalInternal += compiled.NoLocalInternalEndpoints ? 1 : 0;
             noLocalExternal += compiled.NoLocalExternalEndpoints ? 1 : 0;
         }
 
-        (_cache, _next) = (_next, _cache);
+        // Sweep service ports that are gone (or were replaced by a new instance).
+        _swept.Clear();
+        foreach (var (port, compiled) in _cache)
+        {
+            if (compiled.Generation != generation)
+            {
+                _swept.Add(port);
+                Release(compiled);
+            }
+        }
+
+        foreach (var port in _swept)
+        {
+            _cache.Remove(port);
+        }
 
         var stale = new List<string>();
         if (request.ExistingNatChains is { } existing)
         {
             foreach (var chain in existing)
             {
-                if (ChainNames.IsServiceChain(chain) && !active.Contains(chain))
+                if (ChainNames.IsServiceChain(chain) && !_chainRefs.ContainsKey(chain))
                 {
                     stale.Add(chain);
                 }
@@ -77,6 +108,7 @@ public sealed class IptablesCompiler
             stale.Sort(StringComparer.Ordinal);
         }
 
+        var ordered = _ordered.ToArray();
         var output = _output;
         output.Reset();
 
@@ -95,7 +127,7 @@ public sealed class IptablesCompiler
             output.Append("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP").EndLine();
         }
 
-        foreach (var (_, compiled) in _ordered)
+        foreach (var compiled in ordered)
         {
             output.AppendLines(compiled.FilterRules, compiled.FilterRuleCount);
         }
@@ -108,9 +140,9 @@ public sealed class IptablesCompiler
         output.Append("*nat\n");
         output.Append(":KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n");
         var skippedRules = 0;
-        foreach (var (name, compiled) in _ordered)
+        foreach (var compiled in ordered)
         {
-            if (request.Writes(name.Service))
+            if (request.Writes(compiled.Port.Name.Service))
             {
                 output.Append(compiled.NatChainDeclarations);
             }
@@ -123,10 +155,10 @@ public sealed class IptablesCompiler
 
         var natStart = output.Lines;
         WritePostroutingRules(output, context);
-        foreach (var (name, compiled) in _ordered)
+        foreach (var compiled in ordered)
         {
             output.AppendLines(compiled.NatTopRules, compiled.NatTopRuleCount);
-            if (request.Writes(name.Service))
+            if (request.Writes(compiled.Port.Name.Service))
             {
                 output.AppendLines(compiled.NatChainRules, compiled.NatChainRuleCount);
             }
@@ -151,11 +183,38 @@ public sealed class IptablesCompiler
             filterRules,
             natRules,
             natRules + skippedRules,
-            active,
+            new Lazy<IReadOnlySet<string>>(() => ActiveChains(ordered)),
             stale,
             noLocalInternal,
             noLocalExternal,
             largeClusterMode);
+    }
+
+    private void Release(CompiledServicePort compiled)
+    {
+        foreach (var chain in compiled.Chains)
+        {
+            var count = _chainRefs[chain] - 1;
+            if (count == 0)
+            {
+                _chainRefs.Remove(chain);
+            }
+            else
+            {
+                _chainRefs[chain] = count;
+            }
+        }
+    }
+
+    private static HashSet<string> ActiveChains(CompiledServicePort[] compiled)
+    {
+        var active = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var port in compiled)
+        {
+            active.UnionWith(port.Chains);
+        }
+
+        return active;
     }
 
     private static void WriteForwardRules(LineBuffer output, CompileContext context)

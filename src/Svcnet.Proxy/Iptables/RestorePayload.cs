@@ -10,11 +10,14 @@ public sealed record RestorePayload(
     int FilterRules,
     int NatRulesWritten,
     int NatRulesTotal,
-    IReadOnlySet<string> ActiveNatChains,
+    Lazy<IReadOnlySet<string>> ActiveNatChainSet,
     IReadOnlyList<string> DeletedChains,
     int NoLocalInternalEndpointServices,
     int NoLocalExternalEndpointServices,
     bool LargeClusterMode)
 {
+    /// <summary>Every per-service nat chain in use (written or not): what a later stale-chain check keeps.</summary>
+    public IReadOnlySet<string> ActiveNatChains => ActiveNatChainSet.Value;
+
     public string Text => System.Text.Encoding.UTF8.GetString(Bytes.Span);
 }

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -9,28 +11,29 @@ namespace Svcnet.Proxy.Manifests;
 
 /// <summary>
 /// Reads Kubernetes manifests as <c>kubectl -f</c> does: files, directories (recursively: *.yaml, *.yml, *.json)
-/// or <c>-</c> for stdin; multi-document YAML, JSON, and <c>kind: List</c>. Objects of the kinds the proxy uses
-/// become KubernetesClient models; other kinds are reported through <c>note</c> and skipped. All problems of all
-/// inputs are collected and thrown together, so bad input never yields partial output.
+/// or <c>-</c> for stdin; multi-document YAML, JSON, and <c>*List</c> kinds. YAML is converted to JSON first (as
+/// kubectl does), then decoded into KubernetesClient models and validated, so every problem names the file, line,
+/// object and field. Other kinds are reported through <c>note</c> and skipped. All problems of all inputs are
+/// collected and thrown together: bad input never yields partial output.
 /// </summary>
 public static class ManifestReader
 {
-    private static readonly Dictionary<string, (string ApiVersion, Type Type, bool Namespaced)> Kinds = new()
+    private static readonly Dictionary<string, (string ApiVersion, bool Namespaced)> Kinds = new()
     {
-        ["Service"] = ("v1", typeof(V1Service), true),
-        ["Endpoints"] = ("v1", typeof(V1Endpoints), true),
-        ["EndpointSlice"] = ("discovery.k8s.io/v1", typeof(V1EndpointSlice), true),
-        ["Node"] = ("v1", typeof(V1Node), false),
+        ["Service"] = ("v1", true),
+        ["Endpoints"] = ("v1", true),
+        ["EndpointSlice"] = ("discovery.k8s.io/v1", true),
+        ["Node"] = ("v1", false),
     };
 
     public static ClusterObjects ReadObjects(IEnumerable<string> paths, TextReader? stdin = null, Action<string>? note = null)
     {
-        var documents = Read(paths, stdin, note);
+        var objects = Read(paths, stdin, note).Select(d => d.Object).ToList();
         return new ClusterObjects(
-            documents.Select(d => d.Object).OfType<V1Service>().ToList(),
-            documents.Select(d => d.Object).OfType<V1EndpointSlice>().ToList(),
-            documents.Select(d => d.Object).OfType<V1Endpoints>().ToList(),
-            documents.Select(d => d.Object).OfType<V1Node>().ToList());
+            objects.OfType<V1Service>().ToList(),
+            objects.OfType<V1EndpointSlice>().ToList(),
+            objects.OfType<V1Endpoints>().ToList(),
+            objects.OfType<V1Node>().ToList());
     }
 
     public static IReadOnlyList<ManifestDocument> Read(IEnumerable<string> paths, TextReader? stdin = null, Action<string>? note = null)
@@ -39,17 +42,14 @@ public static class ManifestReader
         var documents = new List<ManifestDocument>();
         foreach (var (source, text) in Expand(paths, stdin, problems))
         {
-            try
+            var trimmed = text.TrimStart();
+            if (trimmed.StartsWith('{') || trimmed.StartsWith('['))
             {
-                documents.AddRange(Parse(source, text, problems));
+                ReadJson(source, text, documents, problems);
             }
-            catch (YamlException e)
+            else
             {
-                problems.Add($"{source}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {Innermost(e).Message}");
-            }
-            catch (JsonException e)
-            {
-                problems.Add($"{source}:{(e.LineNumber ?? 0) + 1}: JSON syntax error: {e.Message}");
+                ReadYaml(source, text, documents, problems);
             }
         }
 
@@ -95,19 +95,22 @@ public static class ManifestReader
         }
     }
 
-    private static List<ManifestDocument> Parse(string source, string text, List<string> problems)
+    private static void ReadYaml(string source, string text, List<ManifestDocument> documents, List<string> problems)
     {
-        var trimmed = text.TrimStart();
-        return trimmed.StartsWith('{') || trimmed.StartsWith('[')
-            ? ParseJson(source, text, problems)
-            : ParseYaml(source, text, problems);
-    }
-
-    private static List<ManifestDocument> ParseYaml(string source, string text, List<string> problems)
-    {
+        var parser = new Parser(new StringReader(text));
         var stream = new YamlStream();
-        stream.Load(new StringReader(text));
-        var result = new List<ManifestDocument>();
+        try
+        {
+            stream.Load(parser);
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            var mark = e is YamlException y ? y.Start : parser.Current?.Start ?? Mark.Empty;
+            var message = e is YamlException ? Innermost(e).Message : "the document is not valid YAML here (an unclosed flow collection or quote?)";
+            problems.Add($"{source}:{mark.Line}:{mark.Column}: YAML syntax error: {message}");
+            return;
+        }
+
         foreach (var document in stream.Documents)
         {
             if (document.RootNode is YamlScalarNode { Value: null or "" })
@@ -115,38 +118,55 @@ public static class ManifestReader
                 continue;
             }
 
-            AddYamlObject(source, document.RootNode, result, problems);
+            AddObject(source, document.RootNode.Start.Line, YamlToJson.Convert(document.RootNode), document.RootNode, documents, problems);
         }
-
-        return result;
     }
 
-    private static void AddYamlObject(string source, YamlNode node, List<ManifestDocument> result, List<string> problems)
+    private static void ReadJson(string source, string text, List<ManifestDocument> documents, List<string> problems)
     {
-        var where = $"{source}:{node.Start.Line}";
-        if (node is not YamlMappingNode map)
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            problems.Add($"{source}:{(e.LineNumber ?? 0) + 1}: JSON syntax error: {CleanJsonMessage(e.Message)}");
+            return;
+        }
+
+        foreach (var item in root is JsonArray array ? [.. array] : new[] { root })
+        {
+            AddObject(source, 1, item, null, documents, problems);
+        }
+    }
+
+    private static void AddObject(string source, long line, JsonNode? node, YamlNode? yaml, List<ManifestDocument> documents, List<string> problems)
+    {
+        var where = $"{source}:{line}";
+        if (node is not JsonObject obj)
         {
             problems.Add($"{where}: expected a Kubernetes object (a mapping with apiVersion and kind)");
             return;
         }
 
-        var apiVersion = Scalar(map, "apiVersion");
-        var kind = Scalar(map, "kind");
-        if (kind == "List" || (kind?.EndsWith("List", StringComparison.Ordinal) == true && map.Children.ContainsKey("items")))
+        var apiVersion = Str(obj["apiVersion"]);
+        var kind = Str(obj["kind"]);
+        if (kind is not null && kind.EndsWith("List", StringComparison.Ordinal) && obj["items"] is JsonArray items)
         {
-            if (map.Children.TryGetValue("items", out var items) && items is YamlSequenceNode sequence)
+            var yamlItems = (yaml as YamlMappingNode)?.Children.TryGetValue("items", out var yi) == true ? yi as YamlSequenceNode : null;
+            for (var i = 0; i < items.Count; i++)
             {
-                foreach (var item in sequence)
-                {
-                    AddYamlObject(source, item, result, problems);
-                }
+                var itemYaml = yamlItems is not null && i < yamlItems.Children.Count ? yamlItems.Children[i] : null;
+                AddObject(source, itemYaml?.Start.Line ?? line, items[i], itemYaml, documents, problems);
             }
 
             return;
         }
 
-        var meta = map.Children.TryGetValue("metadata", out var m) ? m as YamlMappingNode : null;
-        var id = IdOf(meta is null ? null : Scalar(meta, "namespace"), meta is null ? null : Scalar(meta, "name"));
+        var meta = obj["metadata"] as JsonObject;
+        var ns = Str(meta?["namespace"]);
+        var id = $"{(string.IsNullOrEmpty(ns) ? "default" : ns)}/{Str(meta?["name"])}";
         if (string.IsNullOrEmpty(apiVersion) || string.IsNullOrEmpty(kind))
         {
             problems.Add($"{where}: object {id}: apiVersion and kind are required");
@@ -155,7 +175,7 @@ public static class ManifestReader
 
         if (!Kinds.TryGetValue(kind, out var known))
         {
-            result.Add(new ManifestDocument(where, apiVersion, kind, id, null));
+            documents.Add(new ManifestDocument(where, apiVersion, kind, id, null));
             return;
         }
 
@@ -165,111 +185,30 @@ public static class ManifestReader
             return;
         }
 
-        var yaml = Serialize(map);
+        object decoded;
+        var json = obj.ToJsonString();
         try
         {
-            var obj = DeserializeAs(known.Type, yaml);
-            Finish(obj, known.Namespaced);
-            result.Add(new ManifestDocument(where, apiVersion, kind, id, obj));
-        }
-        catch (YamlException e)
-        {
-            var field = FieldAt(yaml, e.Start) ?? "(unknown field)";
-            problems.Add($"{where}: {kind} \"{id}\" is invalid: {field}: {Innermost(e).Message}");
-        }
-    }
-
-    private static List<ManifestDocument> ParseJson(string source, string text, List<string> problems)
-    {
-        using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        var result = new List<ManifestDocument>();
-        var roots = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().ToList() : [doc.RootElement];
-        foreach (var root in roots)
-        {
-            AddJsonObject(source, root, result, problems);
-        }
-
-        return result;
-    }
-
-    private static void AddJsonObject(string source, JsonElement element, List<ManifestDocument> result, List<string> problems)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            problems.Add($"{source}: expected a Kubernetes object (a JSON object with apiVersion and kind)");
-            return;
-        }
-
-        var apiVersion = element.TryGetProperty("apiVersion", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-        var kind = element.TryGetProperty("kind", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
-        if (element.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array && (kind?.EndsWith("List", StringComparison.Ordinal) ?? false))
-        {
-            foreach (var item in items.EnumerateArray())
+            decoded = kind switch
             {
-                AddJsonObject(source, item, result, problems);
-            }
-
-            return;
-        }
-
-        string? ns = null, name = null;
-        if (element.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
-        {
-            ns = meta.TryGetProperty("namespace", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
-            name = meta.TryGetProperty("name", out var nm) && nm.ValueKind == JsonValueKind.String ? nm.GetString() : null;
-        }
-
-        var id = IdOf(ns, name);
-        if (string.IsNullOrEmpty(apiVersion) || string.IsNullOrEmpty(kind))
-        {
-            problems.Add($"{source}: object {id}: apiVersion and kind are required");
-            return;
-        }
-
-        if (!Kinds.TryGetValue(kind, out var known))
-        {
-            result.Add(new ManifestDocument(source, apiVersion, kind, id, null));
-            return;
-        }
-
-        if (known.ApiVersion != apiVersion)
-        {
-            problems.Add($"{source}: {kind} {id}: unknown apiVersion/kind combination \"{apiVersion}\"/\"{kind}\" (svcnet reads {known.ApiVersion} {kind})");
-            return;
-        }
-
-        try
-        {
-            var obj = DeserializeJsonAs(known.Type, element.GetRawText());
-            Finish(obj, known.Namespaced);
-            result.Add(new ManifestDocument(source, apiVersion, kind, id, obj));
+                "Service" => KubernetesJson.Deserialize<V1Service>(json),
+                "Endpoints" => KubernetesJson.Deserialize<V1Endpoints>(json),
+                "EndpointSlice" => KubernetesJson.Deserialize<V1EndpointSlice>(json),
+                _ => KubernetesJson.Deserialize<V1Node>(json),
+            };
         }
         catch (JsonException e)
         {
-            var field = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "(unknown field)";
-            problems.Add($"{source}: {kind} \"{id}\" is invalid: {field}: {Innermost(e).Message}");
+            var path = e.Path ?? "$";
+            var field = path.Length > 2 ? path[2..] : "(object)";
+            var bad = yaml is null ? null : YamlToJson.At(yaml, path);
+            var value = bad is YamlScalarNode scalar ? $"Invalid value: \"{scalar.Value}\": " : "";
+            var at = bad is null ? where : $"{source}:{bad.Start.Line}";
+            problems.Add($"{at}: {kind} \"{id}\" is invalid: {field}: {value}{CleanJsonMessage(e.Message)}");
+            return;
         }
-    }
 
-    private static object DeserializeAs(Type type, string yaml) => type.Name switch
-    {
-        nameof(V1Service) => KubernetesYaml.Deserialize<V1Service>(yaml),
-        nameof(V1Endpoints) => KubernetesYaml.Deserialize<V1Endpoints>(yaml),
-        nameof(V1EndpointSlice) => KubernetesYaml.Deserialize<V1EndpointSlice>(yaml),
-        _ => KubernetesYaml.Deserialize<V1Node>(yaml),
-    };
-
-    private static object DeserializeJsonAs(Type type, string json) => type.Name switch
-    {
-        nameof(V1Service) => KubernetesJson.Deserialize<V1Service>(json),
-        nameof(V1Endpoints) => KubernetesJson.Deserialize<V1Endpoints>(json),
-        nameof(V1EndpointSlice) => KubernetesJson.Deserialize<V1EndpointSlice>(json),
-        _ => KubernetesJson.Deserialize<V1Node>(json),
-    };
-
-    private static void Finish(object obj, bool namespaced)
-    {
-        if (namespaced && obj is IMetadata<V1ObjectMeta> withMeta)
+        if (known.Namespaced && decoded is IMetadata<V1ObjectMeta> withMeta)
         {
             withMeta.Metadata ??= new V1ObjectMeta();
             if (string.IsNullOrEmpty(withMeta.Metadata.NamespaceProperty))
@@ -277,60 +216,46 @@ public static class ManifestReader
                 withMeta.Metadata.NamespaceProperty = "default";
             }
         }
-    }
 
-    private static string IdOf(string? ns, string? name) => $"{(string.IsNullOrEmpty(ns) ? "default" : ns)}/{name}";
-
-    private static string? Scalar(YamlMappingNode map, string key) =>
-        map.Children.TryGetValue(key, out var value) && value is YamlScalarNode scalar ? scalar.Value : null;
-
-    private static string Serialize(YamlNode node)
-    {
-        var writer = new StringWriter();
-        new YamlStream(new YamlDocument(node)).Save(writer, assignAnchors: false);
-        return writer.ToString();
-    }
-
-    /// <summary>The field path (e.g. <c>spec.ports[0].port</c>) of the node at a YAML error position.</summary>
-    private static string? FieldAt(string yaml, Mark mark)
-    {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        return stream.Documents.Count == 0 ? null : Find(stream.Documents[0].RootNode, "");
-
-        string? Find(YamlNode node, string path)
+        try
         {
-            switch (node)
-            {
-                case YamlMappingNode map:
-                    foreach (var (key, value) in map.Children)
-                    {
-                        var childPath = path.Length == 0 ? ((YamlScalarNode)key).Value : path + "." + ((YamlScalarNode)key).Value;
-                        if (Covers(value, mark) || Covers(key, mark))
-                        {
-                            return Find(value, childPath!) ?? childPath;
-                        }
-                    }
+            Validate(decoded);
+            documents.Add(new ManifestDocument(where, apiVersion, kind, id, decoded));
+        }
+        catch (InvalidObjectException e)
+        {
+            problems.AddRange(e.Errors.Select(error => $"{where}: {error}"));
+        }
+    }
 
-                    return null;
-                case YamlSequenceNode seq:
-                    for (var i = 0; i < seq.Children.Count; i++)
-                    {
-                        if (Covers(seq.Children[i], mark))
-                        {
-                            return Find(seq.Children[i], $"{path}[{i}]") ?? $"{path}[{i}]";
-                        }
-                    }
+    /// <summary>Runs the same field checks the conversion to snapshots does, so errors can name the file.</summary>
+    private static void Validate(object decoded)
+    {
+        switch (decoded)
+        {
+            case V1Service service:
+                _ = ServicePortConverter.Convert(service, new ProxyConfig());
+                break;
+            case V1EndpointSlice slice:
+                EndpointSliceConverter.Validate(slice);
+                break;
+            case V1Endpoints endpoints:
+                EndpointsMirroring.Validate(endpoints);
+                break;
+        }
+    }
 
-                    return null;
-                default:
-                    return Covers(node, mark) ? path : null;
-            }
+    private static string? Str(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static string CleanJsonMessage(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut < 0)
+        {
+            cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         }
 
-        static bool Covers(YamlNode node, Mark m) =>
-            (node.Start.Line < m.Line || (node.Start.Line == m.Line && node.Start.Column <= m.Column))
-            && (node.End.Line > m.Line || (node.End.Line == m.Line && node.End.Column >= m.Column));
+        return (cut < 0 ? message : message[..cut]).TrimEnd('.', ' ', '|');
     }
 
     private static Exception Innermost(Exception e)

@@ -1,0 +1,50 @@
+using Svcnet.Proxy.Config;
+
+namespace Svcnet.Proxy.Tests.Config;
+
+public sealed class KubeProxyConfigurationFileTests : IDisposable
+{
+    private readonly string _file = Path.GetTempFileName();
+
+    public void Dispose() => File.Delete(_file);
+
+    [Fact]
+    public void Reads_the_fields_that_change_rules_in_old_and_new_locations()
+    {
+        File.WriteAllText(_file, """
+            apiVersion: kubeproxy.config.k8s.io/v1alpha1
+            kind: KubeProxyConfiguration
+            hostnameOverride: node-7
+            clusterCIDR: 10.244.0.0/16,fd00::/56
+            detectLocalMode: BridgeInterface
+            detectLocal: {bridgeInterface: cbr0}
+            linux: {masqueradeAll: true, conntrack: {tcpBeLiberal: true}}
+            iptables: {masqueradeBit: 12, localhostNodePorts: false, syncPeriod: 1m30s, minSyncPeriod: 500ms}
+            nodePortAddresses: [192.168.0.0/16]
+            featureGates: {PreferSameTrafficDistribution: false}
+            """);
+        var c = KubeProxyConfigurationFile.Load(_file, new ProxyConfig());
+        Assert.Equal("node-7", c.NodeName);
+        Assert.Equal(["10.244.0.0/16", "fd00::/56"], c.ClusterCidrs);
+        Assert.Equal((DetectLocalMode.BridgeInterface, "cbr0"), (c.DetectLocalMode, c.PodBridgeInterface));
+        Assert.True(c.MasqueradeAll);
+        Assert.True(c.ConntrackTcpBeLiberal);
+        Assert.Equal("0x00001000", c.MasqueradeMark);
+        Assert.False(c.LocalhostNodePorts);
+        Assert.Equal(TimeSpan.FromSeconds(90), c.SyncPeriod);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), c.MinSyncPeriod);
+        Assert.Equal(["192.168.0.0/16"], c.NodePortAddresses);
+        Assert.False(c.PreferSameTrafficDistribution);
+    }
+
+    [Theory]
+    [InlineData("apiVersion: v1\nkind: ConfigMap\n", "expected apiVersion kubeproxy.config.k8s.io/v1alpha1")]
+    [InlineData("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmasqueradeAl: true\n", "unknown field \"masqueradeAl\"")]
+    [InlineData("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\ndetectLocalMode: Magic\n", "detectLocalMode: unsupported value \"Magic\"")]
+    public void Rejects_bad_files_naming_the_problem(string content, string expected)
+    {
+        File.WriteAllText(_file, content);
+        var e = Assert.Throws<FormatException>(() => KubeProxyConfigurationFile.Load(_file, new ProxyConfig()));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+}
