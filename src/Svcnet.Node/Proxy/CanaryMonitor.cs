@@ -5,7 +5,7 @@ namespace Svcnet.Node.Proxy;
 /// every interval, checks the mangle one. When it is gone it waits up to 5 s for nat and filter to go too (so a
 /// whole flush has finished), asks for a full resync and re-creates the canaries.
 /// </summary>
-public sealed class CanaryMonitor(IRuleApplier applier, TimeSpan interval, Func<CancellationToken, Task> onFlushed)
+public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Func<CancellationToken, Task> onFlushed)
 {
     /// <summary>Number of flushes detected so far.</summary>
     public int FlushesDetected { get; private set; }

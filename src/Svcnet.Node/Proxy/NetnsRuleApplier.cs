@@ -5,10 +5,13 @@ using Svcnet.Node.Exec;
 namespace Svcnet.Node.Proxy;
 
 /// <summary>
-/// <see cref="IRuleApplier"/> for a node namespace: every command runs as <c>ip netns exec NODE iptables-*</c>,
-/// so the root namespace's firewall is never touched.
+/// <see cref="INodeNetfilter"/> for a node namespace: every command runs as <c>ip netns exec NODE iptables-*</c>,
+/// so the root namespace's firewall is never touched. It also plugs into the proxy core's sync loop as its
+/// <see cref="Svcnet.Proxy.Apply.IRuleApplier"/> (restore, plus the base-chain jumps after full syncs, as
+/// kube-proxy does) and <see cref="Svcnet.Proxy.Sync.INatChainSource"/>.
 /// </summary>
-public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools) : IRuleApplier
+public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
+    : INodeNetfilter, Svcnet.Proxy.Apply.IRuleApplier, Svcnet.Proxy.Sync.INatChainSource
 {
     public const string Canary = "KUBE-PROXY-CANARY";
     private static readonly string[] WaitFlags = ["-w", "5"];
@@ -55,6 +58,44 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools) 
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>The proxy core's applier contract: restore, then (full syncs) the base-chain jumps; never throws.</summary>
+    public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(Svcnet.Proxy.Iptables.RestorePayload payload, CancellationToken cancel = default)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await RestoreAsync(payload.Text, cancel);
+            if (payload.Full)
+            {
+                await EnsureBaseChainJumpsAsync(cancel);
+            }
+
+            return Svcnet.Proxy.Apply.ApplyResult.Ok(watch.Elapsed);
+        }
+        catch (RestoreFailedException e)
+        {
+            return new Svcnet.Proxy.Apply.ApplyResult(false, e.Message + Environment.NewLine + e.Context, watch.Elapsed);
+        }
+        catch (CommandFailedException e)
+        {
+            return new Svcnet.Proxy.Apply.ApplyResult(false, e.Message, watch.Elapsed);
+        }
+    }
+
+    /// <summary>The chains now in the nat table (<c>iptables-save -t nat</c>), null if they cannot be read.</summary>
+    public async Task<IReadOnlyCollection<string>?> ListNatChainsAsync(CancellationToken cancel = default)
+    {
+        try
+        {
+            var save = await SaveAsync("nat", cancel);
+            return [.. save.Split('\n').Where(l => l.StartsWith(':')).Select(l => l[1..].Split(' ')[0])];
+        }
+        catch (CommandFailedException)
+        {
+            return null;
+        }
     }
 
     public async Task<string> SaveAsync(string? table = null, CancellationToken ct = default)

@@ -19,7 +19,7 @@ public sealed class NodeKubeProxy : IAsyncDisposable
     private readonly List<NetnsHttpServer> servers = [];
     private Task? loop;
 
-    private NodeKubeProxy(NodeProxy proxy, ProxySyncRunner runner, ProxyHealth health, ProxyMetrics metrics, HealthCheckNodePorts healthChecks)
+    private NodeKubeProxy(NodeProxy proxy, ProxySyncRunner runner, ProxyHealth health, NodeProxyMetrics metrics, HealthCheckNodePorts healthChecks)
     {
         Proxy = proxy;
         Runner = runner;
@@ -31,7 +31,7 @@ public sealed class NodeKubeProxy : IAsyncDisposable
     public NodeProxy Proxy { get; }
     public ProxySyncRunner Runner { get; }
     public ProxyHealth Health { get; }
-    public ProxyMetrics Metrics { get; }
+    public NodeProxyMetrics Metrics { get; }
     public HealthCheckNodePorts HealthChecks { get; }
 
     /// <summary>Starts everything and waits for the first (full) sync, like kube-proxy's readiness.</summary>
@@ -40,7 +40,7 @@ public sealed class NodeKubeProxy : IAsyncDisposable
     {
         var proxy = await NodeProxy.StartAsync(netns, config, backend, ct);
         var health = new ProxyHealth(config.SyncPeriod * 2);
-        var metrics = new ProxyMetrics();
+        var metrics = new NodeProxyMetrics();
         var runner = new ProxySyncRunner(proxy, source, config.MinSyncPeriod, config.SyncPeriod, health, metrics);
         var healthChecks = new HealthCheckNodePorts(netns, health);
         var kubeProxy = new NodeKubeProxy(proxy, runner, health, metrics, healthChecks);

@@ -19,7 +19,7 @@ public sealed record NodeSyncResult(bool Full, int NatRulesWritten, int NatRules
 public sealed class NodeProxy : IDisposable
 {
     private readonly SemaphoreSlim serialize = new(1, 1);
-    private readonly IRuleApplier applier;
+    private readonly INodeNetfilter applier;
     private readonly string netns;
     private IptablesCompiler? compiler;
     private ProxyConfig? compiledFor;
@@ -27,7 +27,7 @@ public sealed class NodeProxy : IDisposable
     private bool needFull = true;
     private HashSet<string>? knownNatChains;
 
-    private NodeProxy(IRuleApplier applier, string netns, ProxyConfig config, ProxyHostFacts facts)
+    private NodeProxy(INodeNetfilter applier, string netns, ProxyConfig config, ProxyHostFacts facts)
     {
         this.applier = applier;
         this.netns = netns;
@@ -40,7 +40,7 @@ public sealed class NodeProxy : IDisposable
 
     public ProxyHostFacts Facts { get; }
 
-    public IRuleApplier Applier => applier;
+    public INodeNetfilter Applier => applier;
 
     /// <summary>
     /// Prepares a node like kube-proxy's start-up: chooses the iptables back-end (detected unless forced), sets its
@@ -49,13 +49,7 @@ public sealed class NodeProxy : IDisposable
     public static async Task<NodeProxy> StartAsync(string netns, ProxyConfig config, IptablesMode? backend = null, CancellationToken ct = default)
     {
         var applier = await NetnsRuleApplier.CreateAsync(netns, backend, ct);
-        var facts = await ProxyHostSetup.ApplyAsync(netns, applier.Tools, config.LocalhostNodePorts, ct);
-        var effective = config with
-        {
-            ConntrackTcpBeLiberal = facts.TcpBeLiberal,
-            MasqueradeRandomFully = facts.RandomFullySupported,
-            Nfacct = facts.NfacctCounters.Count == ProxyHostSetup.NfacctCounterNames.Length,
-        };
+        var (effective, facts) = await ProxyHostSetup.ConfigureAsync(netns, config, applier.Tools, ct);
         await applier.EnsureCanariesAsync(ct);
         return new NodeProxy(applier, netns, effective, facts);
     }

@@ -11,7 +11,7 @@ public static class ProxyCleanup
     private static readonly string[] ServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
 
     /// <summary>Returns the errors met (empty on success); like kube-proxy it carries on after each.</summary>
-    public static async Task<IReadOnlyList<string>> RunAsync(IRuleApplier applier, CancellationToken ct = default)
+    public static async Task<IReadOnlyList<string>> RunAsync(INodeNetfilter applier, CancellationToken ct = default)
     {
         var errors = new List<string>();
         foreach (var jump in BaseChainJumps.RemovedByCleanup)
@@ -35,7 +35,7 @@ public static class ProxyCleanup
         stderr.Contains("does not exist", StringComparison.OrdinalIgnoreCase) ||
         stderr.Contains("Bad rule", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task DeleteChains(IRuleApplier applier, string table, Func<string, bool> owned, List<string> errors, CancellationToken ct)
+    private static async Task DeleteChains(INodeNetfilter applier, string table, Func<string, bool> owned, List<string> errors, CancellationToken ct)
     {
         string saved;
         try

@@ -36,6 +36,22 @@ public static partial class ProxyHostSetup
         return new ProxyHostFacts(tcpBeLiberal, randomFully, await EnsureNfacctAsync(netns, ct));
     }
 
+    /// <summary>
+    /// Host set-up for a proxier on node namespace <paramref name="netns"/>, returning <paramref name="config"/> with
+    /// the host's facts filled in (nfacct counters present, --random-fully, tcp_be_liberal), as kube-proxy learns them.
+    /// </summary>
+    public static async Task<(Svcnet.Proxy.Config.ProxyConfig Config, ProxyHostFacts Facts)> ConfigureAsync(string netns,
+        Svcnet.Proxy.Config.ProxyConfig config, IptablesTools tools, CancellationToken ct = default)
+    {
+        var facts = await ApplyAsync(netns, tools, config.LocalhostNodePorts, ct);
+        return (config with
+        {
+            ConntrackTcpBeLiberal = facts.TcpBeLiberal,
+            MasqueradeRandomFully = facts.RandomFullySupported,
+            Nfacct = facts.NfacctCounters.Count == NfacctCounterNames.Length,
+        }, facts);
+    }
+
     /// <summary>Creates kube-proxy's nfacct counters if the tool and kernel allow; returns those that exist.</summary>
     public static async Task<IReadOnlySet<string>> EnsureNfacctAsync(string netns, CancellationToken ct = default)
     {

@@ -9,7 +9,7 @@ namespace Svcnet.Node.Proxy;
 /// it and turns a flush into a full resync.
 /// </summary>
 public sealed class ProxySyncRunner(NodeProxy proxy, Func<ClusterObjects> source, TimeSpan minSyncPeriod, TimeSpan syncPeriod,
-    ProxyHealth health, ProxyMetrics metrics, TimeProvider? time = null) : IDisposable
+    ProxyHealth health, NodeProxyMetrics metrics, TimeProvider? time = null) : IDisposable
 {
     private readonly TimeProvider clock = time ?? TimeProvider.System;
     private readonly SemaphoreSlim signal = new(0, int.MaxValue);

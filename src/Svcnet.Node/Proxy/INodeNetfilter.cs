@@ -4,7 +4,7 @@ namespace Svcnet.Node.Proxy;
 /// Where the proxy's rules go: one node's netfilter. The proxy core renders iptables-restore input; an applier
 /// writes it (atomically per table), keeps the base-chain jumps and canaries, and reads back what is there.
 /// </summary>
-public interface IRuleApplier
+public interface INodeNetfilter
 {
     /// <summary>The back-end in use (nft or legacy).</summary>
     IptablesTools Tools { get; }

@@ -7,7 +7,7 @@ namespace Svcnet.Node.Proxy;
 /// The kube-proxy metrics a node's proxy updates, written in Prometheus' text format under kube-proxy's names
 /// (prefix <c>kubeproxy_</c>, spec 15). Durations use kube-proxy's buckets (exponential from 1 ms, factor 2, 15).
 /// </summary>
-public sealed class ProxyMetrics
+public sealed class NodeProxyMetrics
 {
     private static readonly double[] Buckets = [.. Enumerable.Range(0, 15).Select(i => 0.001 * Math.Pow(2, i))];
     private readonly Lock gate = new();
