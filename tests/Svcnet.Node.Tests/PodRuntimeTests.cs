@@ -47,6 +47,8 @@ public class PodRuntimeTests
         Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(dir, "0.log")));
         Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(dir, "1.log")));
         await cluster.Runtime.DeletePodAsync(pod, TimeSpan.FromSeconds(1));
+        // Stopped, so the restart count is final: --previous is the run before the last one.
+        Assert.Equal(Path.Combine(dir, $"{c.Status.RestartCount - 1}.log"), c.LogFile(previous: true));
     }
 
     [RootFact]

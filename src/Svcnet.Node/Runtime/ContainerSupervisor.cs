@@ -61,6 +61,18 @@ public sealed class ContainerSupervisor
 
     private string LogPathFor(int restart) => Path.Combine(logDir, $"{restart}.log");
 
+    /// <summary>
+    /// The log of the current run, or with <paramref name="previous"/> of the run before (what
+    /// <c>kubectl logs --previous</c> shows); null when there is no such run.
+    /// </summary>
+    public string? LogFile(bool previous = false)
+    {
+        var status = Status;
+        var run = previous ? status.RestartCount - 1 : status.RestartCount;
+        var path = run < 0 ? null : LogPathFor(run);
+        return path is not null && File.Exists(path) ? path : null;
+    }
+
     /// <summary>Starts the supervision loop; returns once the first process has been spawned (or failed to).</summary>
     public async Task StartAsync()
     {
