@@ -1,3 +1,5 @@
+using Svcnet.Node.Runtime;
+
 namespace Svcnet.Node.Tests;
 
 public class PodRuntimeTests
@@ -10,6 +12,12 @@ public class PodRuntimeTests
         Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(20)), "pod did not become ready");
         Assert.Equal("10.244.0.2", pod.PodIP);
         Assert.Equal("Running", pod.Phase);
+        var status = PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow);
+        Assert.Equal("192.168.49.2", status.HostIP);
+        Assert.Equal("10.244.0.2", status.PodIPs.Single().Ip);
+        Assert.Equal("True", status.Conditions.Single(c => c.Type == "Ready").Status);
+        Assert.True(status.ContainerStatuses.Single().Ready);
+        Assert.NotNull(status.ContainerStatuses.Single().State.Running);
 
         Assert.Equal("nodehelloworld.example.com", await cluster.CurlAsync(cluster.Node1.Netns, "http://10.244.0.2:3000/hostname"));
         // The node reaches its own pods from the bridge's gateway address.
@@ -43,6 +51,8 @@ public class PodRuntimeTests
         var status = c.Status;
         Assert.Equal(3, status.LastTerminationState!.ExitCode);
         Assert.Equal("Error", status.LastTerminationState.TerminatedReason);
+        var podStatus = PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow);
+        Assert.Equal(3, podStatus.ContainerStatuses.Single().LastState.Terminated.ExitCode);
         var dir = Path.GetDirectoryName(status.LogPath)!;
         Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(dir, "0.log")));
         Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(dir, "1.log")));
