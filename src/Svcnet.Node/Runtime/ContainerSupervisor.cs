@@ -151,6 +151,11 @@ public sealed class ContainerSupervisor
     private List<Task> StartProbes(Process p, CancellationToken ct)
     {
         var loops = new List<Task>();
+        if (probes?.Readiness is null && servedPorts.Count > 0)
+        {
+            loops.Add(WatchPortsBoundAsync(p.Id, ct));
+        }
+
         if (probes is null)
         {
             return loops;
@@ -178,6 +183,24 @@ public sealed class ContainerSupervisor
         }
 
         return loops;
+    }
+
+    /// <summary>Reports the moment the test server's ports are bound (Ready without a probe), polling /proc briefly.</summary>
+    private async Task WatchPortsBoundAsync(int pid, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            while (!IsServing(pid))
+            {
+                await Task.Delay(watch.Elapsed < TimeSpan.FromSeconds(2) ? 5 : 100, ct);
+            }
+
+            StatusChanged?.Invoke(Status);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static async Task TerminateAsync(Process p, TimeSpan grace)
