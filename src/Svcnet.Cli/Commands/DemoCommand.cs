@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Svcnet.Node.Demo;
 using Svcnet.Node.Network;
 using Svcnet.Node.Proxy;
@@ -31,7 +32,19 @@ public static class DemoCommand
                     Requests = Math.Clamp(parse.GetValue(requests), 1, 1000),
                     Backend = IptablesBackend.Parse(parse.GetValue(backend)),
                 };
-                return await new SeedDemo(parse.InvocationConfiguration.Output, options).RunAsync(ct);
+                // Ctrl-C, SIGTERM and a closed terminal must not kill the demo before it has cleaned up: turn them
+                // into cancellation, so the demo's finally removes pods and namespaces, then exit 130.
+                using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                void Cancel(PosixSignalContext context)
+                {
+                    context.Cancel = true;
+                    interrupted.Cancel();
+                }
+
+                using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+                using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+                using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Cancel);
+                return await new SeedDemo(parse.InvocationConfiguration.Output, options).RunAsync(interrupted.Token);
             }
             catch (Exception e) when (e is UnauthorizedAccessException or ArgumentException)
             {
