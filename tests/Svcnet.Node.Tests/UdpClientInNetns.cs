@@ -8,7 +8,7 @@ namespace Svcnet.Node.Tests;
 /// <summary>A UDP client inside a namespace: send one datagram, return the reply (or null on timeout).</summary>
 public static class UdpClientInNetns
 {
-    public static async Task<string?> SendAsync(string netns, string ip, int port, string message, int localPort = 0, int timeoutMs = 1000)
+    public static async Task<string?> SendAsync(string netns, string ip, int port, string message, int localPort = 0, int timeoutMs = 3000)
     {
         using var socket = NetnsSockets.Create(netns, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Any, localPort));
