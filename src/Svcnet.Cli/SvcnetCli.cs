@@ -32,6 +32,12 @@ public static class SvcnetCli
         root.Subcommands.Add(ExplainCommand.Create());
         root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(GraphCommand.Create());
+        root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(DownCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(ExecCommand.Create());
+        root.Subcommands.Add(NetexecCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 
