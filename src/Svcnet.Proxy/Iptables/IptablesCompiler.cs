@@ -24,6 +24,8 @@ public sealed class IptablesCompiler
     private readonly Dictionary<string, int> _chainRefs = new(StringComparer.Ordinal);
     private readonly List<CompiledServicePort> _ordered = [];
     private readonly List<ServicePort> _swept = [];
+    private readonly List<(ServicePort Port, EquatableArray<ServiceEndpoint> Endpoints)> _inputs = [];
+    private readonly HashSet<ServiceName> _changed = [];
     private ServicePortCompiler? _portCompiler;
     private int _generation;
 
@@ -46,17 +48,19 @@ public sealed class IptablesCompiler
 
         // One enumeration and one lookup per service port; the endpoint total decides large-cluster mode first.
         _ordered.Clear();
+        _inputs.Clear();
         var totalEndpoints = 0;
         foreach (var (name, port) in snapshot.ServicePorts)
         {
-            totalEndpoints += snapshot.EndpointsOf(name).Count;
+            var endpoints = snapshot.EndpointsOf(name);
+            _inputs.Add((port, endpoints));
+            totalEndpoints += endpoints.Count;
         }
 
         var largeClusterMode = totalEndpoints > LargeClusterEndpointsThreshold;
         int noLocalInternal = 0, noLocalExternal = 0;
-        foreach (var (name, port) in snapshot.ServicePorts)
+        foreach (var (port, endpoints) in _inputs)
         {
-            var endpoints = snapshot.EndpointsOf(name);
             if (!_cache.TryGetValue(port, out var compiled) || !compiled.IsFor(port, endpoints, largeClusterMode))
             {
                 if (compiled is not null)
@@ -109,6 +113,19 @@ public sealed class IptablesCompiler
         }
 
         var ordered = _ordered.ToArray();
+
+        // Which services this sync rewrites, decided once per port (a small set, hashed once here).
+        _changed.Clear();
+        if (!request.Full && request.ChangedServices is { } changedServices)
+        {
+            _changed.UnionWith(changedServices);
+        }
+
+        var writes = new bool[ordered.Length];
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            writes[i] = request.Full || (_changed.Count > 0 && _changed.Contains(ordered[i].Port.Name.Service));
+        }
         var output = _output;
         output.Reset();
 
@@ -140,11 +157,11 @@ public sealed class IptablesCompiler
         output.Append("*nat\n");
         output.Append(":KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n");
         var skippedRules = 0;
-        foreach (var compiled in ordered)
+        for (var i = 0; i < ordered.Length; i++)
         {
-            if (request.Writes(compiled.Port.Name.Service))
+            if (writes[i])
             {
-                output.Append(compiled.NatChainDeclarations);
+                output.Append(ordered[i].NatChainDeclarations);
             }
         }
 
@@ -155,10 +172,11 @@ public sealed class IptablesCompiler
 
         var natStart = output.Lines;
         WritePostroutingRules(output, context);
-        foreach (var compiled in ordered)
+        for (var i = 0; i < ordered.Length; i++)
         {
+            var compiled = ordered[i];
             output.AppendLines(compiled.NatTopRules, compiled.NatTopRuleCount);
-            if (request.Writes(compiled.Port.Name.Service))
+            if (writes[i])
             {
                 output.AppendLines(compiled.NatChainRules, compiled.NatChainRuleCount);
             }

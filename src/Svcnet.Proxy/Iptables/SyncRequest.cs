@@ -15,6 +15,4 @@ public sealed record SyncRequest(
     IReadOnlyCollection<string>? ExistingNatChains = null)
 {
     public static SyncRequest FullSync(IReadOnlyCollection<string>? existingNatChains = null) => new(true, null, existingNatChains);
-
-    public bool Writes(ServiceName service) => Full || (ChangedServices?.Contains(service) ?? false);
 }

@@ -26,7 +26,9 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
 
     public T this[int index] => _items[index];
 
-    public bool Equals(EquatableArray<T> other) => AsSpan().SequenceEqual(other.AsSpan());
+    // Unchanged snapshots share their arrays, so the common case is one reference comparison.
+    public bool Equals(EquatableArray<T> other) =>
+        (!_items.IsDefault && !other._items.IsDefault && _items == other._items) || AsSpan().SequenceEqual(other.AsSpan());
 
     public ReadOnlySpan<T> AsSpan() => _items.IsDefault ? [] : _items.AsSpan();
 
