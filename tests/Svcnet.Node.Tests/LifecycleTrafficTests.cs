@@ -12,6 +12,8 @@ public class LifecycleTrafficTests
     {
         Exec = new V1ExecAction { Command = ["test", "-f", path] },
         PeriodSeconds = 1,
+        // Generous: on a loaded machine `ip netns exec ... test -f` can take long; a missing file fails at once anyway.
+        TimeoutSeconds = 10,
         FailureThreshold = 1,
         SuccessThreshold = 1,
     };
