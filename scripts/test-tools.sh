@@ -1,0 +1,26 @@
+# Test tools the control-plane tests run for real. Sourced by ./run-tests, which calls svcnet_test_tools.
+# Idempotent and quiet when everything is already there.
+
+SVCNET_ROOT="${SVCNET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+
+# Debian's kubectl 1.20 (package kubernetes-client). Installing the package conflicts with the preinstalled
+# Google Cloud SDK kubectl (same /usr/bin/kubectl), so the .deb is downloaded and unpacked under .build/.
+svcnet_kubectl120_dir() { echo "$SVCNET_ROOT/.build/kubectl-1.20"; }
+
+svcnet_test_tools() {
+  local dir bin tmp deb
+  dir="$(svcnet_kubectl120_dir)"
+  bin="$dir/usr/bin/kubectl"
+  [ -x "$bin" ] && return 0
+  command -v apt-get >/dev/null 2>&1 || { echo "svcnet: apt-get missing, cannot fetch kubectl 1.20" >&2; return 1; }
+  tmp="$(mktemp -d)"
+  if ! (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1); then
+    apt-get update -qq >/dev/null 2>&1
+    (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1) || {
+      echo "svcnet: apt-get download kubernetes-client failed" >&2; rm -rf "$tmp"; return 1; }
+  fi
+  deb="$(ls "$tmp"/kubernetes-client_*.deb 2>/dev/null | head -1)"
+  mkdir -p "$dir.tmp" && dpkg-deb -x "$deb" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  rm -rf "$tmp"
+  [ -x "$bin" ] || { echo "svcnet: $bin not found after unpacking" >&2; return 1; }
+}

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Svcnet.ControlPlane.Hosting;
+
+namespace Svcnet.Cli.Commands;
+
+/// <summary><c>svcnet server</c>: runs the embedded Kubernetes API server (store, allocators, endpoint controllers) in the foreground.</summary>
+public static class ServerCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "Directory for the database, certificates, token and kubeconfig", Required = true };
+        var bind = new Option<string>("--bind-address") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--secure-port") { Description = "HTTPS port (0 = any free port)", DefaultValueFactory = _ => 6443 };
+        var insecurePort = new Option<int?>("--insecure-port") { Description = "Serve plain HTTP WITHOUT authentication on this port instead of HTTPS (anyone who reaches it can run processes as root)" };
+        var ipRange = new Option<string>("--service-cluster-ip-range") { Description = "IPv4 CIDR for Service ClusterIPs", DefaultValueFactory = _ => "10.96.0.0/12" };
+        var portRange = new Option<string>("--service-node-port-range") { Description = "Port range for NodePort Services", DefaultValueFactory = _ => "30000-32767" };
+        var cmd = new Command("server", "Run the kubectl-compatible API server with the ClusterIP/NodePort allocators and the EndpointSlice controller");
+        cmd.Options.Add(dataDir);
+        cmd.Options.Add(bind);
+        cmd.Options.Add(port);
+        cmd.Options.Add(insecurePort);
+        cmd.Options.Add(ipRange);
+        cmd.Options.Add(portRange);
+        cmd.SetAction(async (parse, cancellationToken) =>
+        {
+            var insecure = parse.GetValue(insecurePort);
+            var options = new ServerOptions
+            {
+                DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
+                BindAddress = parse.GetValue(bind)!,
+                Port = insecure ?? parse.GetValue(port),
+                Insecure = insecure is not null,
+                ServiceClusterIPRange = parse.GetValue(ipRange)!,
+                ServiceNodePortRange = parse.GetValue(portRange)!,
+            };
+            ControlPlaneServer server;
+            try
+            {
+                server = await ControlPlaneServer.StartAsync(options, cancellationToken);
+            }
+            catch (Exception e) when (e is FormatException or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"svcnet server: {e.Message}");
+                return 1;
+            }
+            // SIGTERM/SIGINT end the server cleanly (exit 0): the store closes and watches end.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            await using (server)
+            {
+                Console.WriteLine($"svcnet server: serving {server.Url} (kubeconfig: {server.KubeconfigPath})");
+                if (options.Insecure)
+                {
+                    Console.Error.WriteLine("svcnet server: WARNING: plain HTTP without authentication");
+                }
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl-C / SIGTERM: stop cleanly.
+                }
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,401 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using Svcnet.ControlPlane.Printing;
+using Svcnet.ControlPlane.Registry;
+using Svcnet.ControlPlane.Selectors;
+
+namespace Svcnet.ControlPlane.Api;
+
+/// <summary>
+/// The Kubernetes REST API over HTTP: authentication, discovery, and the verbs on every served resource. One
+/// handler rather than a route table because Kubernetes' URL grammar (optional namespace, subresources, groups)
+/// is easier to parse once than to express as routes.
+/// </summary>
+public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock)
+{
+    private const int MaxBody = 3 * 1024 * 1024;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? "/";
+        try
+        {
+            if (path is "/healthz" or "/livez" or "/readyz" || path.StartsWith("/healthz/", StringComparison.Ordinal)
+                || path.StartsWith("/livez/", StringComparison.Ordinal) || path.StartsWith("/readyz/", StringComparison.Ordinal))
+            {
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                await context.Response.WriteAsync("ok", context.RequestAborted);
+                return;
+            }
+            if (!Authenticated(request))
+            {
+                await WriteStatusAsync(context, new ApiException(401, "Unauthorized", "Unauthorized"));
+                return;
+            }
+            await DispatchAsync(context, path);
+        }
+        catch (ApiException e)
+        {
+            if (!context.Response.HasStarted)
+            {
+                await WriteStatusAsync(context, e);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+    }
+
+    private bool Authenticated(HttpRequest request)
+    {
+        if (token is null)
+        {
+            return true;
+        }
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
+        return CryptographicOperations.FixedTimeEquals(given, token);
+    }
+
+    private async Task DispatchAsync(HttpContext context, string path)
+    {
+        var method = context.Request.Method;
+        switch (path.TrimEnd('/'))
+        {
+            case "/version":
+                await WriteJsonAsync(context, 200, Discovery.Version());
+                return;
+            case "/api":
+                await WriteJsonAsync(context, 200, Discovery.ApiVersions(serverAddress));
+                return;
+            case "/apis":
+                await WriteJsonAsync(context, 200, Discovery.ApiGroupList());
+                return;
+            case "/api/v1":
+                await WriteJsonAsync(context, 200, Discovery.ResourceList("", "v1"));
+                return;
+            case "/apis/discovery.k8s.io":
+                await WriteJsonAsync(context, 200, Discovery.ApiGroup());
+                return;
+            case "/apis/discovery.k8s.io/v1":
+                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1"));
+                return;
+            case "/apis/discovery.k8s.io/v1beta1":
+                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1beta1"));
+                return;
+            case "/openapi/v2":
+                // An empty protobuf Document: kubectl's client-side validation then finds no schema and skips, and
+                // the server validates for real. Dot (not '@') in the media type: Go's MIME parser rejects '@'.
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+                context.Response.ContentLength = 0;
+                return;
+            default:
+                break;
+        }
+        var api = ApiPath.Parse(path) ?? throw ApiException.NotFoundPath();
+        if (api.Type.Version == "v1beta1" && (method != "GET" || api.Name is null))
+        {
+            throw ApiException.MethodNotAllowed(method, api.Type.Kind);
+        }
+        var ns = api.Type.Namespaced ? api.Namespace : "";
+        switch (method)
+        {
+            case "GET" when api.Name is null:
+                await ListOrWatchAsync(context, api);
+                break;
+            case "GET" when api.Subresource != "binding":
+                await GetAsync(context, api);
+                break;
+            case "POST" when api.Subresource == "binding" && ns is not null:
+                {
+                    var binding = Json.ParseObject(await ReadBodyAsync(context));
+                    await registry.BindAsync(ns, api.Name!, binding, DryRun(context), context.RequestAborted);
+                    await WriteJsonAsync(context, 201, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Success", ["code"] = 201 });
+                    break;
+                }
+            case "POST" when api.Name is null && ns is not null:
+                {
+                    var body = await ReadObjectAsync(context, api.Type);
+                    var result = await registry.CreateAsync(api.Type, ns, body, DryRun(context), context.RequestAborted);
+                    await WriteJsonAsync(context, 201, result.Object);
+                    break;
+                }
+            case "PUT" when api.Name is not null && ns is not null && api.Subresource != "binding":
+                {
+                    var body = await ReadObjectAsync(context, api.Type);
+                    var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, DryRun(context), context.RequestAborted);
+                    await WriteJsonAsync(context, result.Created ? 201 : 200, result.Object);
+                    break;
+                }
+            case "PATCH" when api.Name is not null && ns is not null && api.Subresource != "binding":
+                {
+                    var patchType = PatchType(context.Request.ContentType);
+                    var patch = await ReadNodeAsync(context);
+                    var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, DryRun(context), context.RequestAborted);
+                    await WriteJsonAsync(context, 200, result.Object);
+                    break;
+                }
+            case "DELETE" when api.Name is not null && ns is not null && api.Subresource is null:
+                await DeleteAsync(context, api, ns);
+                break;
+            case "DELETE" when api.Name is null && api.Type.Verbs.Contains("deletecollection"):
+                await DeleteCollectionAsync(context, api);
+                break;
+            default:
+                throw ApiException.MethodNotAllowed(method, api.Type.Kind);
+        }
+    }
+
+    /// <summary><c>dryRun=All</c>: validate, default and allocate as usual, store nothing.</summary>
+    private static bool DryRun(HttpContext context)
+    {
+        var values = context.Request.Query["dryRun"];
+        if (values.Count == 0)
+        {
+            return false;
+        }
+        foreach (var v in values)
+        {
+            if (v != "All")
+            {
+                throw ApiException.BadRequest($"Invalid dry run value: Unsupported value: \"{v}\": supported values: \"All\"");
+            }
+        }
+        return true;
+    }
+
+    private static string PatchType(string? contentType)
+    {
+        var media = MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : "";
+        return media switch
+        {
+            "application/json-patch+json" => "json",
+            "application/merge-patch+json" => "merge",
+            "application/strategic-merge-patch+json" => "strategic",
+            _ => throw new ApiException(415, "UnsupportedMediaType",
+                $"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"),
+        };
+    }
+
+    private async Task GetAsync(HttpContext context, ApiPath api)
+    {
+        var ns = api.Type.Namespaced ? api.Namespace ?? throw ApiException.NotFoundPath() : "";
+        var obj = registry.Get(api.Type, ns, api.Name!);
+        if (api.Type.Version == "v1beta1")
+        {
+            obj = V1Beta1Conversion.EndpointSlice(obj);
+        }
+        var negotiation = Negotiation.From(context.Request);
+        if (negotiation.Table)
+        {
+            var rv = obj.ObjOrNull("metadata").Str("resourceVersion") ?? "";
+            await WriteJsonAsync(context, 200, TablePrinter.Table(api.Type, [obj], rv, negotiation.TableVersion, IncludeObject(context), true, clock.GetUtcNow()));
+            return;
+        }
+        await WriteJsonAsync(context, 200, obj);
+    }
+
+    public static string IncludeObject(HttpContext context)
+    {
+        var value = context.Request.Query["includeObject"].ToString();
+        return value switch
+        {
+            "" or "Metadata" => "Metadata",
+            "None" or "Object" => value,
+            _ => throw ApiException.BadRequest($"includeObject: Unsupported value: \"{value}\": supported values: \"Metadata\", \"None\", \"Object\""),
+        };
+    }
+
+    private static bool IsWatch(HttpContext context)
+    {
+        if (!context.Request.Query.TryGetValue("watch", out var value))
+        {
+            return false;
+        }
+        var v = value.ToString();
+        return v is not ("0" or "false" or "False");
+    }
+
+    private async Task ListOrWatchAsync(HttpContext context, ApiPath api)
+    {
+        var query = context.Request.Query;
+        var labels = LabelSelector.Parse(query["labelSelector"]);
+        var fields = FieldSelector.Parse(query["fieldSelector"], api.Type);
+        var ns = api.Type.Namespaced ? api.Namespace : null;
+        if (IsWatch(context))
+        {
+            await watches.StreamAsync(context, api.Type, ns, labels, fields);
+            return;
+        }
+        var (items, revision) = registry.Store.List(api.Type.StorageName, ns);
+        var selected = items.Where(o => labels.Matches(o.Labels()) && fields.Matches(o)).ToList();
+        var rv = revision.ToString(CultureInfo.InvariantCulture);
+        var negotiation = Negotiation.From(context.Request);
+        if (negotiation.Table)
+        {
+            await WriteJsonAsync(context, 200, TablePrinter.Table(api.Type, selected, rv, negotiation.TableVersion, IncludeObject(context), true, clock.GetUtcNow()));
+            return;
+        }
+        await WriteListAsync(context, api.Type, selected, rv);
+    }
+
+    private static async Task WriteListAsync(HttpContext context, ResourceType type, IReadOnlyList<JsonObject> items, string rv)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-cache, private";
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter.AsStream());
+        writer.WriteStartObject();
+        writer.WriteString("kind", type.Kind + "List");
+        writer.WriteString("apiVersion", type.ApiVersion);
+        writer.WriteStartObject("metadata");
+        writer.WriteString("resourceVersion", rv);
+        writer.WriteEndObject();
+        writer.WriteStartArray("items");
+        foreach (var item in items)
+        {
+            item.WriteTo(writer);
+            if (writer.BytesPending > 32 * 1024)
+            {
+                await writer.FlushAsync(context.RequestAborted);
+            }
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private async Task DeleteAsync(HttpContext context, ApiPath api, string ns)
+    {
+        var options = await ReadOptionalObjectAsync(context);
+        long? grace = long.TryParse(context.Request.Query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
+        var (obj, gone) = await registry.DeleteAsync(api.Type, ns, api.Name!, options, grace, DryRun(context) || options.Arr("dryRun")?.Count > 0, context.RequestAborted);
+        if (api.Type == Resources.Pods || api.Type == Resources.Services || !gone)
+        {
+            await WriteJsonAsync(context, 200, obj);
+            return;
+        }
+        await WriteJsonAsync(context, 200, SuccessStatus(api.Type, obj));
+    }
+
+    private static JsonObject SuccessStatus(ResourceType type, JsonObject obj)
+    {
+        var details = new JsonObject { ["name"] = obj.Name() };
+        if (type.Group.Length > 0)
+        {
+            details["group"] = type.Group;
+        }
+        details["kind"] = type.Plural;
+        details["uid"] = obj.ObjOrNull("metadata").Str("uid");
+        return new JsonObject
+        {
+            ["kind"] = "Status",
+            ["apiVersion"] = "v1",
+            ["metadata"] = new JsonObject(),
+            ["status"] = "Success",
+            ["details"] = details,
+        };
+    }
+
+    private async Task DeleteCollectionAsync(HttpContext context, ApiPath api)
+    {
+        var query = context.Request.Query;
+        var labels = LabelSelector.Parse(query["labelSelector"]);
+        var fields = FieldSelector.Parse(query["fieldSelector"], api.Type);
+        var options = await ReadOptionalObjectAsync(context);
+        long? grace = long.TryParse(query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
+        var ns = api.Type.Namespaced ? api.Namespace : null;
+        var (items, _) = registry.Store.List(api.Type.StorageName, ns);
+        var deleted = new List<JsonObject>();
+        foreach (var item in items.Where(o => labels.Matches(o.Labels()) && fields.Matches(o)))
+        {
+            if (api.Type == Resources.Namespaces && item.Name() is "default" or "kube-system" or "kube-public")
+            {
+                continue;
+            }
+            try
+            {
+                deleted.Add((await registry.DeleteAsync(api.Type, item.Namespace(), item.Name(), options, grace, DryRun(context), context.RequestAborted)).Object);
+            }
+            catch (ApiException e) when (e.Code == 404)
+            {
+                // Deleted concurrently: that is what was asked for.
+            }
+        }
+        await WriteListAsync(context, api.Type, deleted, registry.Store.Revision.ToString(CultureInfo.InvariantCulture));
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > MaxBody)
+            {
+                throw new ApiException(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
+            }
+        }
+        return buffer.ToArray();
+    }
+
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ResourceType type)
+    {
+        var contentType = context.Request.ContentType;
+        var media = contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : "application/json";
+        switch (media)
+        {
+            case "application/json" or "*/*":
+                return Json.ParseObject(await ReadBodyAsync(context));
+            case "application/vnd.kubernetes.protobuf":
+                return ProtobufDecoder.Decode(type, await ReadBodyAsync(context));
+            default:
+                throw ProtobufDecoder.Unsupported();
+        }
+    }
+
+    private static async Task<JsonNode?> ReadNodeAsync(HttpContext context)
+    {
+        var body = await ReadBodyAsync(context);
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest("the body of the request could not be decoded: " + e.Message);
+        }
+    }
+
+    private static async Task<JsonObject?> ReadOptionalObjectAsync(HttpContext context)
+    {
+        var body = await ReadBodyAsync(context);
+        return body.Length == 0 ? null : Json.ParseObject(body);
+    }
+
+    public static async Task WriteJsonAsync(HttpContext context, int status, JsonObject body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-cache, private";
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, Json.Compact);
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+    }
+
+    public static Task WriteStatusAsync(HttpContext context, ApiException e) => WriteJsonAsync(context, e.Code, e.ToStatus());
+}

@@ -1,0 +1,53 @@
+namespace Svcnet.ControlPlane.Api;
+
+/// <summary>A served resource (one row of an APIResourceList) and how it is stored.</summary>
+public sealed record ResourceType(
+    string Group,
+    string Version,
+    string Plural,
+    string Singular,
+    string Kind,
+    bool Namespaced,
+    IReadOnlyList<string> ShortNames,
+    IReadOnlyList<string> Categories,
+    IReadOnlyList<string> Verbs,
+    IReadOnlyList<string> Subresources)
+{
+    public string ApiVersion => Group.Length == 0 ? Version : Group + "/" + Version;
+
+    /// <summary>Storage key of the resource: one per group and plural, whatever version is served.</summary>
+    public string StorageName => Group.Length == 0 ? Plural : Plural + "." + Group;
+
+    public bool HasStatus => Subresources.Contains("status");
+}
+
+/// <summary>The resources this API server serves.</summary>
+public static class Resources
+{
+    private static readonly string[] AllVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+    private static readonly string[] NamespaceVerbs = ["create", "delete", "get", "list", "patch", "update", "watch"];
+
+    public static readonly ResourceType Namespaces = new("", "v1", "namespaces", "namespace", "Namespace", false, ["ns"], [], NamespaceVerbs, ["status"]);
+    public static readonly ResourceType Nodes = new("", "v1", "nodes", "node", "Node", false, ["no"], [], AllVerbs, ["status"]);
+    public static readonly ResourceType Pods = new("", "v1", "pods", "pod", "Pod", true, ["po"], ["all"], AllVerbs, ["binding", "status"]);
+    public static readonly ResourceType Services = new("", "v1", "services", "service", "Service", true, ["svc"], ["all"], AllVerbs, ["status"]);
+    public static readonly ResourceType Endpoints = new("", "v1", "endpoints", "endpoints", "Endpoints", true, ["ep"], [], AllVerbs, []);
+    public static readonly ResourceType Events = new("", "v1", "events", "event", "Event", true, ["ev"], [], AllVerbs, []);
+    public static readonly ResourceType ConfigMaps = new("", "v1", "configmaps", "configmap", "ConfigMap", true, ["cm"], [], AllVerbs, []);
+    public static readonly ResourceType EndpointSlices = new("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, [], [], AllVerbs, []);
+
+    /// <summary>kubectl 1.20's describer only knows discovery.k8s.io/v1beta1; served for GET, not advertised.</summary>
+    public static readonly ResourceType EndpointSlicesV1Beta1 = EndpointSlices with { Version = "v1beta1" };
+
+    public static readonly IReadOnlyList<ResourceType> Core = [ConfigMaps, Endpoints, Events, Namespaces, Nodes, Pods, Services];
+    public static readonly IReadOnlyList<ResourceType> All = [.. Core, EndpointSlices];
+
+    public static ResourceType? Find(string group, string version, string plural)
+    {
+        if (group == "discovery.k8s.io" && version == "v1beta1" && plural == "endpointslices")
+        {
+            return EndpointSlicesV1Beta1;
+        }
+        return All.FirstOrDefault(r => r.Group == group && r.Version == version && r.Plural == plural);
+    }
+}

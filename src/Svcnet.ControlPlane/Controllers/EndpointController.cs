@@ -1,0 +1,299 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Svcnet.ControlPlane.Api;
+using Svcnet.ControlPlane.Registry;
+using Svcnet.ControlPlane.Selectors;
+using Svcnet.ControlPlane.Store;
+
+namespace Svcnet.ControlPlane.Controllers;
+
+/// <summary>
+/// The EndpointSlice and Endpoints controllers, in process. Store changes to Services, Pods, EndpointSlices and
+/// Endpoints queue the affected Services; a single worker drains the queue in batches and writes each Service's
+/// slices and Endpoints in one transaction. Syncs are idempotent (unchanged objects are not rewritten), so the
+/// controller's own writes settle after one extra pass. Services without a selector and ExternalName Services are
+/// left to the user, as upstream does.
+/// </summary>
+public sealed class EndpointController : IAsyncDisposable
+{
+    private readonly ObjectRegistry registry;
+    private readonly EventRecorder events;
+    private readonly Channel<WatchEvent> changes = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource stop = new();
+    private readonly Task worker;
+
+    public EndpointController(ObjectRegistry registry, EventRecorder events)
+    {
+        this.registry = registry;
+        this.events = events;
+        registry.Store.Subscribe(e =>
+        {
+            if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io")
+            {
+                changes.Writer.TryWrite(e);
+            }
+        });
+        worker = Task.Run(RunAsync);
+    }
+
+    /// <summary>Number of completed service syncs (lets tests and benchmarks wait for quiescence).</summary>
+    public long Syncs => Interlocked.Read(ref syncs);
+
+    private long syncs;
+
+    /// <summary>Queues every selector Service once (start-up resync).</summary>
+    public void ResyncAll()
+    {
+        foreach (var svc in registry.Store.List("services", null).Items)
+        {
+            changes.Writer.TryWrite(new WatchEvent(0, WatchEvent.Modified, "services", svc, svc));
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = changes.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stop.Token))
+            {
+                var keys = new SortedSet<(string, string)>();
+                while (reader.TryRead(out var e))
+                {
+                    Collect(e, keys);
+                }
+                foreach (var (ns, name) in keys)
+                {
+                    try
+                    {
+                        await SyncAsync(ns, name);
+                    }
+                    catch (ApiException e) when (!stop.IsCancellationRequested)
+                    {
+                        if (registry.Store.Get("services", ns, name) is { } svc)
+                        {
+                            await events.RecordAsync(svc, "Service", "Warning", "FailedToUpdateEndpointSlices", $"Error updating Endpoint Slices for Service {ns}/{name}: {e.Message}");
+                        }
+                    }
+                    Interlocked.Increment(ref syncs);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        catch (ObjectDisposedException) when (stop.IsCancellationRequested)
+        {
+            // The store closed under us while shutting down.
+        }
+    }
+
+    private void Collect(WatchEvent e, SortedSet<(string, string)> keys)
+    {
+        switch (e.Resource)
+        {
+            case "services":
+                keys.Add((e.Namespace, e.Object.Name()));
+                break;
+            case "endpoints":
+                keys.Add((e.Namespace, e.Object.Name()));
+                break;
+            case "pods":
+                foreach (var svc in registry.Store.List("services", e.Namespace).Items)
+                {
+                    var selector = svc.ObjOrNull("spec").StringMap("selector");
+                    if (selector.Count == 0)
+                    {
+                        continue;
+                    }
+                    var match = LabelSelector.FromMap(selector);
+                    if (match.Matches(e.Object.Labels()) || (e.Previous is not null && match.Matches(e.Previous.Labels())))
+                    {
+                        keys.Add((e.Namespace, svc.Name()));
+                    }
+                }
+                break;
+            default:
+                var labels = e.Object.Labels();
+                if (labels.GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) is EndpointSliceBuilder.ManagedBy or EndpointSliceMirror.ManagedBy
+                    && labels.TryGetValue(EndpointSliceBuilder.ServiceNameLabel, out var owner))
+                {
+                    keys.Add((e.Namespace, owner));
+                }
+                break;
+        }
+    }
+
+    /// <summary>The label the Endpoints controller puts on what it writes (upstream since 1.33).</summary>
+    public const string EndpointsManagedByLabel = "endpoints.kubernetes.io/managed-by";
+    public const string EndpointsManagedBy = "endpoint-controller";
+
+    private static bool Managed(JsonObject svc)
+    {
+        var spec = svc.ObjOrNull("spec");
+        return spec.Str("type") != "ExternalName" && spec.StringMap("selector").Count > 0;
+    }
+
+    private Task<IReadOnlyList<WatchEvent>> SyncAsync(string ns, string name) => registry.Store.WriteAsync(tx =>
+    {
+        var svc = tx.Get("services", ns, name);
+        var forService = tx.List("endpointslices.discovery.k8s.io", ns)
+            .Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ServiceNameLabel) == name).ToList();
+        var ours = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceBuilder.ManagedBy).ToList();
+        var mirrored = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceMirror.ManagedBy).ToList();
+        var endpoints = tx.Get("endpoints", ns, name);
+        if (svc is not null && Managed(svc))
+        {
+            DeleteAll(tx, mirrored);
+            var selector = LabelSelector.FromMap(svc.ObjOrNull("spec").StringMap("selector"));
+            var pods = tx.List("pods", ns).Where(p => selector.Matches(p.Labels())).ToList();
+            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods));
+            SyncEndpoints(tx, svc, EndpointsBuilder.Subsets(svc, pods));
+            return;
+        }
+        // No Service, ExternalName or no selector: nothing of the EndpointSlice controller's may stay (the deleted
+        // Service's slices go by ownerReference garbage collection, the Endpoints this controller wrote with it;
+        // Endpoints a user wrote stay).
+        DeleteAll(tx, ours);
+        if (svc is null && endpoints is not null && endpoints.Labels().GetValueOrDefault(EndpointsManagedByLabel) == EndpointsManagedBy)
+        {
+            registry.DeleteIn(tx, Resources.Endpoints, endpoints);
+            endpoints = null;
+        }
+        if (svc is not null && endpoints is not null && EndpointSliceMirror.ShouldMirror(svc, endpoints))
+        {
+            SyncSlices(tx, endpoints, "Endpoints", mirrored, EndpointSliceMirror.Labels(endpoints), EndpointSliceMirror.Desired(endpoints));
+        }
+        else
+        {
+            DeleteAll(tx, mirrored);
+        }
+    });
+
+    private void DeleteAll(StoreTransaction tx, IEnumerable<JsonObject> slices)
+    {
+        foreach (var s in slices)
+        {
+            registry.DeleteIn(tx, Resources.EndpointSlices, s);
+        }
+    }
+
+    private static bool OwnedBy(JsonObject slice, JsonObject owner) =>
+        slice.ObjOrNull("metadata").Arr("ownerReferences").Objects().Any(o => o.Str("uid") == owner.ObjOrNull("metadata").Str("uid"));
+
+    /// <summary>Makes the owner's slices match the desired ones, reusing names where the ports match.</summary>
+    private void SyncSlices(StoreTransaction tx, JsonObject owner, string ownerKind, List<JsonObject> existing, JsonObject labels, List<EndpointSliceBuilder.DesiredSlice> desired)
+    {
+        var available = existing.Where(s => OwnedBy(s, owner)).OrderBy(s => s.Name(), StringComparer.Ordinal).ToList();
+        DeleteAll(tx, existing.Where(s => !OwnedBy(s, owner)));
+        foreach (var want in desired)
+        {
+            // Reuse a slice with the same ports first (keeps names stable), else any leftover, else create.
+            var reuse = available.FirstOrDefault(s => (s["ports"] ?? new JsonArray()).ToJsonString() == want.PortKey) ?? available.FirstOrDefault();
+            var body = new JsonObject
+            {
+                ["apiVersion"] = "discovery.k8s.io/v1",
+                ["kind"] = "EndpointSlice",
+                ["metadata"] = new JsonObject(),
+                ["addressType"] = "IPv4",
+                ["endpoints"] = new JsonArray([.. want.Endpoints.Select(e => (JsonNode)e.DeepClone())]),
+                ["ports"] = want.Ports.DeepClone(),
+            };
+            if (reuse is null)
+            {
+                var meta = body.Metadata();
+                meta["generateName"] = owner.Name() + "-";
+                meta["name"] = GenerateName(owner.Name() + "-");
+                meta["namespace"] = owner.Namespace();
+                meta["labels"] = labels.DeepClone();
+                meta["ownerReferences"] = new JsonArray(new JsonObject
+                {
+                    ["apiVersion"] = "v1",
+                    ["kind"] = ownerKind,
+                    ["name"] = owner.Name(),
+                    ["uid"] = owner.ObjOrNull("metadata").Str("uid"),
+                    ["controller"] = true,
+                    ["blockOwnerDeletion"] = true,
+                });
+                registry.CreateIn(tx, Resources.EndpointSlices, owner.Namespace(), body);
+                continue;
+            }
+            available.Remove(reuse);
+            var updated = (JsonObject)reuse.DeepClone();
+            updated["endpoints"] = body["endpoints"]!.DeepClone();
+            updated["ports"] = body["ports"]!.DeepClone();
+            updated.Metadata()["labels"] = labels.DeepClone();
+            registry.UpdateIn(tx, Resources.EndpointSlices, reuse, updated, null);
+        }
+        DeleteAll(tx, available);
+    }
+
+    private static string GenerateName(string prefix)
+    {
+        const string chars = "bcdfghjklmnpqrstvwxz2456789";
+        var suffix = new char[5];
+        for (var i = 0; i < suffix.Length; i++)
+        {
+            suffix[i] = chars[Random.Shared.Next(chars.Length)];
+        }
+        return (prefix.Length > 58 ? prefix[..58] : prefix) + new string(suffix);
+    }
+
+    private void SyncEndpoints(StoreTransaction tx, JsonObject svc, JsonArray subsets)
+    {
+        var labels = new JsonObject();
+        foreach (var (k, v) in svc.Labels())
+        {
+            labels[k] = v;
+        }
+        if (svc.ObjOrNull("spec").Str("clusterIP") == "None")
+        {
+            labels["service.kubernetes.io/headless"] = "";
+        }
+        labels[EndpointsManagedByLabel] = EndpointsManagedBy;
+        var existing = tx.Get("endpoints", svc.Namespace(), svc.Name());
+        var body = existing is null ? new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Endpoints",
+            ["metadata"] = new JsonObject { ["name"] = svc.Name(), ["namespace"] = svc.Namespace() },
+        } : (JsonObject)existing.DeepClone();
+        body.Metadata()["labels"] = labels.Count > 0 ? labels : null;
+        if (labels.Count == 0)
+        {
+            body.Metadata().Remove("labels");
+        }
+        if (subsets.Count > 0)
+        {
+            body["subsets"] = subsets;
+        }
+        else
+        {
+            body.Remove("subsets");
+        }
+        if (existing is null)
+        {
+            registry.CreateIn(tx, Resources.Endpoints, svc.Namespace(), body);
+        }
+        else
+        {
+            registry.UpdateIn(tx, Resources.Endpoints, existing, body, null);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        changes.Writer.TryComplete();
+        try
+        {
+            await worker;
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected on shutdown.
+        }
+        stop.Dispose();
+    }
+}

@@ -1,0 +1,248 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Svcnet.ControlPlane.Allocation;
+using Svcnet.ControlPlane.Api;
+using Svcnet.ControlPlane.Controllers;
+using Svcnet.ControlPlane.Registry;
+using Svcnet.ControlPlane.Store;
+
+namespace Svcnet.ControlPlane.Hosting;
+
+/// <summary>
+/// One running control plane: the store, allocators, registry and controllers behind a Kestrel listener. By default
+/// HTTPS on 127.0.0.1 with a bearer token, because whoever can create a Pod here can run a process as root.
+/// </summary>
+public sealed class ControlPlaneServer : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private readonly EndpointController endpoints;
+
+    private ControlPlaneServer(WebApplication app, ObjectStore store, ObjectRegistry registry, EndpointController endpoints, ClusterIPAllocator clusterIPs, NodePortAllocator nodePorts)
+    {
+        this.app = app;
+        this.endpoints = endpoints;
+        Store = store;
+        Registry = registry;
+        ClusterIPs = clusterIPs;
+        NodePorts = nodePorts;
+    }
+
+    public ObjectStore Store { get; }
+    public ObjectRegistry Registry { get; }
+    public ClusterIPAllocator ClusterIPs { get; }
+    public NodePortAllocator NodePorts { get; }
+    public EndpointController Endpoints => endpoints;
+
+    /// <summary>Base URL clients use (https://127.0.0.1:PORT).</summary>
+    public string Url { get; private set; } = "";
+
+    public string KubeconfigPath { get; private set; } = "";
+
+    public static async Task<ControlPlaneServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var clock = TimeProvider.System;
+        var clusterIPs = new ClusterIPAllocator(options.ServiceClusterIPRange);
+        var nodePorts = new NodePortAllocator(options.ServiceNodePortRange);
+        var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit);
+        var serviceStrategy = new ServiceStrategy(clusterIPs, nodePorts);
+        var repairProblems = serviceStrategy.Restore(store.List("services", null).Items);
+        var strategies = new Dictionary<string, IStrategy>
+        {
+            [Resources.Services.StorageName] = serviceStrategy,
+            [Resources.Pods.StorageName] = new PodStrategy(),
+            [Resources.Namespaces.StorageName] = new NamespaceStrategy(),
+            [Resources.Nodes.StorageName] = new NodeStrategy(),
+            [Resources.Endpoints.StorageName] = new EndpointsStrategy(),
+            [Resources.EndpointSlices.StorageName] = new EndpointSliceStrategy(),
+        };
+        var registry = new ObjectRegistry(store, strategies, clock);
+
+        string? token = null;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? serving = null;
+        string? caPem = null;
+        if (!options.Insecure)
+        {
+            token = LoadOrCreateToken(options.DataDirectory);
+            (serving, caPem) = Certificates.LoadOrCreate(options.DataDirectory, options.BindAddress);
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        // The embedding process owns SIGINT/SIGTERM (svcnet server cancels through System.CommandLine); the default
+        // console lifetime would swallow them and leave the process running.
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 4 * 1024 * 1024;
+            k.Limits.Http2.MaxStreamsPerConnection = 1000;
+            k.AddServerHeader = false;
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen =>
+            {
+                if (serving is not null)
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(serving);
+                }
+                else
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                }
+            });
+        });
+        var built = builder.Build();
+        var watches = new WatchStreamer(store, clock);
+        var recorder = new EventRecorder(registry, clock, "endpointslice-controller");
+        var controller = new EndpointController(registry, recorder);
+        var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
+        ApiHandler? handler = null;
+        built.Run(context => handler!.HandleAsync(context));
+        await built.StartAsync(cancellationToken);
+
+        var address = built.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var port = new Uri(address).Port;
+        var host = options.BindAddress == "0.0.0.0" ? "127.0.0.1" : options.BindAddress;
+        server.Url = $"{(serving is null ? "http" : "https")}://{host}:{port}";
+        handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock);
+
+        await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
+        foreach (var problem in repairProblems)
+        {
+            await new EventRecorder(registry, clock, problem.Component).RecordAsync(problem.Service, "Service", "Warning", problem.Reason, problem.Message);
+        }
+        controller.ResyncAll();
+
+        server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");
+        Certificates.WriteSecret(server.KubeconfigPath, Kubeconfig.Render(server.Url, caPem, token));
+        return server;
+    }
+
+    private static string LoadOrCreateToken(string dir)
+    {
+        var path = Path.Combine(dir, "token");
+        if (File.Exists(path))
+        {
+            var existing = File.ReadAllText(path).Trim();
+            if (existing.Length >= 32)
+            {
+                return existing;
+            }
+        }
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        Certificates.WriteSecret(path, token + "\n");
+        return token;
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await endpoints.DisposeAsync();
+        Store.Dispose();
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}
+
+/// <summary>A host lifetime that leaves process signals to the embedding program.</summary>
+internal sealed class EmbeddedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>What the apiserver creates for itself: the system namespaces and default/kubernetes with its endpoints.</summary>
+internal static class Bootstrap
+{
+    public static async Task EnsureAsync(ObjectRegistry registry, ClusterIPAllocator clusterIPs, string host, int port)
+    {
+        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+        {
+            if (registry.Store.Get("namespaces", "", ns) is null)
+            {
+                await registry.CreateAsync(Resources.Namespaces, "", new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
+            }
+        }
+        if (registry.Store.Get("services", "default", "kubernetes") is null)
+        {
+            await registry.CreateAsync(Resources.Services, "default", new JsonObject
+            {
+                ["metadata"] = new JsonObject
+                {
+                    ["name"] = "kubernetes",
+                    ["labels"] = new JsonObject { ["component"] = "apiserver", ["provider"] = "kubernetes" },
+                },
+                ["spec"] = new JsonObject
+                {
+                    ["clusterIP"] = clusterIPs.FirstAddress,
+                    ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["protocol"] = "TCP", ["targetPort"] = port }),
+                },
+            });
+        }
+        else
+        {
+            var svc = registry.Store.Get("services", "default", "kubernetes")!;
+            var current = svc.ObjOrNull("spec").Arr("ports").Objects().FirstOrDefault()?.Long("targetPort");
+            if (current != port)
+            {
+                await registry.PatchAsync(Resources.Services, "default", "kubernetes", "merge", JsonNode.Parse(
+                    $"{{\"spec\":{{\"ports\":[{{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":{port}}}]}}}}"), null);
+            }
+        }
+        var address = IPAddress.TryParse(host, out var ip) && !ip.Equals(IPAddress.Any) ? host : "127.0.0.1";
+        var endpoints = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = "kubernetes",
+                ["namespace"] = "default",
+                ["labels"] = new JsonObject { ["endpointslice.kubernetes.io/skip-mirror"] = "true" },
+            },
+            ["subsets"] = new JsonArray(new JsonObject
+            {
+                ["addresses"] = new JsonArray(new JsonObject { ["ip"] = address }),
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = port, ["protocol"] = "TCP" }),
+            }),
+        };
+        await registry.UpdateAsync(Resources.Endpoints, "default", "kubernetes", endpoints, null);
+        var slice = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = "kubernetes",
+                ["namespace"] = "default",
+                ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = "kubernetes" },
+            },
+            ["addressType"] = "IPv4",
+            ["endpoints"] = new JsonArray(new JsonObject
+            {
+                ["addresses"] = new JsonArray(address),
+                ["conditions"] = new JsonObject { ["ready"] = true },
+            }),
+            ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = port, ["protocol"] = "TCP" }),
+        };
+        if (registry.Store.Get(Resources.EndpointSlices.StorageName, "default", "kubernetes") is null)
+        {
+            await registry.CreateAsync(Resources.EndpointSlices, "default", slice);
+        }
+        else
+        {
+            await registry.UpdateAsync(Resources.EndpointSlices, "default", "kubernetes", slice, null);
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace Svcnet.ControlPlane.Hosting;
+
+/// <summary>Settings of one control-plane server (the flags of <c>svcnet server</c>).</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Where the database, certificates, token and kubeconfig live.</summary>
+    public required string DataDirectory { get; init; }
+
+    public string BindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one.</summary>
+    public int Port { get; init; } = 6443;
+
+    /// <summary>Plain HTTP without authentication: only for explicit opt-in.</summary>
+    public bool Insecure { get; init; }
+
+    public string ServiceClusterIPRange { get; init; } = "10.96.0.0/12";
+
+    public string ServiceNodePortRange { get; init; } = "30000-32767";
+
+    /// <summary>Watch history retained for watches from an older resourceVersion.</summary>
+    public int HistoryLimit { get; init; } = 10_000;
+}

@@ -1,0 +1,209 @@
+using System.Text.Json.Nodes;
+using Svcnet.ControlPlane.Api;
+using Svcnet.ControlPlane.Selectors;
+
+namespace Svcnet.ControlPlane.Registry;
+
+/// <summary>Pod defaulting and validation (the subset of pkg/apis/core that our runtime and kubectl rely on).</summary>
+public sealed class PodStrategy : IStrategy
+{
+    private static readonly string[] Protocols = ["SCTP", "TCP", "UDP"];
+    private static readonly string[] RestartPolicies = ["Always", "Never", "OnFailure"];
+
+    public void PrepareForCreate(JsonObject obj) =>
+        obj["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = QosClass(obj) };
+
+    public void PrepareForUpdate(JsonObject obj, JsonObject old) => obj["status"] = old["status"]?.DeepClone();
+
+    public void Default(JsonObject obj)
+    {
+        var spec = obj.Obj("spec");
+        spec["restartPolicy"] ??= "Always";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["securityContext"] ??= new JsonObject();
+        spec["schedulerName"] ??= "default-scheduler";
+        spec["serviceAccountName"] ??= "default";
+        spec["serviceAccount"] ??= spec["serviceAccountName"]?.DeepClone();
+        spec["enableServiceLinks"] ??= true;
+        spec["priority"] ??= 0;
+        spec["preemptionPolicy"] ??= "PreemptLowerPriority";
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            foreach (var c in spec.Arr(list).Objects())
+            {
+                var image = c.Str("image") ?? "";
+                var tagged = image.Contains('@', StringComparison.Ordinal) || (image.LastIndexOf(':') > image.LastIndexOf('/') && !image.EndsWith(":latest", StringComparison.Ordinal));
+                c["imagePullPolicy"] ??= tagged ? "IfNotPresent" : "Always";
+                c["terminationMessagePath"] ??= "/dev/termination-log";
+                c["terminationMessagePolicy"] ??= "File";
+                c["resources"] ??= new JsonObject();
+                foreach (var p in c.Arr("ports").Objects())
+                {
+                    p["protocol"] ??= "TCP";
+                }
+            }
+        }
+        if (spec["tolerations"] is null)
+        {
+            spec["tolerations"] = new JsonArray(
+                Toleration("node.kubernetes.io/not-ready"),
+                Toleration("node.kubernetes.io/unreachable"));
+        }
+        var status = obj.Obj("status");
+        status["phase"] ??= "Pending";
+        status["qosClass"] ??= QosClass(obj);
+    }
+
+    private static JsonObject Toleration(string key) => new()
+    {
+        ["key"] = key,
+        ["operator"] = "Exists",
+        ["effect"] = "NoExecute",
+        ["tolerationSeconds"] = 300,
+    };
+
+    private static string QosClass(JsonObject pod)
+    {
+        var containers = pod.ObjOrNull("spec").Arr("containers").Objects().ToList();
+        var any = containers.Any(c => c.ObjOrNull("resources")?.Count > 0);
+        if (!any)
+        {
+            return "BestEffort";
+        }
+        var guaranteed = containers.All(c =>
+        {
+            var limits = c.ObjOrNull("resources").ObjOrNull("limits");
+            var requests = c.ObjOrNull("resources").ObjOrNull("requests") ?? limits;
+            return limits?["cpu"] is not null && limits["memory"] is not null && JsonNode.DeepEquals(limits["cpu"], requests?["cpu"]) && JsonNode.DeepEquals(limits["memory"], requests?["memory"]);
+        });
+        return guaranteed ? "Guaranteed" : "Burstable";
+    }
+
+    public void Validate(JsonObject obj, JsonObject? old, List<FieldError> errors)
+    {
+        var spec = obj.Obj("spec");
+        var containers = spec.Arr("containers");
+        if (containers is null || containers.Count == 0)
+        {
+            errors.Add(FieldError.Required("spec.containers"));
+        }
+        var names = new HashSet<string>();
+        var portNames = new HashSet<string>();
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            var items = spec.Arr(list)?.Objects().ToList() ?? [];
+            for (var i = 0; i < items.Count; i++)
+            {
+                ValidateContainer(items[i], $"spec.{list}[{i}]", names, portNames, errors);
+            }
+        }
+        var restart = spec.Str("restartPolicy") ?? "Always";
+        if (!RestartPolicies.Contains(restart))
+        {
+            errors.Add(FieldError.NotSupported("spec.restartPolicy", restart, RestartPolicies));
+        }
+        if (spec.Str("nodeName") is { Length: > 0 } node)
+        {
+            foreach (var problem in LabelValidation.Dns1123SubdomainErrors(node))
+            {
+                errors.Add(FieldError.Invalid("spec.nodeName", node, problem));
+            }
+        }
+        if (old is not null)
+        {
+            ValidateSpecUpdate(spec, old.ObjOrNull("spec"), errors);
+        }
+    }
+
+    private static void ValidateContainer(JsonObject c, string field, HashSet<string> names, HashSet<string> portNames, List<FieldError> errors)
+    {
+        var name = c.Str("name") ?? "";
+        if (name.Length == 0)
+        {
+            errors.Add(FieldError.Required(field + ".name"));
+        }
+        else
+        {
+            foreach (var problem in LabelValidation.Dns1123LabelErrors(name))
+            {
+                errors.Add(FieldError.Invalid(field + ".name", name, problem));
+            }
+            if (!names.Add(name))
+            {
+                errors.Add(FieldError.Duplicate(field + ".name", name));
+            }
+        }
+        if (string.IsNullOrEmpty(c.Str("image")))
+        {
+            errors.Add(FieldError.Required(field + ".image"));
+        }
+        var ports = c.Arr("ports")?.Objects().ToList() ?? [];
+        for (var i = 0; i < ports.Count; i++)
+        {
+            var pf = $"{field}.ports[{i}]";
+            var p = ports[i];
+            var number = p.Long("containerPort") ?? 0;
+            if (number == 0)
+            {
+                errors.Add(FieldError.Required(pf + ".containerPort"));
+            }
+            else if (number is < 1 or > 65535)
+            {
+                errors.Add(FieldError.Invalid(pf + ".containerPort", number, "must be between 1 and 65535, inclusive"));
+            }
+            if (p.Long("hostPort") is { } hp and (< 0 or > 65535))
+            {
+                errors.Add(FieldError.Invalid(pf + ".hostPort", hp, "must be between 1 and 65535, inclusive"));
+            }
+            var protocol = p.Str("protocol") ?? "TCP";
+            if (!Protocols.Contains(protocol))
+            {
+                errors.Add(FieldError.NotSupported(pf + ".protocol", protocol, Protocols));
+            }
+            if (p.Str("name") is { Length: > 0 } portName)
+            {
+                foreach (var problem in LabelValidation.IanaSvcNameErrors(portName))
+                {
+                    errors.Add(FieldError.Invalid(pf + ".name", portName, problem));
+                }
+                if (!portNames.Add(portName))
+                {
+                    errors.Add(FieldError.Duplicate(pf + ".name", portName));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A pod's spec is immutable apart from images and a few fields; binding (setting spec.nodeName once) is
+    /// allowed here because this server has no separate binding subresource.
+    /// </summary>
+    private static void ValidateSpecUpdate(JsonObject spec, JsonObject? oldSpec, List<FieldError> errors)
+    {
+        static JsonObject Mask(JsonObject? s, string? nodeName)
+        {
+            var m = (JsonObject)(s?.DeepClone() ?? new JsonObject());
+            foreach (var list in new[] { "containers", "initContainers" })
+            {
+                foreach (var c in m.Arr(list).Objects())
+                {
+                    c.Remove("image");
+                }
+            }
+            m.Remove("activeDeadlineSeconds");
+            m.Remove("tolerations");
+            m.Remove("terminationGracePeriodSeconds");
+            m["nodeName"] = nodeName;
+            return m;
+        }
+        var oldNode = oldSpec.Str("nodeName") ?? "";
+        var newNode = spec.Str("nodeName") ?? "";
+        var nodeForCompare = oldNode.Length == 0 ? newNode : oldNode;
+        if (!JsonNode.DeepEquals(Mask(spec, newNode.Length == 0 && oldNode.Length == 0 ? "" : newNode), Mask(oldSpec, nodeForCompare)))
+        {
+            errors.Add(FieldError.Forbidden("spec",
+                "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"));
+        }
+    }
+}
