@@ -80,4 +80,57 @@ public class ControlPlaneClusterTests
             }
         }
     }
+
+    [RootFact]
+    public async Task Udp_flow_follows_a_replaced_pod_through_the_agents_conntrack_cleanup()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-up-" + Guid.NewGuid().ToString("N")[..8]);
+        var names = new ClusterNames(dir);
+        try
+        {
+            var up = await Svcnet("up", "--data-dir", dir);
+            Assert.True(up.Code == 0, up.Out + up.Err);
+            using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dir, "kubeconfig")));
+            await client.CoreV1.CreateNamespacedServiceAsync(
+                ServiceManifests.Service("dns", "10.96.0.53", 53, "dns", nodePort: 30053, protocol: "UDP"), "default");
+            await CreateUdpPodAsync(client, "udp-old");
+            const int clientPort = 42053;
+            string? first = null;
+            await ClusterNetworkTests.WaitUntil(() =>
+                (first = UdpClientInNetns.SendAsync(names.ExternalNamespace, "192.168.49.2", 30053, "hostname", clientPort, 500).GetAwaiter().GetResult()) is not null, 30000);
+            Assert.Equal("udp-old", first);
+
+            await client.CoreV1.DeleteNamespacedPodAsync("udp-old", "default");
+            await ClusterNetworkTests.WaitUntil(() => client.CoreV1.ListNamespacedPod("default").Items.Count == 0, 30000);
+            await CreateUdpPodAsync(client, "udp-new");
+
+            // Same client port: only a deleted conntrack entry lets the flow reach the new pod.
+            string? second = null;
+            await ClusterNetworkTests.WaitUntil(() =>
+                (second = UdpClientInNetns.SendAsync(names.ExternalNamespace, "192.168.49.2", 30053, "hostname", clientPort, 500).GetAwaiter().GetResult()) is not null, 30000);
+            Assert.Equal("udp-new", second);
+        }
+        finally
+        {
+            await new ClusterNetwork(names).DownAsync();
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    private static async Task CreateUdpPodAsync(Kubernetes client, string name)
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = name, Labels = new Dictionary<string, string> { ["app"] = "helloworld" } },
+            Spec = new V1PodSpec
+            {
+                TerminationGracePeriodSeconds = 1,
+                Containers = [new V1Container { Name = "netexec", Image = "agnhost", Ports = [new V1ContainerPort { Name = "dns", ContainerPort = 5353, Protocol = "UDP" }] }],
+            },
+        };
+        await client.CoreV1.CreateNamespacedPodAsync(pod, "default");
+    }
 }
