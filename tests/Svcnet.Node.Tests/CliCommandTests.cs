@@ -22,7 +22,7 @@ public class CliCommandTests
         var names = new ClusterNames(dir);
         try
         {
-            var up = await Svcnet("up", "--nodes", "2", "--data-dir", dir);
+            var up = await Svcnet("up", "--nodes", "2", "--network-only", "--data-dir", dir);
             Assert.True(up.Code == 0, up.Err);
             Assert.Contains("node2            192.168.49.3", up.Out);
 

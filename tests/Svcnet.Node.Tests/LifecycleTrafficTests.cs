@@ -12,6 +12,8 @@ public class LifecycleTrafficTests
     {
         Exec = new V1ExecAction { Command = ["test", "-f", path] },
         PeriodSeconds = 1,
+        // Generous: on a loaded machine `ip netns exec ... test -f` can take long; a missing file fails at once anyway.
+        TimeoutSeconds = 10,
         FailureThreshold = 1,
         SuccessThreshold = 1,
     };
@@ -42,6 +44,9 @@ public class LifecycleTrafficTests
             spec.Spec.Containers[0].ReadinessProbe = FileProbe(Path.Combine(flags, name));
             var pod = await e2e.Cluster.CreatePodAsync(spec);
             Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(15)), $"{name} never ready");
+            // The file probe says nothing about the server: wait until it listens, or the first requests meet a
+            // Ready pod that refuses them (a real-world readiness-probe mistake, not what this test is about).
+            await ClusterNetworkTests.WaitUntil(() => ProcNet.BoundPorts(pod.Containers[0].Status.Pid ?? 0, udp: false).Contains(3000), 10000);
             pods.Add(pod);
         }
 

@@ -118,3 +118,28 @@ public class PodRuntimeTests
         Assert.Equal("udp-pod", client);
     }
 }
+
+public class PortForwardTests
+{
+    [RootFact]
+    public async Task Port_forward_connects_to_the_pods_loopback_and_closes_when_nothing_listens()
+    {
+        await using var cluster = await TestCluster.StartAsync();
+        var pod = await cluster.Runtime.CreatePodAsync(PodManifests.Seed("fwd"), cluster.Node1);
+        Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(20)));
+        await using var forward = PortForward.Start(pod.Sandbox.Netns, 0, 3000);
+        var connections = 0;
+        forward.Connection += _ => Interlocked.Increment(ref connections);
+
+        var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{forward.LocalPort}/clientip"]);
+
+        // The pod sees the connection coming from its own loopback, as with kubelet's port-forward.
+        Assert.StartsWith("127.0.0.1:", result.EnsureSuccess().StandardOutput);
+        Assert.Equal(1, connections);
+
+        await using var nowhere = PortForward.Start(pod.Sandbox.Netns, 0, 3999);
+        var refused = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{nowhere.LocalPort}/"]);
+        // curl 52 (empty reply) or 56 (reset): the forward closed the connection without an answer.
+        Assert.Contains(refused.ExitCode, new[] { 52, 56 });
+    }
+}

@@ -24,6 +24,17 @@ public static class StatusCommand
             }
 
             output.WriteLine($"cluster {names.Hash} (data dir {names.DataDir}){(state is null ? ": LEFTOVERS without state file, run svcnet down" : $", up since {state.CreatedAt:u}")}");
+            foreach (var pid in state?.DaemonPids ?? [])
+            {
+                var cmdline = File.Exists($"/proc/{pid}/cmdline") ? File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim() : "";
+                output.WriteLine($"daemon pid {pid}: {(cmdline.Length > 0 ? cmdline : "NOT RUNNING")}");
+            }
+
+            if (File.Exists(Path.Combine(names.DataDir, "kubeconfig")))
+            {
+                output.WriteLine($"export KUBECONFIG={Path.Combine(names.DataDir, "kubeconfig")}");
+            }
+
             output.WriteLine($"{"NAME",-40} {"KIND",-9} {"ADDRESS",-15} {"PROCESSES",9}  NETNS");
             foreach (var node in state?.Nodes ?? [])
             {

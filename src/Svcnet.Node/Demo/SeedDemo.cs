@@ -51,12 +51,14 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
                 real processes, kube-proxy's rules are written with iptables-restore inside the node's namespace.
                 Lines with $ are real commands and their real output; `svcnet exec node -- CMD` stands for
                 `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD).
-                Lines with # are what svcnet does itself.
+                `$ kubectl ...` lines are what svcnet does itself, printed as kubectl prints it (this demo runs without an
+                API server); lines with # explain.
                 """);
             cluster = await UpAsync(dataDir, ct);
             var node = cluster.Nodes[0];
             var pod = await StartPodAsync(cluster, ct);
             await PingAsync(node, pod.PodIP, ct);
+            await PortForwardAsync(pod, ct);
             var payload = await CreateServiceAsync(cluster, ct);
             await ShowChainsAsync(cluster, payload, ct);
             await RequestsAsync(cluster, pod.Name, pod.PodIP, ct);
@@ -132,7 +134,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         var pod = await cluster.CreatePodAsync(KubernetesYaml.Deserialize<V1Pod>(SeedManifests.Pod), ct);
         DemoConsole.Expect(await pod.WaitReadyAsync(TimeSpan.FromSeconds(30), ct), "the pod did not become Ready within 30 s");
         output.WriteLine($"pod/{pod.Name} created (Ready after {watch.ElapsedMilliseconds} ms)");
-        output.WriteLine("$ kubectl get pod -o wide   # as kubectl prints it, from the runtime's pod status");
+        output.WriteLine("$ kubectl get pod -o wide");
         console.Text(KubectlFormat.PodsWide(cluster.Pods, DateTimeOffset.UtcNow));
         await SaveNatAsync(node, "after_starting_pod.txt", ct);
         var diff = await console.RunAsync("diff before_starting_pod.txt after_starting_pod.txt", node.Netns,
@@ -158,9 +160,42 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         }
 
         await console.RunAsync($"svcnet exec node -- ip a show dev {NodeAddressing.PodBridge}", node.Netns, ["ip", "a", "show", "dev", NodeAddressing.PodBridge], ct: ct);
-        console.Note("kubectl port-forward needs the API server (svcnet up); the node reaches the pod's port directly:");
         var direct = await console.RunAsync($"svcnet exec node -- curl -s http://{podIP}:3000/hostname", node.Netns, ["curl", "-sS", "--max-time", "3", $"http://{podIP}:3000/hostname"], ct: ct);
         DemoConsole.Expect(direct.StandardOutput == "nodehelloworld.example.com", $"the pod answered '{direct.StandardOutput}'");
+    }
+
+    private async Task PortForwardAsync(Runtime.RunningPod pod, CancellationToken ct)
+    {
+        console.Step("Reach the pod from outside the cluster by port mapping (\"not the right way\")");
+        output.WriteLine($"$ kubectl describe pod {pod.Name} | grep Port");
+        foreach (var port in pod.Pod.Spec.Containers.SelectMany(c => c.Ports ?? []))
+        {
+            output.WriteLine($"    Port:           {port.ContainerPort}/{port.Protocol ?? "TCP"}");
+        }
+
+        Runtime.PortForward forward;
+        try
+        {
+            forward = Runtime.PortForward.Start(pod.Sandbox.Netns, 32000, 3000);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // 32000 is taken on this machine: let the kernel choose, as kubectl does for ":3000".
+            forward = Runtime.PortForward.Start(pod.Sandbox.Netns, 0, 3000);
+        }
+
+        await using (forward)
+        {
+            forward.Connection += port => output.WriteLine($"Handling connection for {port}");
+            console.Note("the node runtime does what kubelet does for port-forward: it connects to localhost:3000 inside the pod's namespace");
+            output.WriteLine($"$ kubectl port-forward {pod.Name} {forward.LocalPort}:3000 &");
+            output.WriteLine($"Forwarding from 127.0.0.1:{forward.LocalPort} -> 3000");
+            var url = $"http://127.0.0.1:{forward.LocalPort}/hostname";
+            output.WriteLine($"$ curl -s {url}");
+            var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", url], cancellationToken: ct);
+            console.Text(result.StandardOutput + result.StandardError);
+            DemoConsole.Expect(result.Succeeded && result.StandardOutput == pod.Name, $"port-forward answered '{result.StandardOutput}{result.StandardError}'");
+        }
     }
 
     private async Task<string> CreateServiceAsync(LocalCluster cluster, CancellationToken ct)

@@ -83,12 +83,10 @@ public sealed class ClusterNetwork(ClusterNames names)
     public async Task<IReadOnlyList<string>> DownAsync(CancellationToken ct = default)
     {
         var state = ClusterState.Load(Names.StateFile);
-        foreach (var pid in state?.DaemonPids ?? [])
+        // Daemons first (API server, node agent), so nothing restarts pods or rewrites rules while we remove them.
+        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Exec.Signals.IsAlive(p) && IsOurs(p)))
         {
-            if (Exec.Signals.IsAlive(pid) && IsOurs(pid))
-            {
-                Exec.Signals.Send(pid, Exec.Signals.SIGTERM);
-            }
+            await Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(5));
         }
 
         var leftovers = (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).ToList();
@@ -110,6 +108,16 @@ public sealed class ClusterNetwork(ClusterNames names)
         if (File.Exists(Names.StateFile))
         {
             File.Delete(Names.StateFile);
+        }
+
+        // The API server's objects belong to this cluster too: a later up starts empty (like minikube delete).
+        foreach (var file in (string[])["state.db", "state.db-wal", "state.db-shm", "kubeconfig"])
+        {
+            var path = Path.Combine(Names.DataDir, file);
+            if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
         }
 
         var ipam = Path.Combine(Names.DataDir, "ipam");

@@ -130,7 +130,8 @@ public sealed class NodeProxy : IDisposable
         return await new ConntrackCleaner(netns).CleanAsync(ports, ct);
     }
 
-    private static UdpServicePort ToUdpPort(ServicePort port, EquatableArray<ServiceEndpoint> endpoints)
+    /// <summary>A UDP service port and its serving endpoints as <see cref="ConntrackCleaner"/> needs them.</summary>
+    public static UdpServicePort ToUdpPort(ServicePort port, EquatableArray<ServiceEndpoint> endpoints)
     {
         var addresses = new List<IPEndPoint>();
         foreach (var ip in (string[])[port.ClusterIP, .. port.ExternalIPs, .. port.LoadBalancerVIPs])

@@ -1,0 +1,294 @@
+using System.Threading.Channels;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Svcnet.Node.Cluster;
+using Svcnet.Node.Network;
+using Svcnet.Node.Proxy;
+using Svcnet.Node.Runtime;
+using Svcnet.Proxy.Sync;
+using Svcnet.Proxy.Watch;
+
+namespace Svcnet.Node.Agent;
+
+/// <summary>
+/// The node side of a cluster started with <c>svcnet up</c>, against its API server: registers every node (Ready,
+/// InternalIP, podCIDR) and keeps a heartbeat, binds unscheduled pods to the least-loaded node, runs the pods bound
+/// to its nodes (<see cref="NodeAgent"/>), reports their status, finishes graceful deletions, and runs one
+/// kube-proxy per node (the proxy core's <see cref="ProxyRunner"/> with informers, applied in the node's namespace).
+/// </summary>
+public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRuntime runtime, Action<string> log)
+{
+    private readonly Dictionary<string, NodeAgent> agents = state.Nodes.ToDictionary(n => n.Name, n => new NodeAgent(n, runtime), StringComparer.Ordinal);
+    private readonly Channel<V1Pod> podEvents = Channel.CreateUnbounded<V1Pod>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly HashSet<string> deleting = new(StringComparer.Ordinal);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        foreach (var node in state.Nodes)
+        {
+            await RegisterAsync(node, ct);
+            agents[node.Name].StatusChanged += (ns, name, status) => _ = ReportAsync(ns, name, status);
+        }
+
+        var pods = new Informer<V1Pod, V1PodList>(
+            "pods",
+            c => client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: c),
+            (rv, timeout, onError, c) => client.CoreV1.WatchListPodForAllNamespacesAsync(
+                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c),
+            new PodHandler(podEvents.Writer), log);
+        var proxies = state.Nodes.Select(n => RunProxyAsync(n, ct)).ToList();
+        await Task.WhenAll([pods.RunAsync(ct), HandlePodsAsync(ct), HeartbeatAsync(ct), .. proxies]);
+    }
+
+    private async Task RegisterAsync(NodeRecord node, CancellationToken ct)
+    {
+        var body = LocalNodes.For(node);
+        try
+        {
+            await client.CoreV1.CreateNodeAsync(body, cancellationToken: ct);
+            log($"node/{node.Name} registered");
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            // Registered by an earlier agent run: only the status is ours to refresh.
+        }
+
+        await HeartbeatOnceAsync(node, ct);
+    }
+
+    private async Task HeartbeatAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(10), ct);
+            foreach (var node in state.Nodes)
+            {
+                try
+                {
+                    await HeartbeatOnceAsync(node, ct);
+                }
+                catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+                {
+                    log($"node/{node.Name}: heartbeat failed: {e.Message}");
+                }
+            }
+        }
+    }
+
+    private async Task HeartbeatOnceAsync(NodeRecord node, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        var patch = new
+        {
+            status = new
+            {
+                addresses = new[] { new { type = "InternalIP", address = node.NodeIP }, new { type = "Hostname", address = node.Name } },
+                conditions = new[]
+                {
+                    new { type = "Ready", status = "True", reason = "KubeletReady", message = "svcnet node agent is posting ready status", lastHeartbeatTime = now, lastTransitionTime = now },
+                },
+                nodeInfo = new { kubeletVersion = "v1.32.4", kubeProxyVersion = "v1.32.4", operatingSystem = "linux", architecture = "amd64", containerRuntimeVersion = "svcnet://0.1.0", osImage = "svcnet", kernelVersion = Environment.OSVersion.Version.ToString(), machineID = "", systemUUID = "", bootID = "" },
+            },
+        };
+        await client.CoreV1.PatchNodeStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), node.Name, cancellationToken: ct);
+    }
+
+    private async Task HandlePodsAsync(CancellationToken ct)
+    {
+        await foreach (var pod in podEvents.Reader.ReadAllAsync(ct))
+        {
+            try
+            {
+                await HandleAsync(pod, ct);
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or PodSpecException or Exec.CommandFailedException or InvalidOperationException or IOException)
+            {
+                log($"pod {pod.Metadata.NamespaceProperty}/{pod.Metadata.Name}: {e.Message}");
+            }
+        }
+    }
+
+    private async Task HandleAsync(V1Pod pod, CancellationToken ct)
+    {
+        var ns = pod.Metadata.NamespaceProperty ?? "default";
+        var name = pod.Metadata.Name;
+        var key = $"{ns}/{name}";
+        var gone = pod.Metadata.Annotations?.ContainsKey(PodHandler.DeletedMarker) ?? false;
+        var nodeName = pod.Spec?.NodeName;
+        if (gone)
+        {
+            foreach (var agent in agents.Values)
+            {
+                await agent.PodDeletedAsync(ns, name, TimeSpan.Zero, ct);
+            }
+
+            return;
+        }
+
+        if (string.IsNullOrEmpty(nodeName))
+        {
+            if (pod.Metadata.DeletionTimestamp is null)
+            {
+                var target = agents.Values.OrderBy(a => a.Pods.Count).ThenBy(a => a.Node.Index).First().Node.Name;
+                await client.CoreV1.CreateNamespacedPodBindingAsync(new V1Binding
+                {
+                    Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+                    Target = new V1ObjectReference { Kind = "Node", Name = target, ApiVersion = "v1" },
+                }, name, ns, cancellationToken: ct);
+                log($"pod {key} bound to {target}");
+            }
+
+            return;
+        }
+
+        if (!agents.TryGetValue(nodeName, out var owner))
+        {
+            return;
+        }
+
+        if (pod.Metadata.DeletionTimestamp is not null)
+        {
+            bool first;
+            lock (deleting)
+            {
+                first = deleting.Add(key);
+            }
+
+            if (first)
+            {
+                var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec!.TerminationGracePeriodSeconds ?? 30);
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await owner.PodDeletedAsync(ns, name, grace, ct);
+                        await client.CoreV1.DeleteNamespacedPodAsync(name, ns, new V1DeleteOptions { GracePeriodSeconds = 0 }, cancellationToken: ct);
+                        log($"pod {key} terminated and deleted");
+                    }
+                    catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or OperationCanceledException)
+                    {
+                        log($"pod {key}: deletion: {e.Message}");
+                    }
+                    finally
+                    {
+                        lock (deleting)
+                        {
+                            deleting.Remove(key);
+                        }
+                    }
+                }, CancellationToken.None);
+            }
+
+            return;
+        }
+
+        if (owner.Pods.Any(p => p.Namespace == ns && p.Name == name))
+        {
+            return;
+        }
+
+        var running = await owner.PodAddedAsync(pod, ct);
+        log($"pod {key} started on {nodeName}: {running.PodIP}");
+    }
+
+    private async Task ReportAsync(string ns, string name, V1PodStatus status)
+    {
+        try
+        {
+            await client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(new { status }, V1Patch.PatchType.MergePatch), name, ns);
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+        {
+            log($"pod {ns}/{name}: status update failed: {e.Message}");
+        }
+    }
+
+    private async Task RunProxyAsync(NodeRecord node, CancellationToken ct)
+    {
+        var applier = await NetnsRuleApplier.CreateAsync(node.Netns, ct: ct);
+        var (config, _) = await ProxyHostSetup.ConfigureAsync(node.Netns, LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero }, applier.Tools, ct);
+        await applier.EnsureCanariesAsync(ct);
+        var proxyState = new ProxyState(config, m => log($"proxy/{node.Name}: {m}"));
+        using var runner = new ProxyRunner(config, proxyState, applier, applier, m => log($"proxy/{node.Name}: {m}"));
+        var watch = new ClusterWatch(client, node.Name, proxyState, m => log($"proxy/{node.Name}: {m}"));
+        var cleaner = new ConntrackCleaner(node.Netns);
+        var cleaning = 0;
+        runner.Synced += outcome =>
+        {
+            if (!outcome.Success)
+            {
+                log($"proxy/{node.Name}: {(outcome.Full ? "full" : "partial")} sync failed: {outcome.Message}");
+                return;
+            }
+
+            // UDP conntrack clean-up (spec 12) after a successful sync. The proxy core's loop does not say which
+            // services changed, so every UDP service with serving endpoints is checked: a superset, same result.
+            if (Interlocked.Exchange(ref cleaning, 1) == 0)
+            {
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await CleanUdpFlowsAsync(watch, config, cleaner, node, ct);
+                    }
+                    finally
+                    {
+                        Volatile.Write(ref cleaning, 0);
+                    }
+                }, CancellationToken.None);
+            }
+        };
+        try
+        {
+            await Task.WhenAll(watch.RunAsync(ct), runner.RunAsync(ct));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task CleanUdpFlowsAsync(ClusterWatch watch, Svcnet.Proxy.Config.ProxyConfig config, ConntrackCleaner cleaner, NodeRecord node, CancellationToken ct)
+    {
+        try
+        {
+            var objects = new Svcnet.Proxy.Conversion.ClusterObjects([.. watch.Services.Items], [.. watch.EndpointSlices.Items], [], [.. watch.Node.Items]);
+            var (snapshot, _) = Svcnet.Proxy.Iptables.RulesRenderer.Snapshot(objects, config, null);
+            var ports = snapshot.ServicePorts.Where(kv => kv.Key.Protocol == Svcnet.Proxy.Snapshot.Protocol.UDP)
+                .Select(kv => NodeProxy.ToUdpPort(kv.Value, snapshot.EndpointsOf(kv.Key))).ToList();
+            if (ports.Count > 0)
+            {
+                var deleted = await cleaner.CleanAsync(ports, ct);
+                if (deleted > 0)
+                {
+                    log($"proxy/{node.Name}: deleted {deleted} stale UDP conntrack entries");
+                }
+            }
+        }
+        catch (Exception e) when (e is Exec.CommandFailedException or InvalidOperationException or IOException)
+        {
+            log($"proxy/{node.Name}: conntrack clean-up failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Queues pod events for the single handling loop; a deletion is passed as the last state, marked.</summary>
+    private sealed class PodHandler(ChannelWriter<V1Pod> writer) : IInformerHandler<V1Pod>
+    {
+        public const string DeletedMarker = "svcnet.io/deleted";
+
+        public void OnAdd(V1Pod obj) => writer.TryWrite(obj);
+
+        public void OnUpdate(V1Pod old, V1Pod current) => writer.TryWrite(current);
+
+        public void OnDelete(V1Pod obj)
+        {
+            obj.Metadata.Annotations ??= new Dictionary<string, string>();
+            obj.Metadata.Annotations[DeletedMarker] = "true";
+            writer.TryWrite(obj);
+        }
+
+        public void OnSynced()
+        {
+        }
+    }
+}
