@@ -18,7 +18,7 @@ public static class ProxyCommand
     {
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print each sync's iptables-restore input instead of applying it" };
-        var netns = new Option<string?>("--netns") { Description = "Apply inside this network namespace (ip netns) instead of the current one" };
+        var netns = new Option<string?>("--netns") { Description = "Apply inside this svcnet network namespace (ip netns, name starting svcnet-) instead of the current one" };
         var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration)", DefaultValueFactory = _ => "30s" };
         var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default 0s here, kube-proxy's is 1s)", DefaultValueFactory = _ => "0s" };
         var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
@@ -51,7 +51,6 @@ public static class ProxyCommand
 
             using var client = new Kubernetes(clientConfig);
             void Log(string message) => stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
-            var state = new ProxyState(config, Log);
             IRuleApplier applier;
             INatChainSource? chains;
             if (parse.GetValue(dryRun))
@@ -59,14 +58,24 @@ public static class ProxyCommand
                 var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
                 (applier, chains) = (dry, dry);
             }
+            else if (parse.GetValue(netns) is { } node)
+            {
+                // A node namespace: kube-proxy's host set-up (nfacct counters, route_localnet, --random-fully and
+                // tcp_be_liberal detection), canaries, and the applier that also keeps the base-chain jumps.
+                var netnsApplier = await Svcnet.Node.Proxy.NetnsRuleApplier.CreateAsync(node, ct: cancel);
+                (config, _) = await Svcnet.Node.Proxy.ProxyHostSetup.ConfigureAsync(node, config, netnsApplier.Tools, cancel);
+                await netnsApplier.EnsureCanariesAsync(cancel);
+                (applier, chains) = (netnsApplier, netnsApplier);
+            }
             else
             {
-                var ns = parse.GetValue(netns);
+                string? ns = null;
                 var restore = config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-restore" : "iptables-restore";
                 applier = new IptablesRestoreApplier(restore, ns);
                 chains = new IptablesNatChainSource(config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-save" : "iptables-save", ns);
             }
 
+            var state = new ProxyState(config, Log);
             using var runner = new ProxyRunner(config, state, applier, chains, Log);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             var limit = parse.GetValue(maxSyncs);

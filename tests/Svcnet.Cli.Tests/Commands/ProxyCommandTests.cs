@@ -116,6 +116,18 @@ public sealed class ProxyCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Svcnet_proxy_programs_a_private_network_namespace()
+    {
+        await using var ns = await Svcnet.Proxy.Apply.NetworkNamespace.CreateAsync("svcnet-test");
+        var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--netns", ns.Name, "--max-syncs", "1", "--hostname-override", "node-1");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var nat = await ns.ExecCheckedAsync("iptables-save", "-t", "nat");
+        Assert.Contains("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", nat, StringComparison.Ordinal);
+        Assert.Contains("--comment \"default/kubernetes:https cluster IP\"", nat, StringComparison.Ordinal);
+        Assert.Contains(":KUBE-PROXY-CANARY", nat, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Svcnet_proxy_reports_a_missing_kubeconfig()
     {
         var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Path.Combine(_dir, "nope"), "--dry-run");
