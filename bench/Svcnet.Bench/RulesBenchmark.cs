@@ -13,10 +13,11 @@ namespace Svcnet.Bench;
 /// </summary>
 public static class RulesBenchmark
 {
-    public sealed record Options(int Services, int EndpointsPerService, bool Apply, int Runs, int NftMaxServices);
+    public sealed record Options(int Services, int EndpointsPerService, bool Apply, int Runs, int NftMaxServices, int NodePortEvery = 10);
 
     public static async Task<int> RunAsync(Options options, TextWriter output)
     {
+        SyntheticCluster.NodePortEvery = options.NodePortEvery;
         var snapshot = SyntheticCluster.Build(options.Services, options.EndpointsPerService);
         Report(output, "services", options.Services);
         Report(output, "endpoints", options.Services * options.EndpointsPerService);
@@ -27,14 +28,22 @@ public static class RulesBenchmark
         byte[] fullBytes = [];
         for (var i = 0; i < Math.Max(5, options.Runs); i++)
         {
+            // Each run starts cold and without the previous run's garbage, so runs measure the same thing.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
             var compiler = new IptablesCompiler(SyntheticCluster.Config);
             var before = GC.GetAllocatedBytesForCurrentThread();
             var watch = Stopwatch.StartNew();
             var full = compiler.Compile(snapshot, SyncRequest.FullSync());
             fullTimes.Add(watch.Elapsed.TotalMilliseconds);
             allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            fullBytes = full.Bytes.ToArray();
+            if (fullBytes.Length == 0)
+            {
+                fullBytes = full.Bytes.ToArray();
+            }
         }
+
+        GC.Collect();
 
         Report(output, "full_compile_ms", Median(fullTimes));
         Report(output, "full_payload_bytes", fullBytes.Length);

@@ -7,10 +7,13 @@ namespace Svcnet.Bench;
 
 /// <summary>
 /// A synthetic cluster of N services with M ready endpoints each, built straight as a snapshot (the conversion
-/// from Kubernetes objects is not what the rules benchmark measures). Every 10th service is a NodePort.
+/// from Kubernetes objects is not what the rules benchmark measures). Every <see cref="NodePortEvery"/>th service
+/// is a NodePort (default 10; 0 for none).
 /// </summary>
 public static class SyntheticCluster
 {
+    public static int NodePortEvery { get; set; } = 10;
+
     public static ProxyConfig Config { get; } = new()
     {
         NodeName = "node-1",
@@ -49,7 +52,7 @@ public static class SyntheticCluster
         var name = new ServicePortName($"ns{s % 50}", $"svc{s}", "http", Protocol.TCP);
         var nameString = name.ToKubeProxyString();
         return new ServicePort(name, nameString, ChainNames.ServicePortHash(nameString, Protocol.TCP),
-            $"172.{16 + (s >> 16)}.{(s >> 8) & 255}.{s & 255}", 80, s % 10 == 0 ? 30000 + (s / 10 % 2768) : 0, null,
+            $"172.{16 + (s >> 16)}.{(s >> 8) & 255}.{s & 255}", 80, NodePortEvery > 0 && s % NodePortEvery == 0 ? 30000 + (s / NodePortEvery % 2768) : 0, null,
             EquatableArray<string>.Empty, EquatableArray<string>.Empty, EquatableArray<string>.Empty, 0, false, false);
     }
 

@@ -49,13 +49,14 @@ public static class BenchCommand
         var apply = new Option<bool>("--apply") { Description = "Also time iptables-legacy-restore and iptables-restore (nft) on the same payload, in fresh private network namespaces (root)" };
         var runs = new Option<int>("--runs") { Description = "Compile runs for each median (at least 5)", DefaultValueFactory = _ => 5 };
         var nftMax = new Option<int>("--nft-max-services") { Description = "Measure restore_nft_ms only up to this many services (nf_tables restore is super-linear)", DefaultValueFactory = _ => 2000 };
+        var nodePortEvery = new Option<int>("--nodeport-every") { Description = "Every Nth service is a NodePort (0: none)", DefaultValueFactory = _ => 10 };
         var cmd = new Command("rules", "Rule compiler: full and partial compile time, payload sizes, memory; with --apply the kernel tools' time for the same payload")
         {
-            services, endpoints, apply, runs, nftMax,
+            services, endpoints, apply, runs, nftMax, nodePortEvery,
         };
         cmd.SetAction(async (parse, _) =>
         {
-            var options = new RulesBenchmark.Options(parse.GetValue(services), parse.GetValue(endpoints), parse.GetValue(apply), parse.GetValue(runs), parse.GetValue(nftMax));
+            var options = new RulesBenchmark.Options(parse.GetValue(services), parse.GetValue(endpoints), parse.GetValue(apply), parse.GetValue(runs), parse.GetValue(nftMax), parse.GetValue(nodePortEvery));
             if (options.Services < 1 || options.EndpointsPerService < 1)
             {
                 parse.InvocationConfiguration.Error.WriteLine("error: --services and --endpoints-per-service must be at least 1");

@@ -20,7 +20,7 @@ public sealed class ProxyFlags
     public Option<int?> MasqueradeBit { get; } = new("--iptables-masquerade-bit") { Description = "Bit of the fwmark space marking packets for SNAT (0-31, default 14)" };
     public Option<bool?> LocalhostNodePorts { get; } = new("--iptables-localhost-nodeports") { Description = "Allow NodePorts on 127.0.0.1 (IPv4; default true)" };
     public Option<string[]> NodePortAddresses { get; } = new("--nodeport-addresses") { Description = "CIDRs (or 'primary') whose local addresses accept NodePorts; default all" };
-    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (default) or nftables" };
+    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (the default, and the only mode implemented so far)" };
     public Option<string[]> NodeIP { get; } = new("--node-ip") { Description = "Offline: a local address of the node (repeatable; the first is the node IP). Default: the Node object's addresses" };
     public Option<string?> IpFamily { get; } = new("--ip-family") { Description = "Offline: IPv4 (default) or IPv6; kube-proxy runs one proxier per family" };
     public Option<bool?> ConntrackTcpBeLiberal { get; } = new("--conntrack-tcp-be-liberal") { Description = "Offline: nf_conntrack_tcp_be_liberal is set (no INVALID drop rule)" };
@@ -182,9 +182,15 @@ public sealed class ProxyFlags
             throw new ArgumentException($"--iptables-masquerade-bit: {config.MasqueradeBit} must be in the range 0-31");
         }
 
-        if (config.ProxyMode is not ("iptables" or "nftables"))
+        if (config.ProxyMode == "nftables")
         {
-            throw new ArgumentException($"--proxy-mode: unsupported value \"{config.ProxyMode}\" (iptables or nftables)");
+            // Rendering iptables rules for a user who asked for nftables would be a silent lie.
+            throw new ArgumentException("--proxy-mode=nftables: the nftables proxier is not implemented yet; svcnet implements iptables mode");
+        }
+
+        if (config.ProxyMode != "iptables")
+        {
+            throw new ArgumentException($"--proxy-mode: unsupported value \"{config.ProxyMode}\" (iptables; nftables is not implemented yet)");
         }
 
         foreach (var cidr in config.ClusterCidrs)
