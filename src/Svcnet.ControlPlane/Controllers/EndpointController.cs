@@ -28,7 +28,7 @@ public sealed class EndpointController : IAsyncDisposable
         this.events = events;
         registry.Store.Subscribe(e =>
         {
-            if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io")
+            if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io" or "nodes")
             {
                 changes.Writer.TryWrite(e);
             }
@@ -99,6 +99,16 @@ public sealed class EndpointController : IAsyncDisposable
             case "endpoints":
                 keys.Add((e.Namespace, e.Object.Name()));
                 break;
+            case "nodes":
+                // A node's zone label is copied into its endpoints: resync Services with pods on it.
+                if (e.Previous is null || e.Object.Labels().GetValueOrDefault("topology.kubernetes.io/zone") != e.Previous.Labels().GetValueOrDefault("topology.kubernetes.io/zone"))
+                {
+                    foreach (var pod in registry.Store.List("pods", null).Items.Where(p => p.ObjOrNull("spec").Str("nodeName") == e.Object.Name()))
+                    {
+                        Collect(new WatchEvent(e.Revision, WatchEvent.Modified, "pods", pod, pod), keys);
+                    }
+                }
+                break;
             case "pods":
                 foreach (var svc in registry.Store.List("services", e.Namespace).Items)
                 {
@@ -148,7 +158,8 @@ public sealed class EndpointController : IAsyncDisposable
             DeleteAll(tx, mirrored);
             var selector = LabelSelector.FromMap(svc.ObjOrNull("spec").StringMap("selector"));
             var pods = tx.List("pods", ns).Where(p => selector.Matches(p.Labels())).ToList();
-            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods));
+            string? ZoneOf(string node) => tx.Get("nodes", "", node)?.Labels().GetValueOrDefault("topology.kubernetes.io/zone");
+            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods, ZoneOf));
             SyncEndpoints(tx, svc, EndpointsBuilder.Subsets(svc, pods));
             return;
         }
