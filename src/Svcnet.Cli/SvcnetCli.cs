@@ -25,8 +25,19 @@ public static class SvcnetCli
         }
 
         root.Subcommands.Add(RulesCommand.Create());
+        root.Subcommands.Add(ProxyCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(TraceCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
+        root.Subcommands.Add(GraphCommand.Create());
+        root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(DownCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(ExecCommand.Create());
+        root.Subcommands.Add(NetexecCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 

@@ -10,6 +10,35 @@ public static class BenchCommand
     {
         var cmd = new Command("bench", "Run a benchmark and print key: value figures");
         cmd.Subcommands.Add(Rules());
+        cmd.Subcommands.Add(BenchTraceCommand.Create());
+        cmd.Subcommands.Add(Api());
+        cmd.Subcommands.Add(Node());
+        return cmd;
+    }
+
+    private static Command Api()
+    {
+        var creates = new Option<int>("--creates") { Description = "Service creates (each durable before acknowledged)", DefaultValueFactory = _ => 2000 };
+        var clients = new Option<int>("--clients") { Description = "Concurrent clients", DefaultValueFactory = _ => 16 };
+        var watchers = new Option<int>("--watchers") { Description = "Concurrent watchers", DefaultValueFactory = _ => 100 };
+        var events = new Option<int>("--watch-events") { Description = "Events timed for watch delivery", DefaultValueFactory = _ => 200 };
+        var cmd = new Command("api", "Embedded API server: creates/s, get/list latency, watch delivery latency") { creates, clients, watchers, events };
+        cmd.SetAction((parse, _) => ApiBenchmark.RunAsync(
+            new ApiBenchmark.Options(parse.GetValue(creates), parse.GetValue(clients), parse.GetValue(watchers), parse.GetValue(events)),
+            parse.InvocationConfiguration.Output));
+        return cmd;
+    }
+
+    private static Command Node()
+    {
+        var samples = new Option<int>("--samples") { Description = "Programming-latency samples", DefaultValueFactory = _ => 50 };
+        var cmd = new Command("node", "One-node cluster (root): programming latency, pod start, connect time at 100/1,000/5,000 services") { samples };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            await new Svcnet.Node.Bench.NodeBenchmark(parse.InvocationConfiguration.Output,
+                new Svcnet.Node.Bench.NodeBenchmarkOptions { ProgrammingSamples = parse.GetValue(samples) }).RunAsync(cancel);
+            return 0;
+        });
         return cmd;
     }
 

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using Svcnet.Node.Network;
+
+namespace Svcnet.Cli.Commands;
+
+/// <summary><c>svcnet down</c>: removes everything a cluster made, also the leftovers of a killed run.</summary>
+public static class DownCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string?>("--data-dir") { Description = $"Cluster state directory (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var cmd = new Command("down", "Stop the cluster and delete every namespace, link and rule it created");
+        cmd.Options.Add(dataDir);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                DataDirectory.RequireRoot("svcnet down");
+                var names = new ClusterNames(DataDirectory.Resolve(parse.GetValue(dataDir)));
+                var removed = await new ClusterNetwork(names).DownAsync(ct);
+                foreach (var netns in removed)
+                {
+                    parse.InvocationConfiguration.Output.WriteLine($"deleted netns {netns}");
+                }
+
+                parse.InvocationConfiguration.Output.WriteLine(removed.Count == 0 ? $"cluster {names.Hash}: nothing to remove" : $"cluster {names.Hash} down");
+                return 0;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"svcnet down: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Net;
+using Svcnet.Inspect.Explain;
+using Svcnet.Inspect.Model;
+using Svcnet.Inspect.Parsing;
+
+namespace Svcnet.Cli.Commands;
+
+/// <summary><c>svcnet explain svc/NAME</c>: a Service's entry points, endpoints, affinity, masquerade and drops, generated from the rules.</summary>
+public static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var target = new Argument<string>("service") { Description = "svc/NAME (or NAME)" };
+        var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the Service", DefaultValueFactory = _ => "default" };
+        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
+        var netns = new Option<string?>("--netns") { Description = "Read iptables-save -c (with counters) inside this network namespace" };
+        var localIps = new Option<string[]>("--local-ip") { Description = "The node's address(es), used for node and node-port traffic", AllowMultipleArgumentsPerToken = true };
+        var cmd = new Command("explain", "Explain how a Service is wired in a kube-proxy ruleset: entry points, paths to endpoints with probabilities, masquerade, REJECT/DROP, affinity, counters");
+        cmd.Arguments.Add(target);
+        foreach (var o in new Option[] { ns, rules, netns, localIps })
+        {
+            cmd.Options.Add(o);
+        }
+        cmd.SetAction(parse =>
+        {
+            try
+            {
+                var name = parse.GetValue(target)!;
+                if (name.StartsWith("svc/", StringComparison.Ordinal) || name.StartsWith("service/", StringComparison.Ordinal))
+                {
+                    name = name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..];
+                }
+                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
+                var ips = (parse.GetValue(localIps) ?? []).Select(ip => IPAddress.TryParse(ip, out var a) ? a : throw new FormatException($"--local-ip: {ip} is not an IP address")).ToList();
+                var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
+                if (added > 0)
+                {
+                    parse.InvocationConfiguration.Error.WriteLine($"note: the input has no jumps from the built-in chains (a restore payload); added kube-proxy's {added} base-chain jumps");
+                }
+                parse.InvocationConfiguration.Output.Write(new Explainer(ruleSet, ips).Explain(parse.GetValue(ns)!, name));
+                return 0;
+            }
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"svcnet explain: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Svcnet.Cli.Options;
+using Svcnet.Inspect.Parsing;
+using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Manifests;
+
+namespace Svcnet.Cli.Commands;
+
+/// <summary>
+/// The ruleset input shared by trace, explain, diff and graph: an iptables-save / iptables-restore dump (file or
+/// stdin), iptables-save inside a network namespace, or manifests (a directory or .yaml/.yml/.json files) rendered
+/// by the proxy core exactly as <c>svcnet rules</c> would, with kube-proxy flags from a <c>flags</c> file next to them.
+/// </summary>
+internal static class InspectInput
+{
+    public static string Text(string? rules, string? netns)
+    {
+        if (netns is not null)
+        {
+            return RuleSource.SaveFromNetworkNamespace(netns);
+        }
+        if (rules is null && !Console.IsInputRedirected)
+        {
+            throw new ArgumentException("no ruleset: give --rules FILE|DIR (or - for stdin, e.g. iptables-save | svcnet ...) or --netns NS");
+        }
+        var path = rules ?? "-";
+        var text = IsManifests(path) ? RenderManifests(path) : RuleSource.ReadText(path);
+        return string.IsNullOrWhiteSpace(text) ? throw new ArgumentException($"the ruleset {(path == "-" ? "on stdin" : path)} is empty") : text;
+    }
+
+    public static bool IsManifests(string path) =>
+        Directory.Exists(path) || path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)
+        || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Renders kube-proxy's full-sync restore input for the manifests, with the flags file of their directory.</summary>
+    public static string RenderManifests(string path)
+    {
+        var dir = Path.GetFullPath(Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!);
+        // The flags file sits beside the manifests, or one level up (a scenario directory with manifests/ in it).
+        var flagsFile = new[] { dir, Path.GetDirectoryName(dir) ?? dir }.Select(d => Path.Combine(d, "flags")).FirstOrDefault(File.Exists);
+        var args = flagsFile is null
+            ? []
+            : File.ReadAllText(flagsFile).Replace("$SCENARIO", Path.GetDirectoryName(flagsFile), StringComparison.Ordinal)
+                .Split((char[])[' ', '\n', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        var flags = new ProxyFlags();
+        var command = new Command("flags");
+        flags.AddTo(command);
+        var parse = command.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            throw new ArgumentException($"{flagsFile}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
+        }
+        var objects = ManifestReader.ReadObjects([path], Console.In);
+        return RulesRenderer.RenderFull(objects, flags.Bind(parse)).Text;
+    }
+}

@@ -1,0 +1,96 @@
+using System.CommandLine;
+using k8s;
+using Svcnet.Cli.Options;
+using Svcnet.Proxy.Apply;
+using Svcnet.Proxy.Config;
+using Svcnet.Proxy.Sync;
+using Svcnet.Proxy.Watch;
+
+namespace Svcnet.Cli.Commands;
+
+/// <summary>
+/// <c>svcnet proxy</c>: the proxy against any API server (ours or a real cluster's): list-then-watch Services,
+/// EndpointSlices and its Node, and sync rules like kube-proxy. <c>--dry-run</c> prints each sync's payload.
+/// </summary>
+public static class ProxyCommand
+{
+    public static Command Create()
+    {
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print each sync's iptables-restore input instead of applying it" };
+        var netns = new Option<string?>("--netns") { Description = "Apply inside this network namespace (ip netns) instead of the current one" };
+        var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration)", DefaultValueFactory = _ => "30s" };
+        var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default 0s here, kube-proxy's is 1s)", DefaultValueFactory = _ => "0s" };
+        var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
+        var flags = new ProxyFlags();
+        var cmd = new Command("proxy", "Run the proxy against an API server: watch Services, EndpointSlices and the Node, sync rules like kube-proxy")
+        {
+            kubeconfig, dryRun, netns, syncPeriod, minSyncPeriod, maxSyncs,
+        };
+        flags.AddTo(cmd);
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            var stderr = parse.InvocationConfiguration.Error;
+            ProxyConfig config;
+            KubernetesClientConfiguration clientConfig;
+            try
+            {
+                config = flags.Bind(parse) with
+                {
+                    SyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(syncPeriod)) ?? TimeSpan.FromSeconds(30),
+                    MinSyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(minSyncPeriod)) ?? TimeSpan.Zero,
+                };
+                var path = parse.GetValue(kubeconfig) ?? Environment.GetEnvironmentVariable("KUBECONFIG");
+                clientConfig = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or k8s.Exceptions.KubeConfigException)
+            {
+                stderr.WriteLine("error: " + e.Message);
+                return 1;
+            }
+
+            using var client = new Kubernetes(clientConfig);
+            void Log(string message) => stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
+            var state = new ProxyState(config, Log);
+            IRuleApplier applier;
+            INatChainSource? chains;
+            if (parse.GetValue(dryRun))
+            {
+                var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
+                (applier, chains) = (dry, dry);
+            }
+            else
+            {
+                var ns = parse.GetValue(netns);
+                var restore = config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-restore" : "iptables-restore";
+                applier = new IptablesRestoreApplier(restore, ns);
+                chains = new IptablesNatChainSource(config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-save" : "iptables-save", ns);
+            }
+
+            using var runner = new ProxyRunner(config, state, applier, chains, Log);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            var limit = parse.GetValue(maxSyncs);
+            var syncs = 0;
+            runner.Synced += outcome =>
+            {
+                Log($"sync {(outcome.Full ? "full" : "partial")}: {(outcome.Success ? "ok" : "FAILED " + outcome.Message)}");
+                if (limit > 0 && Interlocked.Increment(ref syncs) >= limit)
+                {
+                    stop.Cancel();
+                }
+            };
+
+            var watch = new ClusterWatch(client, config.NodeName, state, Log);
+            try
+            {
+                await Task.WhenAll(watch.RunAsync(stop.Token), runner.RunAsync(stop.Token));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return runner.Metrics.RestoreFailures > 0 && limit > 0 ? 1 : 0;
+        });
+        return cmd;
+    }
+}

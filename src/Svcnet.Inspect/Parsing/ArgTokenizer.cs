@@ -1,0 +1,87 @@
+using System.Text;
+
+namespace Svcnet.Inspect.Parsing;
+
+/// <summary>
+/// Splits a rule line into words the way iptables-restore does: whitespace separates words, double
+/// quotes group (iptables-save quotes comments with spaces), a backslash escapes the next character
+/// inside quotes.
+/// </summary>
+public static class ArgTokenizer
+{
+    public static List<string> Split(ReadOnlySpan<char> line) => Split(line, null);
+
+    /// <summary>Splits a line; unquoted words come from <paramref name="pool"/> so repeated words share one string.</summary>
+    public static List<string> Split(ReadOnlySpan<char> line, StringPool? pool) => Split(line, pool, new List<string>(24));
+
+    /// <summary>Splits into <paramref name="words"/> (a list reused across lines by the parser).</summary>
+    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static List<string> Split(ReadOnlySpan<char> line, StringPool? pool, List<string> words)
+    {
+        var i = 0;
+        while (i < line.Length)
+        {
+            while (i < line.Length && char.IsWhiteSpace(line[i]))
+            {
+                i++;
+            }
+            if (i >= line.Length)
+            {
+                break;
+            }
+            if (line[i] != '"' && line[i] != '\'')
+            {
+                var start = i;
+                while (i < line.Length && !char.IsWhiteSpace(line[i]) && line[i] != '"')
+                {
+                    i++;
+                }
+                if (i < line.Length && line[i] == '"')
+                {
+                    // A quote glued to a word (e.g. --comment=x"y z") is unusual; treat the rest as one quoted word.
+                    words.Add(line[start..i].ToString() + ReadQuoted(line, ref i));
+                }
+                else
+                {
+                    words.Add(pool is null ? line[start..i].ToString() : pool.Get(line[start..i]));
+                }
+                continue;
+            }
+            words.Add(ReadQuoted(line, ref i, pool));
+        }
+        return words;
+    }
+
+    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static string ReadQuoted(ReadOnlySpan<char> line, ref int i, StringPool? pool = null)
+    {
+        var quote = line[i];
+        i++;
+        var end = line[i..].IndexOf(quote);
+        if (end >= 0 && !line.Slice(i, end).Contains('\\'))
+        {
+            // The common case: no escapes, so the word is a plain slice.
+            var word = line.Slice(i, end);
+            i += end + 1;
+            return pool is null ? word.ToString() : pool.Get(word);
+        }
+        var sb = new StringBuilder();
+        while (i < line.Length && line[i] != quote)
+        {
+            if (line[i] == '\\' && i + 1 < line.Length)
+            {
+                i++;
+            }
+            sb.Append(line[i]);
+            i++;
+        }
+        if (i >= line.Length)
+        {
+            throw new FormatException("unterminated quote");
+        }
+        i++;
+        return sb.ToString();
+    }
+}

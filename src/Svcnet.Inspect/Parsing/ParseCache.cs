@@ -1,0 +1,62 @@
+using System.Net;
+using Svcnet.Inspect.Model;
+
+namespace Svcnet.Inspect.Parsing;
+
+/// <summary>
+/// Per-thread memo of values that repeat across a dump (words, addresses, port lists): a 10,000-service dump
+/// mentions the pod CIDR 10,000 times and every cluster IP twice, so each is parsed and stored once.
+/// </summary>
+internal sealed class ParseCache
+{
+    private readonly Dictionary<string, IPNetwork> _networks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ValueList<PortRange>> _ports = new(StringComparer.Ordinal);
+
+    // Keyed by the pooled word itself (one instance per distinct text), so a lookup is a pointer hash, not a string hash.
+    private readonly Dictionary<string, Match>[] _shared = [.. Enumerable.Range(0, 8).Select(_ => new Dictionary<string, Match>(ReferenceEqualityComparer.Instance))];
+
+    public StringPool Pool { get; } = new();
+
+    /// <summary>
+    /// One shared instance per distinct (kind, pooled text, negation) for the matches that repeat most (addresses,
+    /// protocols, comments), so the model keeps each once and a repeat costs no allocation.
+    /// </summary>
+    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public Match Shared(int kind, bool negated, string text, Func<ParseCache, string, Match> create)
+    {
+        var map = _shared[(kind * 2) + (negated ? 1 : 0)];
+        if (!map.TryGetValue(text, out var match))
+        {
+            match = create(this, text);
+            if (negated)
+            {
+                match = match with { Negated = true };
+            }
+            map[text] = match;
+        }
+        return match;
+    }
+
+    public IPNetwork Network(string text)
+    {
+        if (!_networks.TryGetValue(text, out var network))
+        {
+            network = Values.Network(text);
+            _networks[text] = network;
+        }
+        return network;
+    }
+
+    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public ValueList<PortRange> Ports(string text)
+    {
+        if (!_ports.TryGetValue(text, out var ports))
+        {
+            ports = Values.Ports(text);
+            _ports[text] = ports;
+        }
+        return ports;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+
+namespace Svcnet.Node.Exec;
+
+/// <summary>POSIX signals by pid (and process group), which <see cref="System.Diagnostics.Process"/> lacks (it only kills).</summary>
+public static partial class Signals
+{
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Sends <paramref name="signal"/>; a negative pid addresses the process group. False if there was nobody.</summary>
+    public static bool Send(int pid, int signal) => pid != 0 && pid != -1 && Kill(pid, signal) == 0;
+
+    /// <summary>True while the process exists and is not a zombie.</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var afterComm = stat.LastIndexOf(')');
+            return afterComm > 0 && afterComm + 2 < stat.Length && stat[afterComm + 2] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Globalization;
+
+namespace Svcnet.Node.Network;
+
+/// <summary>
+/// Builds and tears down one cluster's network: the cluster-network bridge in its own namespace, one namespace
+/// per node (node IP on that bridge, pod bridge <c>cni0</c> with the node's pod CIDR, routes to the other nodes'
+/// pod CIDRs, ip_forward=1) and the external client namespace. Idempotent: <see cref="UpAsync"/> first removes
+/// leftovers of an earlier run with the same data directory.
+/// </summary>
+public sealed class ClusterNetwork(ClusterNames names)
+{
+    public ClusterNames Names { get; } = names;
+
+    /// <summary>Creates the network for <paramref name="nodeCount"/> nodes and writes the state file.</summary>
+    public async Task<ClusterState> UpAsync(int nodeCount, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(nodeCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(nodeCount, NodeAddressing.MaxNodes);
+        await DownAsync(ct);
+
+        var nodes = Enumerable.Range(1, nodeCount)
+            .Select(i => new NodeRecord(NodeAddressing.NodeName(i), i, Names.NodeNamespace(NodeAddressing.NodeName(i)),
+                NodeAddressing.NodeIP(i), NodeAddressing.PodCidr(i)))
+            .ToList();
+        var state = new ClusterState { DataDir = Names.DataDir, Prefix = Names.Prefix, CreatedAt = DateTimeOffset.UtcNow, Nodes = nodes };
+        // Written first: a run killed half-way must still be found by the next up/down.
+        state.Save(Names.StateFile);
+
+        var net = Names.ClusterNetNamespace;
+        await Netns.AddAsync(net, ct);
+        await Netns.BatchAsync(net, [
+            "link add br0 type bridge",
+            $"addr add {NodeAddressing.ClusterGateway}/24 dev br0",
+            "link set br0 up",
+        ], ct);
+
+        foreach (var node in nodes)
+        {
+            await AddNodeAsync(node, nodes, ct);
+        }
+
+        await AttachToClusterNetworkAsync(Names.ExternalNamespace, "vext", NodeAddressing.ExternalAddress, ct);
+        return state;
+    }
+
+    private async Task AddNodeAsync(NodeRecord node, IReadOnlyList<NodeRecord> all, CancellationToken ct)
+    {
+        await AttachToClusterNetworkAsync(node.Netns, "veth-" + node.Name, node.NodeIP, ct);
+        var commands = new List<string>
+        {
+            $"link add {NodeAddressing.PodBridge} type bridge",
+            $"addr add {NodeAddressing.PodGateway(node.Index)}/24 dev {NodeAddressing.PodBridge}",
+            $"link set {NodeAddressing.PodBridge} up",
+        };
+        commands.AddRange(all.Where(o => o.Index != node.Index).Select(o => $"route add {o.PodCidr} via {o.NodeIP}"));
+        await Netns.BatchAsync(node.Netns, commands, ct);
+        // Forwarding and bridge netfilter only inside the node: pod traffic is routed by the node, and bridged
+        // pod-to-pod replies must pass conntrack so DNATed connections are un-NATed.
+        await Netns.SysctlAsync(node.Netns, ["net.ipv4.ip_forward=1", "net.bridge.bridge-nf-call-iptables=1"], ct);
+    }
+
+    /// <summary>Creates namespace <paramref name="netns"/> with eth0 = <paramref name="address"/>/24 on the cluster bridge.</summary>
+    private async Task AttachToClusterNetworkAsync(string netns, string bridgePort, string address, CancellationToken ct)
+    {
+        await Netns.AddAsync(netns, ct);
+        await Netns.BatchAsync(Names.ClusterNetNamespace, [
+            $"link add {bridgePort} type veth peer name eth0 netns {netns}",
+            $"link set {bridgePort} master br0 up",
+        ], ct);
+        await Netns.BatchAsync(netns, [
+            $"addr add {address}/24 dev eth0",
+            "link set eth0 up",
+            $"route add default via {NodeAddressing.ClusterGateway}",
+        ], ct);
+    }
+
+    /// <summary>
+    /// Removes everything this cluster made: daemons recorded in the state file, then every namespace with the
+    /// cluster's prefix (pods first, then nodes, then the cluster network), then the state and IPAM files.
+    /// Returns the namespaces removed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DownAsync(CancellationToken ct = default)
+    {
+        var state = ClusterState.Load(Names.StateFile);
+        foreach (var pid in state?.DaemonPids ?? [])
+        {
+            if (Exec.Signals.IsAlive(pid) && IsOurs(pid))
+            {
+                Exec.Signals.Send(pid, Exec.Signals.SIGTERM);
+            }
+        }
+
+        var leftovers = (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).ToList();
+        // Pods before nodes before the cluster network, so veth peers vanish with their own namespace first.
+        var ordered = leftovers.OrderBy(n => n.StartsWith(Names.Prefix + "pod-", StringComparison.Ordinal) ? 0 : n == Names.ClusterNetNamespace ? 2 : 1).ToList();
+        foreach (var netns in ordered)
+        {
+            await Netns.DeleteAsync(netns, TimeSpan.FromSeconds(2), ct);
+        }
+
+        if (Directory.Exists("/etc/netns"))
+        {
+            foreach (var dir in Directory.GetDirectories("/etc/netns", Names.Prefix + "*"))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        if (File.Exists(Names.StateFile))
+        {
+            File.Delete(Names.StateFile);
+        }
+
+        var ipam = Path.Combine(Names.DataDir, "ipam");
+        if (Directory.Exists(ipam))
+        {
+            Directory.Delete(ipam, recursive: true);
+        }
+
+        return ordered;
+    }
+
+    /// <summary>Only signal a recorded pid if it still is an svcnet process (pids get reused after a reboot).</summary>
+    private static bool IsOurs(int pid)
+    {
+        try
+        {
+            var cmdline = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline");
+            return cmdline.Contains("svcnet", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Namespaces of this cluster that exist right now.</summary>
+    public async Task<IReadOnlyList<string>> ListNamespacesAsync(CancellationToken ct = default) =>
+        [.. (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+}

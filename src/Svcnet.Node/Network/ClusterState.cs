@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Svcnet.Node.Network;
+
+/// <summary>One node as recorded in the state file.</summary>
+public sealed record NodeRecord(string Name, int Index, string Netns, string NodeIP, string PodCidr);
+
+/// <summary>
+/// What <c>svcnet up</c> created, written to DATA/state.json before the first namespace exists so a killed run
+/// can still be cleaned up. Background processes record their pids here too.
+/// </summary>
+public sealed record ClusterState
+{
+    public required string DataDir { get; init; }
+    public required string Prefix { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public IReadOnlyList<NodeRecord> Nodes { get; init; } = [];
+    public IReadOnlyList<int> DaemonPids { get; init; } = [];
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static ClusterState? Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<ClusterState>(File.ReadAllText(path), Options);
+        }
+        catch (JsonException)
+        {
+            // A state file torn by a crash still leaves the name prefix to clean up by.
+            return null;
+        }
+    }
+
+    public void Save(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(this, Options));
+        File.Move(tmp, path, overwrite: true);
+    }
+}

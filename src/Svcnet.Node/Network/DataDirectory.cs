@@ -1,0 +1,25 @@
+namespace Svcnet.Node.Network;
+
+/// <summary>
+/// Where a cluster keeps its state: <c>--data-dir</c>, else <c>$SVCNET_DATA_DIR</c>, else /var/lib/svcnet (the
+/// commands run as root, and a fixed default lets <c>down</c> and <c>exec</c> work from any directory).
+/// </summary>
+public static class DataDirectory
+{
+    public const string Default = "/var/lib/svcnet";
+
+    public static string Resolve(string? option) =>
+        Path.GetFullPath(option is { Length: > 0 } ? option
+            : Environment.GetEnvironmentVariable("SVCNET_DATA_DIR") is { Length: > 0 } env ? env
+            : Default);
+
+    /// <summary>Throws unless we are root: namespaces and netfilter need CAP_SYS_ADMIN / CAP_NET_ADMIN.</summary>
+    public static void RequireRoot(string what)
+    {
+        if (Environment.UserName != "root" && !string.Equals(Environment.GetEnvironmentVariable("USER"), "root", StringComparison.Ordinal)
+            && File.ReadAllText("/proc/self/status").Split('\n').FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1) != "0")
+        {
+            throw new UnauthorizedAccessException($"{what} needs root (network namespaces and netfilter)");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Svcnet.Node.Network;
+
+/// <summary>
+/// Creates sockets that live in another network namespace without starting a process: a short-lived thread
+/// enters the namespace with setns(2), creates the socket and ends. A socket stays in the namespace it was
+/// created in, so it can be used from any thread afterwards (probes, test clients).
+/// </summary>
+public static partial class NetnsSockets
+{
+    private const int CloneNewNet = 0x40000000;
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    private static partial int SetNs(int fd, int nstype);
+
+    public static Socket Create(string netns, AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        using var handle = File.OpenHandle(Path.Combine("/run/netns", netns));
+        Socket? socket = null;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                if (SetNs((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                {
+                    throw new IOException($"setns({netns}) failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+
+                socket = new Socket(family, type, protocol);
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        })
+        { IsBackground = true, Name = "setns " + netns };
+        thread.Start();
+        thread.Join();
+        return error is null ? socket! : throw error;
+    }
+}

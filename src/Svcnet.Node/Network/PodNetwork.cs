@@ -1,0 +1,55 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Svcnet.Node.Network;
+
+/// <summary>The network side of one pod: its namespace, its IP and the veth port on the node's pod bridge.</summary>
+public sealed record PodSandbox(string PodNamespace, string PodName, string Netns, NodeRecord Node, IPAddress PodIP, string HostVeth);
+
+/// <summary>Creates and removes pod sandboxes (namespace + veth on <c>cni0</c> + address + default route).</summary>
+public sealed class PodNetwork(ClusterNames names)
+{
+    private readonly HostLocalIpam ipam = new(names.DataDir);
+
+    public async Task<PodSandbox> CreateAsync(string podNamespace, string podName, NodeRecord node, CancellationToken ct = default)
+    {
+        var netns = names.PodNamespace(podNamespace, podName);
+        if (Netns.Exists(netns))
+        {
+            throw new InvalidOperationException($"pod {podNamespace}/{podName}: network namespace {netns} already exists");
+        }
+
+        var hostVeth = "veth" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(netns)))[..8];
+        var ip = ipam.Allocate(node.Name, node.Index, $"{podNamespace}/{podName}");
+        try
+        {
+            await Netns.AddAsync(netns, ct);
+            await Netns.BatchAsync(node.Netns, [
+                $"link add {hostVeth} type veth peer name eth0 netns {netns}",
+                $"link set {hostVeth} master {NodeAddressing.PodBridge} up",
+                // A pod reaching itself through its Service leaves and re-enters through the same bridge port.
+                $"link set {hostVeth} type bridge_slave hairpin on",
+            ], ct);
+            await Netns.BatchAsync(netns, [
+                $"addr add {ip}/24 dev eth0",
+                "link set eth0 up",
+                $"route add default via {NodeAddressing.PodGateway(node.Index)}",
+            ], ct);
+            return new PodSandbox(podNamespace, podName, netns, node, ip, hostVeth);
+        }
+        catch
+        {
+            await Netns.DeleteAsync(netns, TimeSpan.Zero, CancellationToken.None);
+            ipam.Release(node.Name, ip);
+            throw;
+        }
+    }
+
+    /// <summary>Deletes the sandbox's namespace (its veth goes with it) and frees its IP.</summary>
+    public async Task DeleteAsync(PodSandbox sandbox, CancellationToken ct = default)
+    {
+        await Netns.DeleteAsync(sandbox.Netns, TimeSpan.FromSeconds(1), ct);
+        ipam.Release(sandbox.Node.Name, sandbox.PodIP);
+    }
+}

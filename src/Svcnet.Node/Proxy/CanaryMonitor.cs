@@ -1,0 +1,57 @@
+namespace Svcnet.Node.Proxy;
+
+/// <summary>
+/// kube-proxy's flush detector (spec 11): keeps empty KUBE-PROXY-CANARY chains in mangle, nat and filter and,
+/// every interval, checks the mangle one. When it is gone it waits up to 5 s for nat and filter to go too (so a
+/// whole flush has finished), asks for a full resync and re-creates the canaries.
+/// </summary>
+public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Func<CancellationToken, Task> onFlushed)
+{
+    /// <summary>Number of flushes detected so far.</summary>
+    public int FlushesDetected { get; private set; }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await applier.EnsureCanariesAsync(ct);
+                break;
+            }
+            catch (Exec.CommandFailedException)
+            {
+                await Task.Delay(interval, ct);
+            }
+        }
+
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(interval, ct);
+            if (await CheckOnceAsync(ct))
+            {
+                await onFlushed(ct);
+                await applier.EnsureCanariesAsync(ct);
+            }
+        }
+    }
+
+    /// <summary>One check; true if the tables were flushed (after waiting for the flush to finish).</summary>
+    public async Task<bool> CheckOnceAsync(CancellationToken ct)
+    {
+        if (await applier.CanaryExistsAsync("mangle", ct))
+        {
+            return false;
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (DateTime.UtcNow < deadline &&
+               (await applier.CanaryExistsAsync("nat", ct) || await applier.CanaryExistsAsync("filter", ct)))
+        {
+            await Task.Delay(100, ct);
+        }
+
+        FlushesDetected++;
+        return true;
+    }
+}

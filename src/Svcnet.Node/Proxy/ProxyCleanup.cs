@@ -1,0 +1,79 @@
+using System.Text;
+
+namespace Svcnet.Node.Proxy;
+
+/// <summary>
+/// <c>kube-proxy --cleanup</c> (spec 18) against one node: removes the base-chain jumps (not kubelet's
+/// KUBE-FIREWALL ones), then deletes kube-proxy's nat and filter chains with two restores.
+/// </summary>
+public static class ProxyCleanup
+{
+    private static readonly string[] ServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
+
+    /// <summary>Returns the errors met (empty on success); like kube-proxy it carries on after each.</summary>
+    public static async Task<IReadOnlyList<string>> RunAsync(INodeNetfilter applier, CancellationToken ct = default)
+    {
+        var errors = new List<string>();
+        foreach (var jump in BaseChainJumps.RemovedByCleanup)
+        {
+            var result = await applier.IptablesAsync(["-t", jump.Table, "-D", jump.BaseChain, .. jump.RuleArgs], ct);
+            if (!result.Succeeded && !IsNotFound(result.StandardError))
+            {
+                errors.Add(result.StandardError.Trim());
+            }
+        }
+
+        await DeleteChains(applier, "nat", c => c is "KUBE-SERVICES" or "KUBE-NODEPORTS" or "KUBE-POSTROUTING" || ServiceChainPrefixes.Any(p => c.StartsWith(p, StringComparison.Ordinal)), errors, ct);
+        await DeleteChains(applier, "filter", c => c is "KUBE-SERVICES" or "KUBE-EXTERNAL-SERVICES" or "KUBE-FORWARD" or "KUBE-NODEPORTS", errors, ct);
+        return errors;
+    }
+
+    private static bool IsNotFound(string stderr) =>
+        stderr.Contains("does a matching rule exist", StringComparison.OrdinalIgnoreCase) ||
+        stderr.Contains("No chain/target/match", StringComparison.OrdinalIgnoreCase) ||
+        stderr.Contains("Couldn't load target", StringComparison.OrdinalIgnoreCase) ||
+        stderr.Contains("does not exist", StringComparison.OrdinalIgnoreCase) ||
+        stderr.Contains("Bad rule", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task DeleteChains(INodeNetfilter applier, string table, Func<string, bool> owned, List<string> errors, CancellationToken ct)
+    {
+        string saved;
+        try
+        {
+            saved = await applier.SaveAsync(table, ct);
+        }
+        catch (Exec.CommandFailedException e)
+        {
+            errors.Add(e.Message);
+            return;
+        }
+
+        var chains = saved.Split('\n').Where(l => l.StartsWith(':'))
+            .Select(l => l[1..].Split(' ')[0]).Where(owned).ToList();
+        if (chains.Count == 0)
+        {
+            return;
+        }
+
+        var sb = new StringBuilder().Append('*').AppendLine(table);
+        foreach (var chain in chains)
+        {
+            sb.Append(':').Append(chain).AppendLine(" - [0:0]");
+        }
+
+        foreach (var chain in chains)
+        {
+            sb.Append("-X ").AppendLine(chain);
+        }
+
+        sb.AppendLine("COMMIT");
+        try
+        {
+            await applier.RestoreAsync(sb.ToString(), ct);
+        }
+        catch (RestoreFailedException e)
+        {
+            errors.Add(e.Message);
+        }
+    }
+}

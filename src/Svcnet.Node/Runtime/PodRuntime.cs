@@ -1,0 +1,85 @@
+using k8s.Models;
+using Svcnet.Node.Network;
+
+namespace Svcnet.Node.Runtime;
+
+/// <summary>Settings of the pod runtime.</summary>
+public sealed record PodRuntimeOptions
+{
+    /// <summary>argv prefix that starts the built-in test server (see <see cref="NetExecLauncher"/>).</summary>
+    public IReadOnlyList<string> NetExecCommand { get; init; } = [];
+
+    /// <summary>Creates each container's restart back-off; kubelet's 10 s .. 5 min by default.</summary>
+    public Func<RestartBackoff> Backoff { get; init; } = RestartBackoff.KubeletDefault;
+}
+
+/// <summary>
+/// The node's container runtime without containers: a pod is a network namespace on the node's pod bridge plus
+/// one real process per container. Library API for the node agent: <see cref="CreatePodAsync"/> turns a V1Pod
+/// into running processes and a pod IP, <see cref="DeletePodAsync"/> stops them gracefully and removes the sandbox.
+/// </summary>
+public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
+{
+    private readonly PodNetwork network = new(names);
+
+    public async Task<RunningPod> CreatePodAsync(V1Pod pod, NodeRecord node, CancellationToken ct = default)
+    {
+        var name = pod.Metadata?.Name ?? throw new PodSpecException("metadata.name", "a pod needs a name");
+        var ns = pod.Metadata.NamespaceProperty ?? "default";
+        var containers = pod.Spec?.Containers ?? [];
+        if (containers.Count == 0)
+        {
+            throw new PodSpecException("spec.containers", "a pod needs at least one container");
+        }
+
+        var netExec = options.NetExecCommand.Count > 0 ? options.NetExecCommand : NetExecLauncher.Resolve();
+        var sandbox = await network.CreateAsync(ns, name, node, ct);
+        try
+        {
+            var context = new PodContext(node.Name, sandbox.PodIP.ToString(), node.NodeIP);
+            var uid = pod.Metadata.Uid ?? "nouid";
+            var logRoot = Path.Combine(names.DataDir, "logs", "pods", $"{ns}_{name}_{uid}");
+            var supervisors = containers.Select(c =>
+            {
+                var launch = ContainerLaunch.Resolve(pod, c, context, netExec);
+                var served = launch.BuiltInServer
+                    ? (c.Ports ?? []).Select(p => (p.ContainerPort, string.Equals(p.Protocol, "UDP", StringComparison.OrdinalIgnoreCase))).ToList()
+                    : [];
+                ProbeExecutor.Validate(c, c.ReadinessProbe, "readinessProbe");
+                ProbeExecutor.Validate(c, c.LivenessProbe, "livenessProbe");
+                var probes = c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
+                    c.ReadinessProbe, c.LivenessProbe,
+                    new ProbeExecutor(node.Netns, sandbox.Netns, sandbox.PodIP.ToString(), c, launch.Environment),
+                    TimeSpan.FromSeconds(c.LivenessProbe?.TerminationGracePeriodSeconds ?? pod.Spec!.TerminationGracePeriodSeconds ?? 30));
+                return new ContainerSupervisor(c.Name, sandbox.Netns, launch, pod.Spec!.RestartPolicy ?? "Always",
+                    Path.Combine(logRoot, c.Name), options.Backoff(), served, probes);
+            }).ToList();
+            foreach (var supervisor in supervisors)
+            {
+                await supervisor.StartAsync();
+            }
+
+            return new RunningPod(pod, sandbox, supervisors, DateTimeOffset.UtcNow);
+        }
+        catch
+        {
+            await network.DeleteAsync(sandbox, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Graceful deletion: every container gets SIGTERM, SIGKILL after the grace period (the pod's
+    /// terminationGracePeriodSeconds, default 30 s, unless overridden), then the sandbox is removed.
+    /// </summary>
+    /// <summary>Marks the pod as being deleted (its endpoints turn terminating) without stopping it yet.</summary>
+    public static void MarkTerminating(RunningPod pod) => pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
+
+    public async Task DeletePodAsync(RunningPod pod, TimeSpan? gracePeriod = null, CancellationToken ct = default)
+    {
+        var grace = gracePeriod ?? TimeSpan.FromSeconds(pod.Pod.Spec?.TerminationGracePeriodSeconds ?? 30);
+        pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
+        await Task.WhenAll(pod.Containers.Select(c => c.StopAsync(grace)));
+        await network.DeleteAsync(pod.Sandbox, ct);
+    }
+}

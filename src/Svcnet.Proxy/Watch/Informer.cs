@@ -1,0 +1,173 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Svcnet.Proxy.Watch;
+
+/// <summary>
+/// List-then-watch for one resource, as client-go's reflector does (KubernetesClient has no informer): list, deliver
+/// the differences to the handler, watch from the list's resourceVersion with bookmarks, keep the resourceVersion
+/// current, relist when the server says 410 Gone/Expired, and reconnect with exponential backoff on errors.
+/// </summary>
+public sealed class Informer<T, TList>(
+    string resource,
+    Func<CancellationToken, Task<TList>> list,
+    Informer<T, TList>.WatchCall watch,
+    IInformerHandler<T> handler,
+    Action<string>? log = null)
+    where T : class, IKubernetesObject<V1ObjectMeta>
+    where TList : class, IItems<T>, IMetadata<V1ListMeta>
+{
+    /// <summary>A watch from a resourceVersion with bookmarks; errors (e.g. 410 Expired) go to <c>onError</c>.</summary>
+    public delegate IAsyncEnumerable<(WatchEventType Type, T Object)> WatchCall(string? resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancel);
+
+    private readonly Dictionary<string, T> _store = new(StringComparer.Ordinal);
+    private readonly Action<string> _log = log ?? (_ => { });
+
+    public bool HasSynced { get; private set; }
+
+    public string? ResourceVersion { get; private set; }
+
+    /// <summary>Lists performed (1 + relists): observable so tests can see a 410 led to a relist.</summary>
+    public int Lists { get; private set; }
+
+    public IReadOnlyCollection<T> Items => _store.Values;
+
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        var needList = true;
+        while (!cancel.IsCancellationRequested)
+        {
+            try
+            {
+                if (needList)
+                {
+                    await ListAsync(cancel);
+                    needList = false;
+                }
+
+                // Server-side timeouts of 5-10 minutes spread reconnects, as client-go's reflector does.
+                var timeout = 300 + Random.Shared.Next(300);
+                Exception? failure = null;
+                await foreach (var (type, obj) in watch(ResourceVersion, timeout, e => failure ??= e, cancel))
+                {
+                    Apply(type, obj);
+                    backoff = TimeSpan.FromMilliseconds(250);
+                    if (failure is not null)
+                    {
+                        break;
+                    }
+                }
+
+                if (failure is not null)
+                {
+                    throw failure;
+                }
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (IsGone(e))
+            {
+                _log($"{resource}: resourceVersion {ResourceVersion} is too old (410); relisting");
+                needList = true;
+            }
+            catch (Exception e) when (e is HttpRequestException or HttpOperationException or IOException or KubernetesException or System.Text.Json.JsonException or TaskCanceledException)
+            {
+                _log($"{resource}: {(needList ? "list" : "watch")} failed: {e.Message}; retrying in {backoff.TotalMilliseconds:0} ms");
+                await Task.Delay(backoff, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+            }
+        }
+    }
+
+    private async Task ListAsync(CancellationToken cancel)
+    {
+        var body = await list(cancel);
+        var items = body.Items ?? [];
+        Lists++;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            var key = Key(item);
+            seen.Add(key);
+            if (_store.TryGetValue(key, out var old))
+            {
+                if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
+                {
+                    _store[key] = item;
+                    handler.OnUpdate(old, item);
+                }
+            }
+            else
+            {
+                _store[key] = item;
+                handler.OnAdd(item);
+            }
+        }
+
+        foreach (var key in _store.Keys.Where(k => !seen.Contains(k)).ToList())
+        {
+            var gone = _store[key];
+            _store.Remove(key);
+            handler.OnDelete(gone);
+        }
+
+        ResourceVersion = body.Metadata?.ResourceVersion;
+        if (!HasSynced)
+        {
+            HasSynced = true;
+            handler.OnSynced();
+        }
+    }
+
+    private void Apply(WatchEventType type, T obj)
+    {
+        var rv = obj.Metadata?.ResourceVersion;
+        switch (type)
+        {
+            case WatchEventType.Added or WatchEventType.Modified:
+                var key = Key(obj);
+                if (_store.TryGetValue(key, out var old))
+                {
+                    _store[key] = obj;
+                    handler.OnUpdate(old, obj);
+                }
+                else
+                {
+                    _store[key] = obj;
+                    handler.OnAdd(obj);
+                }
+
+                break;
+            case WatchEventType.Deleted:
+                if (_store.Remove(Key(obj), out var removed))
+                {
+                    handler.OnDelete(removed);
+                }
+
+                break;
+            case WatchEventType.Bookmark:
+                break;
+            case WatchEventType.Error:
+                throw new KubernetesException(new V1Status { Code = 410, Reason = "Expired", Message = "watch error event" });
+        }
+
+        if (!string.IsNullOrEmpty(rv))
+        {
+            ResourceVersion = rv;
+        }
+    }
+
+    private static string Key(T obj) => $"{obj.Metadata.NamespaceProperty}/{obj.Metadata.Name}";
+
+    private static bool IsGone(Exception e) => e switch
+    {
+        HttpOperationException h => h.Response?.StatusCode == HttpStatusCode.Gone,
+        KubernetesException k => k.Status?.Code == 410,
+        _ => e.InnerException is not null && IsGone(e.InnerException),
+    };
+}

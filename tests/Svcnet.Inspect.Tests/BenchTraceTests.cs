@@ -1,0 +1,23 @@
+using Svcnet.Bench;
+using Svcnet.Inspect.Parsing;
+
+namespace Svcnet.Inspect.Tests;
+
+/// <summary>The benchmark's dump and its key: value output (figures are printed, never asserted as limits).</summary>
+public class BenchTraceTests
+{
+    [Fact]
+    public void Synthetic_dump_is_a_valid_kube_proxy_ruleset_and_the_bench_prints_its_keys()
+    {
+        var rules = RuleSetParser.Parse(SyntheticDump.Generate(20, 10));
+        // Per service: KUBE-SERVICES, NODEPORTS, 2 EXT, 1 masquerade rule, and 3 rules per endpoint.
+        Assert.Equal(20 * (5 + (3 * 10)) + 11 + 8, rules.RuleCount);
+
+        var output = new StringWriter();
+        Assert.Equal(0, TraceBenchmark.Run(output, services: 200, endpoints: 10, traces: 50));
+        var keys = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[0]).ToList();
+        Assert.Contains("parse_ms", keys);
+        Assert.Contains("trace_us", keys);
+        Assert.Contains("peak_working_set_mb", keys);
+    }
+}

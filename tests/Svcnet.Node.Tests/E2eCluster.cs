@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Svcnet.Node.Cluster;
+using Svcnet.Node.Exec;
+using Svcnet.Node.Runtime;
+
+namespace Svcnet.Node.Tests;
+
+/// <summary>A <see cref="LocalCluster"/> in a unique data directory for one end-to-end test, plus traffic helpers.</summary>
+public sealed class E2eCluster : IAsyncDisposable
+{
+    private E2eCluster(LocalCluster cluster, string dir)
+    {
+        Cluster = cluster;
+        Dir = dir;
+    }
+
+    public LocalCluster Cluster { get; }
+    public string Dir { get; }
+    public string Node1 => Cluster.Nodes[0].Netns;
+    public string External => Cluster.Names.ExternalNamespace;
+
+    public static async Task<E2eCluster> StartAsync(int nodes = 1)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-e2e-" + Guid.NewGuid().ToString("N")[..10]);
+        var cluster = await LocalCluster.UpAsync(dir, nodes);
+        return new E2eCluster(cluster, dir);
+    }
+
+    /// <summary>Starts a seed-like pod (test server on 3000 named nodejs-port, plus UDP 3001) and waits until Ready.</summary>
+    public async Task<RunningPod> PodAsync(string name, string? node = null, string app = "helloworld")
+    {
+        var spec = PodManifests.Seed(name);
+        spec.Metadata.Labels["app"] = app;
+        spec.Spec.NodeName = node;
+        spec.Spec.Containers[0].Ports.Add(new k8s.Models.V1ContainerPort { Name = "udp-port", ContainerPort = 3001, Protocol = "UDP" });
+        var pod = await Cluster.CreatePodAsync(spec);
+        Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(20)), $"pod {name} not ready");
+        return pod;
+    }
+
+    /// <summary>HTTP GET from inside a namespace; (curl exit code, body, elapsed).</summary>
+    public static async Task<(int Exit, string Body, TimeSpan Elapsed)> GetAsync(string netns, string url, double maxSeconds = 3)
+    {
+        var watch = Stopwatch.StartNew();
+        var result = await CommandRunner.RunInNetnsAsync(netns, ["curl", "-sS", "--max-time", maxSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), url],
+            timeout: TimeSpan.FromSeconds(maxSeconds + 5));
+        return (result.ExitCode, result.StandardOutput, watch.Elapsed);
+    }
+
+    public static async Task<string> MustGetAsync(string netns, string url)
+    {
+        var (exit, body, _) = await GetAsync(netns, url);
+        Assert.True(exit == 0, $"curl {url} from {netns} exited {exit}");
+        return body;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        if (Directory.Exists(Dir))
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+    }
+}

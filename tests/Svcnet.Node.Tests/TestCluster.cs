@@ -1,0 +1,63 @@
+using Svcnet.Node.Exec;
+using Svcnet.Node.Network;
+using Svcnet.Node.Runtime;
+
+namespace Svcnet.Node.Tests;
+
+/// <summary>
+/// A throw-away cluster for one test: a unique data directory under /tmp (so unique namespace names), torn down
+/// with everything in it on dispose, also when the test failed.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    private TestCluster(ClusterNames names, ClusterState state)
+    {
+        Names = names;
+        State = state;
+        Network = new ClusterNetwork(names);
+        Runtime = new PodRuntime(names, new PodRuntimeOptions { Backoff = () => new RestartBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
+    }
+
+    public ClusterNames Names { get; }
+    public ClusterState State { get; }
+    public ClusterNetwork Network { get; }
+    public PodRuntime Runtime { get; }
+    public NodeRecord Node1 => State.Nodes[0];
+
+    public static async Task<TestCluster> StartAsync(int nodes = 1)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-test-" + Guid.NewGuid().ToString("N")[..10]);
+        var names = new ClusterNames(dir);
+        var network = new ClusterNetwork(names);
+        try
+        {
+            var state = await network.UpAsync(nodes);
+            return new TestCluster(names, state);
+        }
+        catch
+        {
+            await network.DownAsync();
+            throw;
+        }
+    }
+
+    public Task<ProcessResult> RunAsync(string netns, params string[] command) =>
+        CommandRunner.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20));
+
+    /// <summary>curl from inside <paramref name="netns"/>; returns the body, or throws with curl's error.</summary>
+    public async Task<string> CurlAsync(string netns, string url)
+    {
+        var result = await RunAsync(netns, "curl", "-sS", "--max-time", "3", url);
+        result.EnsureSuccess();
+        return result.StandardOutput;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Network.DownAsync();
+        if (Directory.Exists(Names.DataDir))
+        {
+            Directory.Delete(Names.DataDir, recursive: true);
+        }
+    }
+}

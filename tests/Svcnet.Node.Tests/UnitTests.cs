@@ -1,0 +1,167 @@
+using System.Net;
+using k8s.Models;
+using Svcnet.Node.NetExec;
+using Svcnet.Node.Network;
+using Svcnet.Node.Runtime;
+
+namespace Svcnet.Node.Tests;
+
+public class EnvExpansionTests
+{
+    private static readonly Dictionary<string, string> Vars = new() { ["A"] = "one", ["B"] = "two" };
+
+    [Theory]
+    [InlineData("$(A)-$(B)", "one-two")]
+    [InlineData("$(MISSING)", "$(MISSING)")]
+    [InlineData("$$(A)", "$(A)")]
+    [InlineData("cost $$5", "cost $5")]
+    [InlineData("$(A", "$(A")]
+    [InlineData("plain $", "plain $")]
+    public void Expands_like_kubernetes(string input, string expected) => Assert.Equal(expected, EnvExpansion.Expand(input, Vars));
+}
+
+public class NetExecResponderTests
+{
+    private static readonly IPEndPoint Client = new(IPAddress.Parse("10.244.0.1"), 40000);
+
+    [Fact]
+    public void Http_paths_answer_like_agnhost()
+    {
+        Assert.Equal((200, "pod-a"), NetExecResponder.Http("/hostname", "pod-a", Client));
+        Assert.Equal((200, "10.244.0.1:40000"), NetExecResponder.Http("/clientip", "pod-a", Client));
+        Assert.Equal((200, "hello world"), NetExecResponder.Http("/echo?msg=hello%20world", "pod-a", Client));
+        Assert.Equal(404, NetExecResponder.Http("/shell?cmd=ls", "pod-a", Client).Status);
+    }
+
+    [Fact]
+    public void Client_ip_of_a_dual_stack_socket_is_shown_as_ipv4() =>
+        Assert.Equal("192.168.49.1:5", NetExecResponder.Format(new IPEndPoint(IPAddress.Parse("192.168.49.1").MapToIPv6(), 5)));
+
+    [Fact]
+    public void Udp_commands_answer_like_agnhost()
+    {
+        Assert.Equal("pod-a", NetExecResponder.Udp("hostname\n", "pod-a", Client));
+        Assert.Equal("10.244.0.1:40000", NetExecResponder.Udp("clientip", "pod-a", Client));
+        Assert.Equal("x y", NetExecResponder.Udp("echo x y", "pod-a", Client));
+        Assert.Null(NetExecResponder.Udp("shell ls", "pod-a", Client));
+    }
+}
+
+public class ContainerLaunchTests
+{
+    private static readonly PodContext Context = new("node1", "10.244.0.2", "192.168.49.2");
+
+    [Fact]
+    public void Container_without_command_runs_the_test_server_on_its_ports()
+    {
+        var pod = PodManifests.Seed();
+        var launch = ContainerLaunch.Resolve(pod, pod.Spec.Containers[0], Context, ["/x/svcnet", "netexec"]);
+        Assert.True(launch.BuiltInServer);
+        Assert.Equal(["/x/svcnet", "netexec", "--http-port=3000", "--hostname=nodehelloworld.example.com"], launch.Argv);
+    }
+
+    [Fact]
+    public void Udp_port_is_served_over_udp()
+    {
+        var pod = PodManifests.Seed();
+        pod.Spec.Containers[0].Ports.Add(new V1ContainerPort { ContainerPort = 53, Protocol = "UDP" });
+        var launch = ContainerLaunch.Resolve(pod, pod.Spec.Containers[0], Context, ["svcnet", "netexec"]);
+        Assert.Contains("--udp-port=53", launch.Argv);
+    }
+
+    [Fact]
+    public void Command_and_args_with_env_expansion_and_downward_api()
+    {
+        var pod = PodManifests.WithCommand("p", "Always", "sh", "-c");
+        var c = pod.Spec.Containers[0];
+        c.Args = ["echo $(GREETING) from $(MY_IP) $$(GREETING)"];
+        c.Env =
+        [
+            new V1EnvVar { Name = "NAME", Value = "world" },
+            new V1EnvVar { Name = "GREETING", Value = "hello $(NAME)" },
+            new V1EnvVar { Name = "MY_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
+        ];
+        var launch = ContainerLaunch.Resolve(pod, c, Context, ["svcnet", "netexec"]);
+        Assert.False(launch.BuiltInServer);
+        Assert.Equal(["sh", "-c", "echo hello world from 10.244.0.2 $(GREETING)"], launch.Argv);
+        Assert.Equal("p", launch.Environment["HOSTNAME"]);
+    }
+
+    [Fact]
+    public void Unsupported_env_source_names_the_field()
+    {
+        var pod = PodManifests.WithCommand("p", "Always", "true");
+        var c = pod.Spec.Containers[0];
+        c.Env = [new V1EnvVar { Name = "S", ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = "s", Key = "k" } } }];
+        var e = Assert.Throws<PodSpecException>(() => ContainerLaunch.Resolve(pod, c, Context, ["svcnet"]));
+        Assert.Equal("spec.containers[main].env[S].valueFrom", e.Field);
+    }
+}
+
+public class AddressingTests
+{
+    [Fact]
+    public void Names_derive_from_the_data_directory()
+    {
+        var a = new ClusterNames("/tmp/a");
+        var b = new ClusterNames("/tmp/b/");
+        Assert.NotEqual(a.Prefix, b.Prefix);
+        Assert.Equal(a.Prefix, new ClusterNames("/tmp/../tmp/a/").Prefix);
+        Assert.Matches("^svcnet-[0-9a-f]{6}-node2$", a.NodeNamespace("node2"));
+    }
+
+    [Fact]
+    public void Minikube_like_address_plan()
+    {
+        Assert.Equal("192.168.49.2", NodeAddressing.NodeIP(1));
+        Assert.Equal("192.168.49.3", NodeAddressing.NodeIP(2));
+        Assert.Equal("10.244.1.0/24", NodeAddressing.PodCidr(2));
+        Assert.Equal("10.244.0.1", NodeAddressing.PodGateway(1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => NodeAddressing.NodeIP(0));
+    }
+
+    [Fact]
+    public void Ipam_hands_out_distinct_addresses_and_does_not_reuse_a_released_one_at_once()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-ipam-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var ipam = new HostLocalIpam(dir);
+            var a = ipam.Allocate("node1", 1, "p/a");
+            var b = ipam.Allocate("node1", 1, "p/b");
+            Assert.Equal("10.244.0.2", a.ToString());
+            Assert.Equal("10.244.0.3", b.ToString());
+            ipam.Release("node1", a);
+            Assert.Equal("10.244.0.4", ipam.Allocate("node1", 1, "p/c").ToString());
+            for (var i = 5; i <= 254; i++)
+            {
+                ipam.Allocate("node1", 1, "p/x");
+            }
+
+            // Wrapped around: the released .2 is the only free address left.
+            Assert.Equal(a, ipam.Allocate("node1", 1, "p/d"));
+            Assert.Throws<InvalidOperationException>(() => ipam.Allocate("node1", 1, "p/e"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Icmp_checksum_matches_rfc1071_example()
+    {
+        // RFC 1071's example words 0001 f203 f4f5 f6f7 sum to ddf2; the checksum is its complement.
+        Assert.Equal(0x220d, IcmpEcho.Checksum([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]));
+    }
+
+    [Fact]
+    public void Backoff_doubles_up_to_the_cap_and_resets_after_a_long_run()
+    {
+        var backoff = new RestartBackoff(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(35), TimeSpan.FromMinutes(10));
+        Assert.Equal(10, backoff.Next(TimeSpan.Zero).TotalSeconds);
+        Assert.Equal(20, backoff.Next(TimeSpan.Zero).TotalSeconds);
+        Assert.Equal(35, backoff.Next(TimeSpan.Zero).TotalSeconds);
+        Assert.Equal(10, backoff.Next(TimeSpan.FromMinutes(11)).TotalSeconds);
+    }
+}

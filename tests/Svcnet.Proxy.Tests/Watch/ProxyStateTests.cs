@@ -1,0 +1,88 @@
+using Svcnet.Proxy.Config;
+using Svcnet.Proxy.Snapshot;
+using Svcnet.Proxy.Tests.Support;
+using Svcnet.Proxy.Watch;
+
+namespace Svcnet.Proxy.Tests.Watch;
+
+public class ProxyStateTests
+{
+    private readonly ProxyState _state = new(new ProxyConfig { NodeName = "node-1" });
+
+    [Fact]
+    public void Records_effective_changes_per_service()
+    {
+        var raised = 0;
+        _state.Changed += () => raised++;
+        var web = Objects.Service("shop", "web", "10.96.0.10");
+        _state.OnService(null, web);
+        _state.OnEndpointSlice(null, Objects.Slice("shop", "web", "web-1", "10.244.1.1"));
+
+        var (snapshot, changed, _) = _state.TakeChanges();
+        Assert.Equal([new ServiceName("shop", "web")], changed);
+        var port = Assert.Single(snapshot.ServicePorts).Value;
+        Assert.Equal("10.96.0.10", port.ClusterIP);
+        Assert.Equal(["10.244.1.1:8080"], snapshot.EndpointsOf(port.Name).Select(e => e.EndpointString));
+        Assert.Equal(2, raised);
+
+        // An annotation change is not a change the proxy programs.
+        _state.OnService(web, Objects.Service("shop", "web", "10.96.0.10", annotation: "hello"));
+        Assert.Empty(_state.TakeChanges().Changed);
+        Assert.Equal(2, raised);
+    }
+
+    [Fact]
+    public void Endpoints_merge_across_slices_and_go_with_their_slice()
+    {
+        _state.OnService(null, Objects.Service("shop", "web", "10.96.0.10"));
+        var a = Objects.Slice("shop", "web", "web-a", "10.244.1.1");
+        var b = Objects.Slice("shop", "web", "web-b", "10.244.2.1", "10.244.1.1");
+        _state.OnEndpointSlice(null, a);
+        _state.OnEndpointSlice(null, b);
+        var (snapshot, _, _) = _state.TakeChanges();
+        var name = snapshot.ServicePorts.Keys.Single();
+        Assert.Equal(["10.244.1.1:8080", "10.244.2.1:8080"], snapshot.EndpointsOf(name).Select(e => e.EndpointString));
+
+        _state.OnEndpointSlice(b, null);
+        var (after, changed, _) = _state.TakeChanges();
+        Assert.Equal(["10.244.1.1:8080"], after.EndpointsOf(name).Select(e => e.EndpointString));
+        Assert.Single(changed);
+
+        _state.OnEndpointSlice(a, null);
+        Assert.True(_state.TakeChanges().Snapshot.EndpointsOf(name).IsEmpty);
+    }
+
+    [Fact]
+    public void Deleting_a_service_removes_its_ports_and_counts_as_a_change()
+    {
+        var web = Objects.Service("shop", "web", "10.96.0.10");
+        _state.OnService(null, web);
+        _state.TakeChanges();
+        _state.OnService(web, null);
+        var (snapshot, changed, _) = _state.TakeChanges();
+        Assert.Empty(snapshot.ServicePorts);
+        Assert.Equal([new ServiceName("shop", "web")], changed);
+    }
+
+    [Fact]
+    public void Is_initialized_only_when_services_and_slices_were_listed()
+    {
+        Assert.False(_state.IsInitialized);
+        _state.OnServicesSynced();
+        Assert.False(_state.IsInitialized);
+        _state.OnEndpointSlicesSynced();
+        Assert.True(_state.IsInitialized);
+    }
+
+    [Fact]
+    public void Own_node_labels_are_a_node_change()
+    {
+        var node = new k8s.Models.V1Node { Metadata = new() { Name = "node-1", Labels = new Dictionary<string, string> { ["topology.kubernetes.io/zone"] = "a" } } };
+        _state.OnNode(null, node);
+        var (snapshot, _, nodeChanged) = _state.TakeChanges();
+        Assert.True(nodeChanged);
+        Assert.Equal("a", snapshot.Node.Zone);
+        _state.OnNode(node, node);
+        Assert.False(_state.TakeChanges().NodeChanged);
+    }
+}
