@@ -69,6 +69,9 @@ public class DiffAndExplainTests
         Assert.Contains("from the node itself (192.168.10.5): 50% → 10.244.1.6:8443, 50% → 10.244.2.8:8443; masquerade: yes", text, StringComparison.Ordinal);
         Assert.Contains("from localhost (127.0.0.1): 50% → 10.244.1.6:8443, 50% → 10.244.2.8:8443; masquerade: yes", text, StringComparison.Ordinal);
         Assert.Contains("health check node port any local address:32000/tcp", text, StringComparison.Ordinal);
+        Assert.Contains("traffic policies: internal Cluster, external Local", text, StringComparison.Ordinal);
+        Assert.Contains("10.244.2.8:8443          KUBE-SEP-3IUPVHY7YL73LVTK  cluster-wide set (KUBE-SVC); not on this node, so excluded for external traffic by the Local policy", text, StringComparison.Ordinal);
+        Assert.Contains("traffic policies: internal Local", new Explainer(Flows("TestInternalTrafficPolicy_local_one_local_endpoint"), []).Explain("ns1", "svc1"), StringComparison.Ordinal);
 
         var dns = new Explainer(rules, [IPAddress.Parse("192.168.10.5")]).Explain("demo", "dns");
         Assert.Contains("from a pod (10.244.0.10): 100% REJECT", dns, StringComparison.Ordinal);

@@ -14,11 +14,12 @@ public static class GraphCommand
         var ns = new Option<string?>("--namespace", "-n") { Description = "Namespace of the Service (default: any)" };
         var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace" };
+        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME (svcnet-<hash>-NAME)" };
         var output = new Option<string>("--output", "-o") { Description = "dot, mermaid or svg", DefaultValueFactory = _ => "dot" };
         output.AcceptOnlyFromAmong("dot", "mermaid", "svg");
         var cmd = new Command("graph", "Draw the chain graph: entry rules → KUBE-SERVICES/KUBE-NODEPORTS → KUBE-EXT/FW/SVC/SVL → KUBE-SEP → endpoints, with matches, probabilities and drops");
         cmd.Arguments.Add(service);
-        foreach (var o in new Option[] { ns, rules, netns, output })
+        foreach (var o in new Option[] { ns, rules, netns, node, output })
         {
             cmd.Options.Add(o);
         }
@@ -26,7 +27,7 @@ public static class GraphCommand
         {
             try
             {
-                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
+                var text = InspectInput.Text(parse.GetValue(rules), InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node)));
                 var name = parse.GetValue(service);
                 if (name is not null && name.Contains('/', StringComparison.Ordinal))
                 {

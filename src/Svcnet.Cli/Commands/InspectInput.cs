@@ -13,6 +13,21 @@ namespace Svcnet.Cli.Commands;
 /// </summary>
 internal static class InspectInput
 {
+    /// <summary>The network namespace to read from: --netns as given, or the namespace of svcnet node --node.</summary>
+    public static string? Namespace(string? netns, string? node) => node is not null ? RuleSource.NodeNamespace(node) : netns;
+
+    /// <summary>--local-ip as given; when none is given and the rules come from a namespace, the addresses inside it.</summary>
+    public static List<System.Net.IPAddress> LocalIPs(string[]? given, string? ns, TextWriter notes)
+    {
+        var ips = (given ?? []).Select(ip => System.Net.IPAddress.TryParse(ip, out var a) ? a : throw new FormatException($"--local-ip: {ip} is not an IP address")).ToList();
+        if (ips.Count == 0 && ns is not null)
+        {
+            ips.AddRange(RuleSource.AddressesInNetworkNamespace(ns).Where(a => !System.Net.IPAddress.IsLoopback(a)));
+            notes.WriteLine($"note: local addresses of {ns}: {string.Join(", ", ips)}");
+        }
+        return ips;
+    }
+
     public static string Text(string? rules, string? netns)
     {
         if (netns is not null)

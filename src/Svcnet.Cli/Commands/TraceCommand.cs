@@ -13,6 +13,7 @@ public static class TraceCommand
     {
         var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace instead of a file" };
+        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME (svcnet-<hash>-NAME)" };
         var src = new Option<string>("--src") { Description = "Source IP", Required = true };
         var dst = new Option<string>("--dst") { Description = "Destination IP", Required = true };
         var dport = new Option<int>("--dport") { Description = "Destination port", Required = true };
@@ -32,7 +33,7 @@ public static class TraceCommand
         output.AcceptOnlyFromAmong("tree", "json");
 
         var cmd = new Command("trace", "Trace a packet through a kube-proxy ruleset: every outcome, its probability, masquerade, and the rules it passed");
-        foreach (var o in new Option[] { rules, netns, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
+        foreach (var o in new Option[] { rules, netns, node, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
         {
             cmd.Options.Add(o);
         }
@@ -42,7 +43,8 @@ public static class TraceCommand
             var stderr = parse.InvocationConfiguration.Error;
             try
             {
-                var text = InspectInput.Text(parse.GetValue(rules), parse.GetValue(netns));
+                var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node));
+                var text = InspectInput.Text(parse.GetValue(rules), netnsName);
                 var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
                 if (added > 0)
                 {
@@ -55,7 +57,7 @@ public static class TraceCommand
                     parse.GetValue(dport),
                     parse.GetValue(proto)!,
                     parse.GetValue(from) == "local" ? TraceOrigin.Local : TraceOrigin.Network,
-                    new ValueList<IPAddress>((parse.GetValue(localIps) ?? []).Select(ip => ParseIp(ip, "--local-ip"))),
+                    new ValueList<IPAddress>(InspectInput.LocalIPs(parse.GetValue(localIps), netnsName, stderr)),
                     parse.GetValue(sport),
                     affinityResult is null ? null : parse.GetValue(affinity) ?? "",
                     parse.GetValue(ctstate) is { } states ? new ValueList<string>(states.ToUpperInvariant().Split(',')) : null);

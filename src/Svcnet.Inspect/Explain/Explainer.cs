@@ -60,11 +60,23 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
     {
         sb.Append(CultureInfo.InvariantCulture, $"\nport {(port.PortName.Length == 0 ? "(unnamed)" : port.PortName)}/{port.Protocol}  [{port.Id}]\n");
         sb.Append(CultureInfo.InvariantCulture, $"  chains: {(port.Chains.Count == 0 ? "(none: no endpoints, filter rules only)" : string.Join(", ", port.Chains))}\n");
+        // Traffic policies show in the chains: a cluster-IP entry to KUBE-SVL is internalTrafficPolicy Local, a KUBE-EXT
+        // chain that ends in KUBE-SVL is externalTrafficPolicy Local.
+        var itpLocal = port.EntryPoints.Any(e => e.Kind == EntryKind.ClusterIP && e.Target.StartsWith("KUBE-SVL-", StringComparison.Ordinal))
+            || port.EntryPoints.Any(e => e.Kind == EntryKind.ClusterIP && e.Rule.Comment?.EndsWith("has no local endpoints", StringComparison.Ordinal) == true);
+        var ext = port.Chains.FirstOrDefault(c => c.StartsWith("KUBE-EXT-", StringComparison.Ordinal));
+        var extRules = ext is null ? [] : rules.GetChain("nat", ext)!.Rules.ToList();
+        var etpLocal = extRules.Any(r => r.JumpChain?.StartsWith("KUBE-SVL-", StringComparison.Ordinal) == true
+            || r.Comment?.StartsWith("route LOCAL traffic", StringComparison.Ordinal) == true);
+        sb.Append(CultureInfo.InvariantCulture, $"  traffic policies: internal {(itpLocal ? "Local" : "Cluster")}, external {(ext is null ? "(not exposed outside the cluster IP)" : etpLocal ? "Local" : "Cluster")}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  endpoints ({port.Endpoints.Count}):\n");
         foreach (var e in port.Endpoints)
         {
             var sets = string.Join(", ", new[] { e.InClusterSet ? "cluster-wide set (KUBE-SVC)" : null, e.InLocalSet ? "node-local set (KUBE-SVL)" : null }.Where(s => s is not null));
-            sb.Append(CultureInfo.InvariantCulture, $"    {e.Destination,-24} {e.Chain}  {sets}\n");
+            var why = (itpLocal || etpLocal) && !e.InLocalSet
+                ? $"; not on this node, so excluded for {(itpLocal ? "cluster-IP" : "")}{(itpLocal && etpLocal ? " and " : "")}{(etpLocal ? "external" : "")} traffic by the Local policy"
+                : "";
+            sb.Append(CultureInfo.InvariantCulture, $"    {e.Destination,-24} {e.Chain}  {sets}{why}\n");
         }
         if (port.Endpoints.Count == 0)
         {

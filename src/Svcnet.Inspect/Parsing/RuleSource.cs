@@ -12,27 +12,68 @@ public static class RuleSource
     public static RuleSet Load(string path) => RuleSetParser.Parse(ReadText(path));
 
     /// <summary>
+    /// The network namespace of svcnet node <paramref name="node"/>: svcnet names them <c>svcnet-&lt;hash6&gt;-&lt;node&gt;</c>
+    /// (hash6 from the cluster's data directory). Exactly one running cluster must have that node.
+    /// </summary>
+    public static string NodeNamespace(string node)
+    {
+        var dir = "/var/run/netns";
+        var candidates = Directory.Exists(dir)
+            ? Directory.GetFiles(dir).Select(Path.GetFileName).OfType<string>()
+                .Where(n => n.Length == "svcnet-".Length + 7 + node.Length && n.StartsWith("svcnet-", StringComparison.Ordinal)
+                    && n[7..13].All(char.IsAsciiHexDigitLower) && n[13] == '-' && n[14..] == node)
+                .Order(StringComparer.Ordinal).ToList()
+            : [];
+        return candidates.Count switch
+        {
+            1 => candidates[0],
+            0 => throw new InvalidOperationException($"no running svcnet node {node} (no network namespace svcnet-<hash>-{node}); use --netns for another namespace"),
+            _ => throw new InvalidOperationException($"node {node} exists in several svcnet clusters ({string.Join(", ", candidates)}); pick one with --netns"),
+        };
+    }
+
+    /// <summary>Every address assigned inside the namespace (what the kernel treats as LOCAL there).</summary>
+    public static IReadOnlyList<System.Net.IPAddress> AddressesInNetworkNamespace(string netns)
+    {
+        var output = Run("ip", ["netns", "exec", netns, "ip", "-o", "addr", "show"], $"ip addr in namespace {netns}");
+        var addresses = new List<System.Net.IPAddress>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var i = Array.FindIndex(words, w => w is "inet" or "inet6");
+            if (i >= 0 && i + 1 < words.Length && System.Net.IPAddress.TryParse(words[i + 1].Split('/')[0], out var ip))
+            {
+                addresses.Add(ip);
+            }
+        }
+        return addresses;
+    }
+
+    /// <summary>
     /// Runs <c>iptables-save -c</c> (or ip6tables-save) inside network namespace <paramref name="netns"/>;
     /// read-only, so it never changes the namespace's rules.
     /// </summary>
-    public static string SaveFromNetworkNamespace(string netns, bool ipv6 = false)
+    public static string SaveFromNetworkNamespace(string netns, bool ipv6 = false) =>
+        Run("ip", ["netns", "exec", netns, ipv6 ? "ip6tables-save" : "iptables-save", "-c"], $"iptables-save in namespace {netns}");
+
+    private static string Run(string command, string[] args, string what)
     {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", netns, ipv6 ? "ip6tables-save" : "iptables-save", "-c" })
+        var psi = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
         {
             psi.ArgumentList.Add(arg);
         }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start ip");
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {command}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();
         if (!process.WaitForExit(30_000))
         {
             process.Kill(true);
-            throw new InvalidOperationException($"iptables-save in namespace {netns} did not finish in 30 s");
+            throw new InvalidOperationException($"{what} did not finish in 30 s");
         }
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"iptables-save in namespace {netns} failed: {stderr.Trim()}");
+            throw new InvalidOperationException($"{what} failed: {stderr.Trim()}");
         }
         return stdout.Result;
     }
