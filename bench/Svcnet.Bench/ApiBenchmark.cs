@@ -16,7 +16,104 @@ namespace Svcnet.Bench;
 /// </summary>
 public static class ApiBenchmark
 {
-    public sealed record Options(int Creates, int Clients, int Watchers, int WatchEvents);
+    public sealed record Options(int Creates, int Clients, int Watchers, int WatchEvents, int ProgrammedServices = 100);
+
+    /// <summary>
+    /// The proxy (list-then-watch informers + sync loop, min-sync-period 0, dry-run applier) against this server:
+    /// time from a Service create being acknowledged to the end of the first sync whose payload jumps from its
+    /// ClusterIP to a KUBE-SVC chain (so the EndpointSlice controller's work is included: the Service selects a
+    /// running pod).
+    /// </summary>
+    private static async Task<List<double>> ProgrammingLatencyAsync(ControlPlaneServer server, string dir, HttpClient http, int count)
+    {
+        using (var pod = await http.PostAsync("api/v1/namespaces/default/pods", Body("""{"metadata":{"name":"backend","labels":{"app":"backend"}},"spec":{"containers":[{"name":"c","image":"x","ports":[{"name":"http","containerPort":8080}]}]}}""")))
+        {
+            pod.EnsureSuccessStatusCode();
+        }
+        using (var status = new HttpRequestMessage(HttpMethod.Patch, "api/v1/namespaces/default/pods/backend/status")
+        {
+            Content = new StringContent("""{"status":{"phase":"Running","podIP":"10.244.0.5","podIPs":[{"ip":"10.244.0.5"}],"conditions":[{"type":"Ready","status":"True"}]}}""", Encoding.UTF8, "application/merge-patch+json"),
+        })
+        using (var response = await http.SendAsync(status))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        // Let the EndpointSlice controller finish the earlier phases' Services first: measure a quiet cluster.
+        for (var (last, quietSince) = (-1L, Stopwatch.GetTimestamp()); Stopwatch.GetElapsedTime(quietSince).TotalMilliseconds < 500;)
+        {
+            await Task.Delay(50);
+            if (server.Store.Revision != last)
+            {
+                (last, quietSince) = (server.Store.Revision, Stopwatch.GetTimestamp());
+            }
+        }
+        var config = new Svcnet.Proxy.Config.ProxyConfig { NodeName = "bench-node", MinSyncPeriod = TimeSpan.Zero, SyncPeriod = TimeSpan.FromMinutes(5) };
+        var state = new Svcnet.Proxy.Watch.ProxyState(config);
+        var dry = new Svcnet.Proxy.Sync.DryRunApplier(TextWriter.Null);
+        using var runner = new Svcnet.Proxy.Sync.ProxyRunner(config, state, dry, dry);
+        using var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dir, "kubeconfig")));
+        var watch = new Svcnet.Proxy.Watch.ClusterWatch(client, config.NodeName, state);
+        var acknowledged = new ConcurrentDictionary<string, long>();
+        // The sync loop only records (time, payload); matching happens afterwards so it does not slow the proxy.
+        var syncs = new ConcurrentQueue<(long At, ReadOnlyMemory<byte> Payload)>();
+        runner.Synced += outcome =>
+        {
+            if (outcome.Success)
+            {
+                syncs.Enqueue((Stopwatch.GetTimestamp(), outcome.Payload.Bytes.ToArray())); // copied: the compiler may reuse its buffer
+            }
+        };
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var running = Task.WhenAll(watch.RunAsync(stop.Token), runner.RunAsync(stop.Token));
+        while (runner.LastSuccess is null && !stop.IsCancellationRequested)
+        {
+            await Task.Delay(10);
+        }
+        for (var i = 0; i < count; i++)
+        {
+            using var response = await http.PostAsync("api/v1/namespaces/default/services", Body($"{{\"metadata\":{{\"name\":\"prog{i}\"}},\"spec\":{{\"selector\":{{\"app\":\"backend\"}},\"ports\":[{{\"port\":80,\"targetPort\":\"http\"}}]}}}}"));
+            var at = Stopwatch.GetTimestamp();
+            var created = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            acknowledged[created["spec"]!["clusterIP"]!.GetValue<string>()] = at;
+            await Task.Delay(10);
+        }
+        var programmed = new Dictionary<string, long>();
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 60;
+        while (programmed.Count < count && Stopwatch.GetTimestamp() < deadline)
+        {
+            if (!syncs.TryDequeue(out var sync))
+            {
+                await Task.Delay(5);
+                continue;
+            }
+            foreach (var line in Encoding.UTF8.GetString(sync.Payload.Span).Split('\n'))
+            {
+                // -A KUBE-SERVICES ... -d <clusterIP> --dport 80 -j KUBE-SVC-...
+                var at = line.IndexOf(" -d ", StringComparison.Ordinal);
+                if (at < 0 || !line.Contains("-j KUBE-SVC-", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var ip = line[(at + 4)..line.IndexOf(' ', at + 4)];
+                if (acknowledged.ContainsKey(ip))
+                {
+                    programmed.TryAdd(ip, sync.At);
+                }
+            }
+        }
+        await stop.CancelAsync();
+        try
+        {
+            await running;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped on purpose.
+        }
+        // A sync can contain the Service a moment before the client has read the create's answer: that is 0 ms.
+        return [.. programmed.Select(p => Math.Max(0, Stopwatch.GetElapsedTime(acknowledged[p.Key], p.Value).TotalMilliseconds))];
+    }
 
     public static async Task<int> RunAsync(Options options, TextWriter output)
     {
@@ -112,6 +209,11 @@ public static class ApiBenchmark
             Report(output, "watch_events", delivery.Count);
             Report(output, "watch_delivery_p50_ms", Percentile(delivery, 50));
             Report(output, "watch_delivery_p99_ms", Percentile(delivery, 99));
+
+            var programming = await ProgrammingLatencyAsync(server, dir, http, options.ProgrammedServices);
+            Report(output, "programmed_services", programming.Count);
+            Report(output, "programming_latency_p50_ms", Percentile(programming, 50));
+            Report(output, "programming_latency_p99_ms", Percentile(programming, 99));
             return 0;
         }
         finally

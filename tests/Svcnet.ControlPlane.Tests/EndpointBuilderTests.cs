@@ -71,4 +71,12 @@ public class EndpointBuilderTests
         Assert.Equal(["10.0.0.2"], subset["notReadyAddresses"]!.AsArray().Select(a => a!["ip"]!.GetValue<string>()));
         Assert.Equal("""[{"name":"p","port":8080,"protocol":"TCP"}]""", subset["ports"]!.ToJsonString());
     }
+
+    [Fact]
+    public void Zone_comes_from_the_node()
+    {
+        var eps = EndpointSliceBuilder.Desired(Service(), [Pod("a", "10.0.0.1")], node => node == "node1" ? "zone-a" : null)[0].Endpoints;
+        Assert.Equal("zone-a", eps[0]["zone"]!.GetValue<string>());
+        Assert.Null(EndpointSliceBuilder.Desired(Service(), [Pod("a", "10.0.0.1")])[0].Endpoints[0]["zone"]);
+    }
 }

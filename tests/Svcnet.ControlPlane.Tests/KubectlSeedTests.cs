@@ -51,6 +51,9 @@ public class KubectlSeedTests
 
         var endpoints = kubectl.RunOk("get", "endpoints", "helloworld-service").Stdout;
         Assert.Matches(new Regex(@"^helloworld-service\s+172\.17\.0\.6:3000\s+\d+s", RegexOptions.Multiline), endpoints);
+        var describeEndpoints = kubectl.RunOk("describe", "endpoints", "helloworld-service").Stdout;
+        Assert.Matches(new Regex(@"^\s+Addresses:\s+172\.17\.0\.6$", RegexOptions.Multiline), describeEndpoints);
+        Assert.Matches(new Regex(@"^\s+<unset>\s+3000\s+TCP$", RegexOptions.Multiline), describeEndpoints);
         var slices = kubectl.RunOk("get", "endpointslices").Stdout;
         Assert.Matches(new Regex(@"^helloworld-service-[a-z0-9]{5}\s+IPv4\s+3000\s+172\.17\.0\.6\s+\d+s", RegexOptions.Multiline), slices);
         var sliceName = Regex.Match(slices, @"helloworld-service-[a-z0-9]{5}").Value;

@@ -8,6 +8,7 @@ using Microsoft.Net.Http.Headers;
 using Svcnet.ControlPlane.Printing;
 using Svcnet.ControlPlane.Registry;
 using Svcnet.ControlPlane.Selectors;
+using Svcnet.ControlPlane.Store;
 
 namespace Svcnet.ControlPlane.Api;
 
@@ -204,7 +205,18 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             await WriteJsonAsync(context, 200, TablePrinter.Table(api.Type, [obj], rv, negotiation.TableVersion, IncludeObject(context), true, clock.GetUtcNow()));
             return;
         }
-        await WriteJsonAsync(context, 200, obj);
+        await WriteStoredAsync(context, 200, obj);
+    }
+
+    /// <summary>Writes a stored (immutable) object from its cached serialisation.</summary>
+    private static async Task WriteStoredAsync(HttpContext context, int status, JsonObject stored)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-cache, private";
+        var bytes = StoredJson.Bytes(stored);
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
     }
 
     public static string IncludeObject(HttpContext context)
@@ -266,7 +278,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         writer.WriteStartArray("items");
         foreach (var item in items)
         {
-            item.WriteTo(writer);
+            writer.WriteRawValue(StoredJson.Bytes(item), skipInputValidation: true);
             if (writer.BytesPending > 32 * 1024)
             {
                 await writer.FlushAsync(context.RequestAborted);

@@ -28,7 +28,7 @@ public sealed class EndpointController : IAsyncDisposable
         this.events = events;
         registry.Store.Subscribe(e =>
         {
-            if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io")
+            if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io" or "nodes")
             {
                 changes.Writer.TryWrite(e);
             }
@@ -62,20 +62,10 @@ public sealed class EndpointController : IAsyncDisposable
                 {
                     Collect(e, keys);
                 }
+                // One Service at a time, so that API writes queued meanwhile are not starved by a long batch.
                 foreach (var (ns, name) in keys)
                 {
-                    try
-                    {
-                        await SyncAsync(ns, name);
-                    }
-                    catch (ApiException e) when (!stop.IsCancellationRequested)
-                    {
-                        if (registry.Store.Get("services", ns, name) is { } svc)
-                        {
-                            await events.RecordAsync(svc, "Service", "Warning", "FailedToUpdateEndpointSlices", $"Error updating Endpoint Slices for Service {ns}/{name}: {e.Message}");
-                        }
-                    }
-                    Interlocked.Increment(ref syncs);
+                    await SyncOneAsync(ns, name);
                 }
             }
         }
@@ -89,6 +79,22 @@ public sealed class EndpointController : IAsyncDisposable
         }
     }
 
+    private async Task SyncOneAsync(string ns, string name)
+    {
+        try
+        {
+            await SyncAsync(ns, name);
+        }
+        catch (ApiException e) when (!stop.IsCancellationRequested)
+        {
+            if (registry.Store.Get("services", ns, name) is { } svc)
+            {
+                await events.RecordAsync(svc, "Service", "Warning", "FailedToUpdateEndpointSlices", $"Error updating Endpoint Slices for Service {ns}/{name}: {e.Message}");
+            }
+        }
+        Interlocked.Increment(ref syncs);
+    }
+
     private void Collect(WatchEvent e, SortedSet<(string, string)> keys)
     {
         switch (e.Resource)
@@ -98,6 +104,16 @@ public sealed class EndpointController : IAsyncDisposable
                 break;
             case "endpoints":
                 keys.Add((e.Namespace, e.Object.Name()));
+                break;
+            case "nodes":
+                // A node's zone label is copied into its endpoints: resync Services with pods on it.
+                if (e.Previous is null || e.Object.Labels().GetValueOrDefault("topology.kubernetes.io/zone") != e.Previous.Labels().GetValueOrDefault("topology.kubernetes.io/zone"))
+                {
+                    foreach (var pod in registry.Store.List("pods", null).Items.Where(p => p.ObjOrNull("spec").Str("nodeName") == e.Object.Name()))
+                    {
+                        Collect(new WatchEvent(e.Revision, WatchEvent.Modified, "pods", pod, pod), keys);
+                    }
+                }
                 break;
             case "pods":
                 foreach (var svc in registry.Store.List("services", e.Namespace).Items)
@@ -138,8 +154,8 @@ public sealed class EndpointController : IAsyncDisposable
     private Task<IReadOnlyList<WatchEvent>> SyncAsync(string ns, string name) => registry.Store.WriteAsync(tx =>
     {
         var svc = tx.Get("services", ns, name);
-        var forService = tx.List("endpointslices.discovery.k8s.io", ns)
-            .Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ServiceNameLabel) == name).ToList();
+        var forService = tx.Where("endpointslices.discovery.k8s.io", ns,
+            s => s.ObjOrNull("metadata").ObjOrNull("labels").Str(EndpointSliceBuilder.ServiceNameLabel) == name);
         var ours = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceBuilder.ManagedBy).ToList();
         var mirrored = forService.Where(s => s.Labels().GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) == EndpointSliceMirror.ManagedBy).ToList();
         var endpoints = tx.Get("endpoints", ns, name);
@@ -147,8 +163,9 @@ public sealed class EndpointController : IAsyncDisposable
         {
             DeleteAll(tx, mirrored);
             var selector = LabelSelector.FromMap(svc.ObjOrNull("spec").StringMap("selector"));
-            var pods = tx.List("pods", ns).Where(p => selector.Matches(p.Labels())).ToList();
-            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods));
+            var pods = tx.Where("pods", ns, p => selector.Matches(p.Labels()));
+            string? ZoneOf(string node) => tx.Get("nodes", "", node)?.Labels().GetValueOrDefault("topology.kubernetes.io/zone");
+            SyncSlices(tx, svc, "Service", ours, EndpointSliceBuilder.Labels(svc), EndpointSliceBuilder.Desired(svc, pods, ZoneOf));
             SyncEndpoints(tx, svc, EndpointsBuilder.Subsets(svc, pods));
             return;
         }

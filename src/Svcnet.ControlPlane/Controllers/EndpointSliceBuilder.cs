@@ -21,7 +21,10 @@ public static class EndpointSliceBuilder
         public string PortKey => Ports.ToJsonString();
     }
 
-    public static List<DesiredSlice> Desired(JsonObject service, IEnumerable<JsonObject> pods)
+    /// <param name="service">The Service.</param>
+    /// <param name="pods">Pods its selector matches.</param>
+    /// <param name="zoneOf">The topology.kubernetes.io/zone label of a node (null when unknown or unset).</param>
+    public static List<DesiredSlice> Desired(JsonObject service, IEnumerable<JsonObject> pods, Func<string, string?>? zoneOf = null)
     {
         var spec = service.ObjOrNull("spec");
         var publishNotReady = spec.Bool("publishNotReadyAddresses") == true;
@@ -63,6 +66,10 @@ public static class EndpointSliceBuilder
             if (pod.ObjOrNull("spec").Str("nodeName") is { Length: > 0 } node)
             {
                 endpoint["nodeName"] = node;
+                if (zoneOf?.Invoke(node) is { Length: > 0 } zone)
+                {
+                    endpoint["zone"] = zone;
+                }
             }
             if (pod.ObjOrNull("spec").Str("hostname") is { Length: > 0 } host && pod.ObjOrNull("spec").Str("subdomain") == service.Name())
             {

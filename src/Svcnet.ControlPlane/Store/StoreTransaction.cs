@@ -65,6 +65,31 @@ public sealed class StoreTransaction
         return [.. result.Values];
     }
 
+    /// <summary>
+    /// The objects of a resource matching a predicate, staged changes applied, in no particular order. Cheaper than
+    /// <see cref="List"/> for controllers that look for a few objects among many.
+    /// </summary>
+    public List<JsonObject> Where(string resource, string ns, Func<JsonObject, bool> predicate)
+    {
+        var result = new List<JsonObject>();
+        foreach (var o in store.List(resource, ns).Items)
+        {
+            var key = new ObjectKey(resource, ns, o.Name());
+            if (!staged.ContainsKey(key) && !batch.ContainsKey(key) && predicate(o))
+            {
+                result.Add(o);
+            }
+        }
+        foreach (var (key, value) in batch.Where(p => !staged.ContainsKey(p.Key)).Concat(staged))
+        {
+            if (key.Resource == resource && key.Namespace == ns && value is not null && predicate(value))
+            {
+                result.Add(value);
+            }
+        }
+        return result;
+    }
+
     /// <summary>Stages a create or update; the store sets metadata.resourceVersion on commit.</summary>
     public void Put(string resource, JsonObject obj)
     {

@@ -19,8 +19,6 @@ public sealed record WatchEvent(long Revision, string Type, string Resource, Jso
     /// <summary>Stopwatch timestamp of the moment the change became durable (for latency figures).</summary>
     public long CommittedTimestamp { get; internal set; }
 
-    private byte[]? objectJson;
-
-    /// <summary>The object serialised once and shared by every watcher (a benign race at worst serialises twice).</summary>
-    public byte[] ObjectJson => objectJson ??= System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(Object, Json.Compact);
+    /// <summary>The object serialised once and shared by every watcher and reader.</summary>
+    public byte[] ObjectJson => StoredJson.Bytes(Object);
 }
