@@ -44,9 +44,15 @@ svcnet_build() {
 }
 
 svcnet_ensure() {
+  svcnet_needs_build || return 0
+  # Two svcnet commands started together must not build into the same folder at once: the second waits.
+  mkdir -p "$SVCNET_ROOT/.build"
+  exec 9>"$SVCNET_ROOT/.build/.lock"
+  flock 9
   if svcnet_needs_build; then
     svcnet_packages
-    command -v dotnet >/dev/null 2>&1 || { echo "svcnet: the .NET SDK (dotnet) is required" >&2; return 1; }
-    svcnet_build
+    command -v dotnet >/dev/null 2>&1 || { echo "svcnet: the .NET SDK (dotnet) is required" >&2; flock -u 9; return 1; }
+    svcnet_build || { flock -u 9; return 1; }
   fi
+  flock -u 9
 }

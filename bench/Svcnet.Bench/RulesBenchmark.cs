@@ -49,47 +49,23 @@ public static class RulesBenchmark
         Report(output, "full_payload_bytes", fullBytes.Length);
         Report(output, "alloc_mb_per_full_compile", allocated / 1048576.0);
 
-        // Partial compiles: one endpoint of one service changes per sync, on a warm compiler.
-        var warm = new IptablesCompiler(SyntheticCluster.Config);
-        var activeChains = warm.Compile(snapshot, SyncRequest.FullSync()).ActiveNatChains.ToList();
-        var partialTimes = new List<double>();
-        var checkedTimes = new List<double>();
-        byte[] partialBytes = [];
-        var current = snapshot;
-        for (var i = 0; i < Math.Max(5, options.Runs) * 2; i++)
-        {
-            // Alternate syncs with and without the stale-chain check: kube-proxy skips the check (which needs
-            // iptables-save's chain list) in large-cluster mode unless a sync period has passed since the last one.
-            var withCheck = i % 2 == 1;
-            var service = (i * 7919) % options.Services;
-            var next = SyntheticCluster.ChangeOneEndpoint(current, service, i);
-            var request = new SyncRequest(false, ImmutableHashSet.Create(SyntheticCluster.NameOf(service).Service), withCheck ? activeChains : null);
-            var watch = Stopwatch.StartNew();
-            var partial = warm.Compile(next, request);
-            (withCheck ? checkedTimes : partialTimes).Add(watch.Elapsed.TotalMilliseconds);
-            partialBytes = partial.Bytes.ToArray();
-            if (withCheck)
-            {
-                activeChains = [.. partial.ActiveNatChains];
-            }
-
-            current = next;
-        }
-
+        var (partialTimes, checkedTimes, partialBytes, firstPartial) = MeasurePartial(snapshot, options);
         Report(output, "partial_compile_ms", Median(partialTimes));
         Report(output, "partial_compile_with_stale_check_ms", Median(checkedTimes));
         Report(output, "partial_payload_bytes", partialBytes.Length);
         Report(output, "partial_to_full_payload_ratio", (double)partialBytes.Length / fullBytes.Length);
+        GC.Collect();
 
+        Report(output, "peak_working_set_before_apply_mb", Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0);
         if (options.Apply)
         {
-            var legacy = await RestoreAsync("iptables-legacy-restore", fullBytes, partialBytes, snapshot, output);
+            var legacy = await RestoreAsync("iptables-legacy-restore", fullBytes, firstPartial);
             Report(output, "restore_legacy_ms", legacy.Full);
             Report(output, "partial_restore_ms", legacy.Partial);
             Report(output, "compile_to_restore_ratio", Median(fullTimes) / legacy.Full);
             if (options.Services <= options.NftMaxServices)
             {
-                var nft = await RestoreAsync("iptables-restore", fullBytes, null, snapshot, output);
+                var nft = await RestoreAsync("iptables-restore", fullBytes, null);
                 Report(output, "restore_nft_ms", nft.Full);
             }
             else
@@ -102,8 +78,49 @@ public static class RulesBenchmark
         return 0;
     }
 
+    /// <summary>Partial compiles on a warm compiler, which is dropped afterwards (it holds a full cluster's rules).</summary>
+    private static (List<double> Partial, List<double> WithStaleCheck, byte[] Payload, byte[] FirstPayload) MeasurePartial(ProxySnapshot snapshot, Options options)
+    {
+        // Partial compiles: one endpoint of one service changes per sync, on a warm compiler.
+        var warm = new IptablesCompiler(SyntheticCluster.Config);
+        var activeChains = warm.Compile(snapshot, SyncRequest.FullSync()).ActiveNatChains.ToList();
+        var partialTimes = new List<double>();
+        var checkedTimes = new List<double>();
+        byte[] partialBytes = [];
+        byte[] firstPayload = [];
+        var current = snapshot;
+        for (var i = 0; i < Math.Max(5, options.Runs) * 2; i++)
+        {
+            // Alternate syncs with and without the stale-chain check: kube-proxy skips the check (which needs
+            // iptables-save's chain list) in large-cluster mode unless a sync period has passed since the last one.
+            var withCheck = i % 2 == 1;
+            var service = (i * 7919) % options.Services;
+            var next = SyntheticCluster.ChangeOneEndpoint(current, service, i);
+            var request = new SyncRequest(false, ImmutableHashSet.Create(SyntheticCluster.NameOf(service).Service), withCheck ? activeChains : null);
+            GC.Collect(); // the previous sync's garbage is not this sync's cost (nor its memory)
+            var watch = Stopwatch.StartNew();
+            var partial = warm.Compile(next, request);
+            (withCheck ? checkedTimes : partialTimes).Add(watch.Elapsed.TotalMilliseconds);
+            partialBytes = partial.Bytes.ToArray();
+            if (i == 0)
+            {
+                // Computed against the initial full state: the payload the kernel measurement applies on top of it.
+                firstPayload = partialBytes;
+            }
+
+            if (withCheck)
+            {
+                activeChains = [.. partial.ActiveNatChains];
+            }
+
+            current = next;
+        }
+
+        return (partialTimes, checkedTimes, partialBytes, firstPayload);
+    }
+
     /// <summary>Applies the payload in a fresh private network namespace and times only the restore process.</summary>
-    private static async Task<(double Full, double Partial)> RestoreAsync(string tool, byte[] full, byte[]? partial, ProxySnapshot snapshot, TextWriter output)
+    private static async Task<(double Full, double Partial)> RestoreAsync(string tool, byte[] full, byte[]? partial)
     {
         await using var ns = await NetworkNamespace.CreateAsync("svcnet-bench");
         foreach (var counter in new[] { "ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts" })
@@ -122,21 +139,15 @@ public static class RulesBenchmark
         var partialMs = double.NaN;
         if (partial is not null)
         {
-            // The partial payload was computed against the same starting state: apply it on top of the full one.
-            var partialCompiler = new IptablesCompiler(SyntheticCluster.Config);
-            var chains = partialCompiler.Compile(snapshot, SyncRequest.FullSync()).ActiveNatChains.ToList();
-            var next = SyntheticCluster.ChangeOneEndpoint(snapshot, 0, 1);
-            var payload = partialCompiler.Compile(next, new SyncRequest(false, ImmutableHashSet.Create(SyntheticCluster.NameOf(0).Service), chains)).Bytes.ToArray();
             watch.Restart();
-            var applied = await ns.ExecAsync(tool, ["--noflush", "--counters"], payload, TimeSpan.FromMinutes(10));
+            var applied = await ns.ExecAsync(tool, ["--noflush", "--counters"], partial, TimeSpan.FromMinutes(10));
             partialMs = watch.Elapsed.TotalMilliseconds;
             if (!applied.Success)
             {
-                throw new InvalidOperationException($"{tool} (partial) failed: {IptablesRestoreApplier.Describe(applied.Stderr, payload)}");
+                throw new InvalidOperationException($"{tool} (partial) failed: {IptablesRestoreApplier.Describe(applied.Stderr, partial)}");
             }
         }
 
-        _ = output;
         return (fullMs, partialMs);
     }
 

@@ -129,6 +129,21 @@ public sealed class IptablesCompiler
         var output = _output;
         output.Reset();
 
+        // The exact size is known from the fragments: one allocation instead of doubling (and twice the memory).
+        long size = 4096;
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            var c = ordered[i];
+            size += c.FilterRules.Length + c.NatTopRules.Length + (writes[i] ? c.NatChainDeclarations.Length + c.NatChainRules.Length : 0);
+        }
+
+        foreach (var chain in stale)
+        {
+            size += (2 * chain.Length) + 16;
+        }
+
+        output.EnsureCapacity((int)Math.Min(size, int.MaxValue));
+
         // filter: every chain declared, so the table's kube-proxy part is replaced whole on every sync.
         output.Append("*filter\n");
         output.Append(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n:KUBE-FORWARD - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-PROXY-FIREWALL - [0:0]\n");

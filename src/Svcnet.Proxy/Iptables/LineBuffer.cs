@@ -24,6 +24,15 @@ public sealed class LineBuffer
 
     public ReadOnlyMemory<byte> WrittenMemory => _bytes.AsMemory(0, _length);
 
+    /// <summary>Makes room for <paramref name="total"/> bytes at once, so a large payload is not grown by doubling.</summary>
+    public void EnsureCapacity(int total)
+    {
+        if (total > _bytes.Length)
+        {
+            Array.Resize(ref _bytes, total);
+        }
+    }
+
     public void Reset()
     {
         _length = 0;
