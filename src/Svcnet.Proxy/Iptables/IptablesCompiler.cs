@@ -124,7 +124,7 @@ public sealed class IptablesCompiler
         var writes = new bool[ordered.Length];
         for (var i = 0; i < ordered.Length; i++)
         {
-            writes[i] = request.Full || (_changed.Count > 0 && _changed.Contains(ordered[i].Port.Name.Service));
+            writes[i] = request.Full || (_changed.Count > 0 && IsChanged(ordered[i].Port.Name));
         }
         var output = _output;
         output.Reset();
@@ -221,6 +221,28 @@ public sealed class IptablesCompiler
             noLocalInternal,
             noLocalExternal,
             largeClusterMode);
+    }
+
+    /// <summary>
+    /// Whether a port's Service is in this sync's change set. A handful of changes is the common case: comparing names
+    /// (which mostly differ in length or first character) is cheaper than hashing every port's name.
+    /// </summary>
+    private bool IsChanged(ServicePortName name)
+    {
+        if (_changed.Count > 8)
+        {
+            return _changed.Contains(name.Service);
+        }
+
+        foreach (var changed in _changed)
+        {
+            if (string.Equals(changed.Name, name.Name, StringComparison.Ordinal) && string.Equals(changed.Namespace, name.Namespace, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void Release(CompiledServicePort compiled)
