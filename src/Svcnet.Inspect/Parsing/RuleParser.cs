@@ -50,6 +50,19 @@ internal sealed class RuleParser
     public long? Bytes { get; private set; }
 
 
+    // Not LINQ: runs for every rule with -p.
+    private static bool HasUpper(string text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsUpper(c))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private string Next(string option) =>
         _pos < _words.Count ? _words[_pos++] : throw new FormatException($"option {option} needs a value");
 
@@ -92,7 +105,7 @@ internal sealed class RuleParser
                     break;
                 case "-p" or "--protocol":
                     _protocol = Next(word);
-                    if (_protocol.Any(char.IsUpper))
+                    if (HasUpper(_protocol))
                     {
                         _protocol = _protocol.ToLowerInvariant();
                     }
