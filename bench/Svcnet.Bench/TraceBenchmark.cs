@@ -33,6 +33,9 @@ public static class TraceBenchmark
         GC.WaitForPendingFinalizers();
         using var self = Process.GetCurrentProcess();
         var cpuBefore = self.TotalProcessorTime;
+        var pauseBefore = GC.GetTotalPauseDuration();
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var gcsBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         var sw = Stopwatch.StartNew();
         var rules = RuleSetParser.Parse(text);
         sw.Stop();
@@ -42,6 +45,11 @@ public static class TraceBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"parse_ms: {sw.Elapsed.TotalMilliseconds:F0}"));
         // CPU time of all threads (parser and GC): comparable across runs when other work shares the cores.
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"parse_cpu_ms: {parseCpu.TotalMilliseconds:F0}"));
+        // Where parse time goes besides parsing: the collector's pauses and how much the parse allocated.
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"parse_gc_pause_ms: {(GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds:F0}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"parse_allocated_mb: {(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1048576.0:F0}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"parse_gcs: {GC.CollectionCount(0) - gcsBefore.Item1}/{GC.CollectionCount(1) - gcsBefore.Item2}/{GC.CollectionCount(2) - gcsBefore.Item3}"));
 
         var tracer = new Tracer(rules);
         var node = new ValueList<IPAddress>([IPAddress.Parse("192.168.0.2")]);

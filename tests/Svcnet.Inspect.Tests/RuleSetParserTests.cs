@@ -138,6 +138,23 @@ public class RuleSetParserTests
         Assert.Null(rules.GetChain("nat", "OLD"));
         Assert.Empty(rules.GetChain("nat", "A")!.Rules);
     }
+
+    [Fact]
+    public void Rules_after_a_chain_is_deleted_and_declared_again_land_in_the_new_chain()
+    {
+        // The ordered pass remembers chains by name instance; deleting must make it look the name up again.
+        var rules = RuleSetParser.Parse("*nat\n:A - [0:0]\n-A A -j ACCEPT\n-X A\n:A - [0:0]\n-A A -j DROP\nCOMMIT\n");
+        var a = rules.GetChain("nat", "A")!.Rules;
+        Assert.Single(a);
+        Assert.Equal("-A A -j DROP", a[0].Text);
+    }
+
+    [Fact]
+    public void Deleted_chain_cannot_take_rules()
+    {
+        var e = Assert.Throws<RuleSetParseException>(() => RuleSetParser.Parse("*nat\n:A - [0:0]\n-A A -j ACCEPT\n-X A\n-A A -j DROP\nCOMMIT\n"));
+        Assert.Contains("chain A does not exist in table nat", e.Message, StringComparison.Ordinal);
+    }
 }
 
 public class RealNodeDumpTests

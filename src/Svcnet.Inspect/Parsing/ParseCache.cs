@@ -15,7 +15,20 @@ internal sealed class ParseCache
     // Keyed by the pooled word itself (one instance per distinct text), so a lookup is a pointer hash, not a string hash.
     private readonly Dictionary<string, Match>[] _shared = [.. Enumerable.Range(0, 8).Select(_ => new Dictionary<string, Match>(ReferenceEqualityComparer.Instance))];
 
+    private readonly Dictionary<StatisticMatch, StatisticMatch> _statistics = [];
+
     public StringPool Pool { get; } = new();
+
+    /// <summary>One instance per distinct statistic match (records compare by value).</summary>
+    public StatisticMatch Intern(StatisticMatch match)
+    {
+        if (!_statistics.TryGetValue(match, out var existing))
+        {
+            _statistics[match] = match;
+            existing = match;
+        }
+        return existing;
+    }
 
     /// <summary>
     /// One shared instance per distinct (kind, pooled text, negation) for the matches that repeat most (addresses,

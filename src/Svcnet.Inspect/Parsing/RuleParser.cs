@@ -50,6 +50,19 @@ internal sealed class RuleParser
     public long? Bytes { get; private set; }
 
 
+    // Not LINQ: runs for every rule with -p.
+    private static bool HasUpper(string text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsUpper(c))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private string Next(string option) =>
         _pos < _words.Count ? _words[_pos++] : throw new FormatException($"option {option} needs a value");
 
@@ -92,7 +105,7 @@ internal sealed class RuleParser
                     break;
                 case "-p" or "--protocol":
                     _protocol = Next(word);
-                    if (_protocol.Any(char.IsUpper))
+                    if (HasUpper(_protocol))
                     {
                         _protocol = _protocol.ToLowerInvariant();
                     }
@@ -299,7 +312,12 @@ internal sealed class RuleParser
                 return;
         }
         var negated = TakeNegation() || (current?.Negated ?? false);
-        updated = updated with { Negated = negated };
+        if (updated.Negated != negated)
+        {
+            updated = updated with { Negated = negated };
+        }
+        // Every endpoint rule of a service has the same probability: keep one instance of each.
+        updated = _cache.Intern(updated);
         if (index >= 0)
         {
             _matches[index] = updated;
@@ -461,33 +479,50 @@ internal sealed class RuleParser
     };
 
     /// <summary>Splits "IP[:port[-port]]" / "[IPv6]:port" as written in --to-destination.</summary>
-    internal static (string Address, int? Port) SplitHostPort(string to)
+    /// <remarks>
+    /// One DNAT rule per endpoint: slicing by span and taking the address from the word pool (the endpoint's
+    /// <c>-s</c> rule wrote the same text) avoids five short-lived strings per rule.
+    /// </remarks>
+    private (string Address, int? Port) SplitHostPort(string to)
     {
-        if (to.StartsWith('['))
+        var span = to.AsSpan();
+        if (span.StartsWith('['))
         {
-            var close = to.IndexOf(']', StringComparison.Ordinal);
+            var close = span.IndexOf(']');
             if (close < 0)
             {
                 throw new FormatException($"bad --to-destination {to}");
             }
-            var address = to[1..close];
-            Values.Address(address);
-            return (address, close + 1 < to.Length && to[close + 1] == ':' ? PortOf(to[(close + 2)..]) : null);
+            var address = CheckedAddress(span[1..close]);
+            return (address, close + 1 < span.Length && span[close + 1] == ':' ? PortOf(span[(close + 2)..]) : null);
         }
-        var colons = to.Count(c => c == ':');
-        if (colons == 1)
+        var colon = span.IndexOf(':');
+        if (colon >= 0 && span[(colon + 1)..].IndexOf(':') < 0)
         {
-            var colon = to.IndexOf(':', StringComparison.Ordinal);
-            Values.Address(to[..colon]);
-            return (to[..colon], PortOf(to[(colon + 1)..]));
+            return (CheckedAddress(span[..colon]), PortOf(span[(colon + 1)..]));
         }
-        Values.Address(to);
-        return (to, null);
+        return (CheckedAddress(span), null);
     }
 
-    private static int PortOf(string text)
+    /// <summary>The pooled address text, validated once per distinct text through the network memo.</summary>
+    private string CheckedAddress(ReadOnlySpan<char> text)
     {
-        var dash = text.IndexOf('-', StringComparison.Ordinal);
+        var address = _cache.Pool.Get(text);
+        if (address.Contains('/', StringComparison.Ordinal))
+        {
+            // The memo accepts a prefix; an address must not have one.
+            Values.Address(address);
+        }
+        else
+        {
+            _cache.Network(address);
+        }
+        return address;
+    }
+
+    private static int PortOf(ReadOnlySpan<char> text)
+    {
+        var dash = text.IndexOf('-');
         return Values.Port(dash < 0 ? text : text[..dash]);
     }
 }

@@ -62,10 +62,12 @@ internal static class Values
         return new ValueList<PortRange>(ranges);
     }
 
-    public static int Port(string text) =>
+    public static int Port(string text) => Port(text.AsSpan());
+
+    public static int Port(ReadOnlySpan<char> text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
-            : WellKnownPort(text);
+            : WellKnownPort(text.ToString());
 
     private static int WellKnownPort(string text) => text switch
     {
