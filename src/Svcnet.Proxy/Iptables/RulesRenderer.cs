@@ -26,16 +26,17 @@ public static class RulesRenderer
     {
         var (oldSnapshot, oldConfig) = Snapshot(before, config, null);
         var (newSnapshot, newConfig) = Snapshot(after, config, note);
-        var compiler = new IptablesCompiler(newConfig);
-        var first = new IptablesCompiler(oldConfig).Compile(oldSnapshot, SyncRequest.FullSync());
-        var existing = first.ActiveNatChains.ToList();
+
+        // Programming the old objects leaves their chains in the table and primes the compiler's cache, so the next
+        // sync renders only what changed.
+        var compiler = new IptablesCompiler(oldConfig);
+        var existing = compiler.Compile(oldSnapshot, SyncRequest.FullSync()).ActiveNatChains.ToList();
         if (oldConfig != newConfig || oldSnapshot.Node != newSnapshot.Node)
         {
-            return compiler.Compile(newSnapshot, SyncRequest.FullSync(existing));
+            // kube-proxy forces a full sync when the node's own facts change.
+            return new IptablesCompiler(newConfig).Compile(newSnapshot, SyncRequest.FullSync(existing));
         }
 
-        // Prime the cache with the old state so the partial sync renders only what changed.
-        compiler.Compile(oldSnapshot, SyncRequest.FullSync());
         var changed = ProxySnapshot.ChangedServices(oldSnapshot, newSnapshot);
         return compiler.Compile(newSnapshot, new SyncRequest(false, changed, existing));
     }
