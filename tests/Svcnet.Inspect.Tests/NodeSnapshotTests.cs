@@ -105,6 +105,17 @@ public class NodeSnapshotTests
             (code, _, err) = await NodeSnapshotDiffTests.Run("diff", "--node", "n1", "--since", "5m", "--data-dir", dir);
             Assert.Equal(1, code);
             Assert.Contains("node n1 has no snapshots", err, StringComparison.Ordinal);
+
+            // Two stored snapshots, no node needed: --until picks the later one instead of the live rules.
+            var rules = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
+            NodeSnapshots.Save(dir, "n1", rules, Now);
+            NodeSnapshots.Save(dir, "n1", rules.Replace("10.244.3.9", "10.244.3.10", StringComparison.Ordinal), Now.AddMinutes(10));
+            var (okCode, output, okErr) = await NodeSnapshotDiffTests.Run("diff", "--node", "n1", "--since", "2026-11-24T19:35:00Z", "--until", "2026-11-24T19:45:00Z", "--data-dir", dir);
+            Assert.True(okCode == 0, okErr);
+            Assert.Contains("~ service demo/web port http/tcp\n    + endpoint 10.244.3.10:8080", output, StringComparison.Ordinal);
+            (code, _, err) = await NodeSnapshotDiffTests.Run("diff", "--node", "n1", "--since", "2026-11-24T19:45:00Z", "--until", "2026-11-24T19:35:00Z", "--data-dir", dir);
+            Assert.Equal(1, code);
+            Assert.Contains("--until 2026-11-24T19:35:00Z (2026-11-24T19:35:00.000Z) is before the --since snapshot (2026-11-24T19:40:00.000Z)", err, StringComparison.Ordinal);
         }
         finally
         {

@@ -78,6 +78,11 @@ public static class DiffCommand
         if (until is not null)
         {
             var untilTime = SnapshotTime.Parse(until, now, "--until");
+            if (untilTime < from.TakenAt)
+            {
+                // The other order would print every change backwards.
+                throw new ArgumentException($"--until {until} ({NodeSnapshots.Show(untilTime)}) is before the --since snapshot ({NodeSnapshots.Show(from.TakenAt)})");
+            }
             var to = NodeSnapshots.AtOrBefore(snapshots, name, untilTime, "--until");
             notes.WriteLine($"note: new = snapshot of node {name} at {NodeSnapshots.Show(to.TakenAt)} ({to.Path})");
             return (File.ReadAllText(from.Path), File.ReadAllText(to.Path));
