@@ -54,6 +54,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Runtime.StopAllAsync(TimeSpan.FromSeconds(2));
         await Network.DownAsync();
         if (Directory.Exists(Names.DataDir))
         {

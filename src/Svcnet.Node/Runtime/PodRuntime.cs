@@ -21,6 +21,7 @@ public sealed record PodRuntimeOptions
 public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
 {
     private readonly PodNetwork network = new(names);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RunningPod, byte> running = new();
 
     public async Task<RunningPod> CreatePodAsync(V1Pod pod, NodeRecord node, CancellationToken ct = default)
     {
@@ -59,7 +60,9 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
                 await supervisor.StartAsync();
             }
 
-            return new RunningPod(pod, sandbox, supervisors, DateTimeOffset.UtcNow);
+            var started = new RunningPod(pod, sandbox, supervisors, DateTimeOffset.UtcNow);
+            running[started] = 0;
+            return started;
         }
         catch
         {
@@ -81,5 +84,15 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
         await Task.WhenAll(pod.Containers.Select(c => c.StopAsync(grace)));
         await network.DeleteAsync(pod.Sandbox, ct);
+        running.TryRemove(pod, out _);
+    }
+
+    /// <summary>Stops every pod this runtime started and has not deleted: no process outlives its cluster.</summary>
+    public async Task StopAllAsync(TimeSpan gracePeriod, CancellationToken ct = default)
+    {
+        foreach (var pod in running.Keys.ToList())
+        {
+            await DeletePodAsync(pod, gracePeriod, ct);
+        }
     }
 }
