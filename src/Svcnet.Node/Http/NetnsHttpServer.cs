@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Svcnet.Node.Network;
+using Svcnet.Node.Sockets;
 
 namespace Svcnet.Node.Http;
 
@@ -22,7 +23,7 @@ public sealed class NetnsHttpServer : IAsyncDisposable
     {
         this.listener = listener;
         this.handler = handler;
-        loop = Task.Run(AcceptLoop);
+        loop = Task.Run(() => AcceptLoop.RunAsync(listener, ServeAsync, stopping.Token));
     }
 
     /// <summary>The port actually bound (useful with port 0).</summary>
@@ -43,24 +44,6 @@ public sealed class NetnsHttpServer : IAsyncDisposable
         {
             socket.Dispose();
             throw;
-        }
-    }
-
-    private async Task AcceptLoop()
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(client));
         }
     }
 

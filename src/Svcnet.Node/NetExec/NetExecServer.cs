@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Svcnet.Node.Sockets;
 
 namespace Svcnet.Node.NetExec;
 
@@ -24,7 +25,7 @@ public sealed class NetExecServer(NetExecOptions options) : IAsyncDisposable
             var listener = NewSocket(SocketType.Stream, ProtocolType.Tcp);
             listener.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
             listener.Listen(512);
-            loops.Add(Task.Run(() => AcceptLoop(listener)));
+            loops.Add(Task.Run(() => AcceptLoop.RunAsync(listener, ServeHttp, stopping.Token)));
         }
 
         foreach (var port in options.UdpPorts)
@@ -41,24 +42,6 @@ public sealed class NetExecServer(NetExecOptions options) : IAsyncDisposable
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         sockets.Add(socket);
         return socket;
-    }
-
-    private async Task AcceptLoop(Socket listener)
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeHttp(client));
-        }
     }
 
     private async Task ServeHttp(Socket client)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Svcnet.Node.Network;
+using Svcnet.Node.Sockets;
 
 namespace Svcnet.Node.Runtime;
 
@@ -22,7 +23,7 @@ public sealed class PortForward : IAsyncDisposable
         this.listener = listener;
         this.podNetns = podNetns;
         this.remotePort = remotePort;
-        loop = Task.Run(AcceptLoop);
+        loop = Task.Run(() => AcceptLoop.RunAsync(listener, PipeAsync, stopping.Token, () => Connection?.Invoke(LocalPort)));
     }
 
     /// <summary>The local port (as asked, or the one the kernel chose for 0).</summary>
@@ -62,25 +63,6 @@ public sealed class PortForward : IAsyncDisposable
         {
             listener.Dispose();
             throw;
-        }
-    }
-
-    private async Task AcceptLoop()
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-
-            Connection?.Invoke(LocalPort);
-            _ = Task.Run(() => PipeAsync(client));
         }
     }
 
