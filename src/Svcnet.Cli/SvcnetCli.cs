@@ -52,6 +52,15 @@ public static class SvcnetCli
         }
     }
 
+    /// <summary>Runs the CLI in this process with its output captured, exactly as the executable parses arguments.</summary>
+    public static async Task<CapturedRun> RunCapturedAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return new CapturedRun(code, output.ToString(), error.ToString());
+    }
+
     public static async Task<int> RunAsync(string[] args)
     {
         var parse = Build().Parse(args);

@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Text.Json;
-using Svcnet.Cli;
 
 namespace Svcnet.Inspect.Tests;
 
@@ -9,13 +7,7 @@ public class CliTests
 {
     private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Data", .. parts]);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await SvcnetCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Svcnet.Cli.SvcnetCli.RunCapturedAsync(args);
 
     [Fact]
     public async Task Trace_prints_json_with_every_outcome()
@@ -91,13 +83,7 @@ public class ManifestInputTests
 {
     private static readonly string Scenarios = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Svcnet.Cli.Tests", "Golden", "Scenarios"));
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Svcnet.Cli.SvcnetCli.Build().Parse(args).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Svcnet.Cli.SvcnetCli.RunCapturedAsync(args);
 
     [Fact]
     public async Task Kube_proxys_overall_scenario_rendered_from_manifests_traces_like_kube_proxys_expected_rules()

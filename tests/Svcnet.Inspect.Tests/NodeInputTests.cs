@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Text.Json;
 
 namespace Svcnet.Inspect.Tests;
@@ -9,13 +8,7 @@ namespace Svcnet.Inspect.Tests;
 /// </summary>
 public class NodeInputTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Svcnet.Cli.SvcnetCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Svcnet.Cli.SvcnetCli.RunCapturedAsync(args);
 
     [RootFact]
     public async Task Trace_and_explain_read_a_running_nodes_namespace_and_its_addresses()

@@ -1,4 +1,3 @@
-using System.CommandLine;
 
 namespace Svcnet.Inspect.Tests;
 
@@ -8,13 +7,7 @@ namespace Svcnet.Inspect.Tests;
 /// </summary>
 public class NodeSnapshotDiffTests
 {
-    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Svcnet.Cli.SvcnetCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Svcnet.Cli.SvcnetCli.RunCapturedAsync(args);
 
     [RootFact]
     public async Task Diff_since_a_snapshot_names_the_service_whose_endpoint_changed()

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Svcnet.Cli;
 using Svcnet.Node.Network;
 
@@ -7,13 +6,7 @@ namespace Svcnet.Node.Tests;
 /// <summary>The node commands through the real command line: up, status, exec, down.</summary>
 public class CliCommandTests
 {
-    private static async Task<(int Code, string Out, string Err)> Svcnet(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await SvcnetCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static async Task<(int Code, string Out, string Err)> Svcnet(params string[] args) => await SvcnetCli.RunCapturedAsync(args);
 
     [RootFact]
     public async Task Up_status_exec_down_round_trip()

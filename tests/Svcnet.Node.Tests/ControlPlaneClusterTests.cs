@@ -1,4 +1,3 @@
-using System.CommandLine;
 using k8s;
 using k8s.Models;
 using Svcnet.Cli;
@@ -12,13 +11,7 @@ namespace Svcnet.Node.Tests;
 /// </summary>
 public class ControlPlaneClusterTests
 {
-    private static async Task<(int Code, string Out, string Err)> Svcnet(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await SvcnetCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static async Task<(int Code, string Out, string Err)> Svcnet(params string[] args) => await SvcnetCli.RunCapturedAsync(args);
 
     [RootFact]
     public async Task Seed_objects_through_the_api_server_serve_real_traffic_and_down_removes_everything()
