@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using k8s;
 using Svcnet.Node.Agent;
+using Svcnet.Node.Kubelet;
 using Svcnet.Node.Network;
 using Svcnet.Node.Runtime;
 
@@ -134,7 +135,13 @@ public static class UpCommand
 
         try
         {
-            await new ClusterAgent(client, state, runtime, Log).RunAsync(stop.Token);
+            var agent = new ClusterAgent(client, state, runtime, Log);
+            var tokenFile = Path.Combine(names.DataDir, "token");
+            var token = File.Exists(tokenFile) ? (await File.ReadAllTextAsync(tokenFile, ct)).Trim() : null;
+            await using var kubelet = await KubeletServer.StartAsync(token, agent.FindPod, Log, ct: stop.Token);
+            agent.KubeletPort = kubelet.Port;
+            Log($"kubelet API on 127.0.0.1:{kubelet.Port}");
+            await agent.RunAsync(stop.Token);
         }
         catch (OperationCanceledException)
         {

@@ -23,6 +23,13 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private readonly Channel<V1Pod> podEvents = Channel.CreateUnbounded<V1Pod>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<string> deleting = new(StringComparer.Ordinal);
 
+    /// <summary>Port of this agent's kubelet API on 127.0.0.1 (<see cref="Kubelet.KubeletServer"/>), published in every Node's status.</summary>
+    public int KubeletPort { get; set; }
+
+    /// <summary>The running pod NS/NAME on any of this agent's nodes (the kubelet API's lookup).</summary>
+    public RunningPod? FindPod(string ns, string name) =>
+        agents.Values.SelectMany(a => a.Pods).FirstOrDefault(p => p.Namespace == ns && p.Name == name);
+
     public async Task RunAsync(CancellationToken ct)
     {
         foreach (var node in state.Nodes)
@@ -88,6 +95,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
                 {
                     new { type = "Ready", status = "True", reason = "KubeletReady", message = "svcnet node agent is posting ready status", lastHeartbeatTime = now, lastTransitionTime = now },
                 },
+                daemonEndpoints = new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = KubeletPort } },
                 nodeInfo = new { kubeletVersion = "v1.32.4", kubeProxyVersion = "v1.32.4", operatingSystem = "linux", architecture = "amd64", containerRuntimeVersion = "svcnet://0.1.0", osImage = "svcnet", kernelVersion = Environment.OSVersion.Version.ToString(), machineID = "", systemUUID = "", bootID = "" },
             },
         };
