@@ -12,11 +12,21 @@ namespace Svcnet.ControlPlane.Api;
 /// UpgradeAwareHandler: the same upgrade request goes to the node's kubelet (<c>/portForward/NS/NAME</c>); when the
 /// kubelet answers 101 the client gets the 101 with the kubelet's negotiated headers and the two connections are
 /// spliced byte for byte (the SPDY session is between kubectl and the kubelet). A kubelet error becomes a Status.
-/// WebSocket attempts (kubectl ≥ 1.31 tries one first) get 400, on which kubectl falls back to SPDY.
+/// WebSocket upgrades with kubelet's channel protocol (<c>v4.channel.k8s.io</c>, the C# client) are proxied the same
+/// way; kubectl ≥ 1.31's SPDY-over-WebSocket attempt gets 400, on which it falls back to SPDY.
 /// </summary>
 public sealed class PodPortForward(ObjectRegistry registry, KubeletClient kubelet)
 {
     private const int MaxResponseHead = 16 * 1024;
+
+    /// <summary>Request headers the kubelet needs to negotiate the upgrade (SPDY or WebSocket).</summary>
+    private static readonly string[] ForwardedHeaders = ["Upgrade", "X-Stream-Protocol-Version", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol"];
+
+    /// <summary>The kubelet's 101 headers the client must see (the negotiated protocol, the WebSocket accept key).</summary>
+    private static readonly string[] ReturnedHeaders = ["Upgrade", "X-Stream-Protocol-Version", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol"];
+
+    /// <summary>WebSocket subprotocols of kubelet's channel port-forward (what the C# client speaks).</summary>
+    private static readonly string[] ChannelProtocols = ["v4.channel.k8s.io", "channel.k8s.io"];
 
     public async Task ServeAsync(HttpContext context, string ns, string name)
     {
@@ -27,13 +37,16 @@ public sealed class PodPortForward(ObjectRegistry registry, KubeletClient kubele
         }
 
         var upgradeHeader = request.Headers.Upgrade.ToString();
-        if (upgradeHeader.Contains("websocket", StringComparison.OrdinalIgnoreCase))
+        var webSocket = upgradeHeader.Contains("websocket", StringComparison.OrdinalIgnoreCase);
+        if (webSocket && !request.Headers["Sec-WebSocket-Protocol"].SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries)).Any(ChannelProtocols.Contains))
         {
-            throw ApiException.BadRequest("websocket port-forward is not supported by this server; use SPDY/3.1");
+            // kubectl >= 1.31 first asks for SPDY tunnelled in WebSocket (SPDY/3.1+portforward.k8s.io); any non-101
+            // makes it fall back to plain SPDY/3.1, which we serve.
+            throw ApiException.BadRequest("websocket port-forward is only served with the v4.channel.k8s.io protocol here; use SPDY/3.1");
         }
 
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
-        if (upgrade is not { IsUpgradableRequest: true } || !upgradeHeader.Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase))
+        if (upgrade is not { IsUpgradableRequest: true } || !(webSocket || upgradeHeader.Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase)))
         {
             throw ApiException.BadRequest("Upgrade request required");
         }
@@ -47,17 +60,19 @@ public sealed class PodPortForward(ObjectRegistry registry, KubeletClient kubele
 
         using var socket = await kubelet.ConnectAsync(nodeName, context.RequestAborted);
         await using var backend = new NetworkStream(socket, ownsSocket: false);
-        await backend.WriteAsync(UpgradeRequest(ns, name, request.Headers["X-Stream-Protocol-Version"]), context.RequestAborted);
+        await backend.WriteAsync(UpgradeRequest(request, ns, name), context.RequestAborted);
         var (status, headers, rest) = await ReadResponseHeadAsync(backend, context.RequestAborted);
         if (status != 101)
         {
             throw KubeletClient.ErrorFrom(status, await ReadErrorBodyAsync(backend, headers, rest, context.RequestAborted));
         }
 
-        context.Response.Headers.Upgrade = headers.GetValueOrDefault("upgrade", "SPDY/3.1");
-        if (headers.TryGetValue("x-stream-protocol-version", out var negotiated))
+        foreach (var header in ReturnedHeaders)
         {
-            context.Response.Headers["X-Stream-Protocol-Version"] = negotiated;
+            if (headers.TryGetValue(header, out var value))
+            {
+                context.Response.Headers[header] = value;
+            }
         }
 
         await using var client = await upgrade.UpgradeAsync();
@@ -69,20 +84,23 @@ public sealed class PodPortForward(ObjectRegistry registry, KubeletClient kubele
         await SpliceAsync(client, socket, backend, context.RequestAborted);
     }
 
-    private byte[] UpgradeRequest(string ns, string name, IEnumerable<string?> protocols)
+    private byte[] UpgradeRequest(HttpRequest request, string ns, string name)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"POST /portForward/{Uri.EscapeDataString(ns)}/{Uri.EscapeDataString(name)} HTTP/1.1\r\n");
+        text.Append(CultureInfo.InvariantCulture, $"{request.Method} /portForward/{Uri.EscapeDataString(ns)}/{Uri.EscapeDataString(name)}{request.QueryString} HTTP/1.1\r\n");
         text.Append("Host: 127.0.0.1\r\n");
         if (kubelet.BearerToken is { } token)
         {
             text.Append(CultureInfo.InvariantCulture, $"Authorization: Bearer {token}\r\n");
         }
 
-        text.Append("Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n");
-        foreach (var protocol in protocols)
+        text.Append("Connection: Upgrade\r\n");
+        foreach (var header in ForwardedHeaders)
         {
-            text.Append(CultureInfo.InvariantCulture, $"X-Stream-Protocol-Version: {protocol}\r\n");
+            foreach (var value in request.Headers[header])
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{header}: {value}\r\n");
+            }
         }
 
         text.Append("Content-Length: 0\r\n\r\n");

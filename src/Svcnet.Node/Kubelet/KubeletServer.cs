@@ -19,7 +19,7 @@ namespace Svcnet.Node.Kubelet;
 /// <summary>
 /// The part of kubelet's API the API server uses for <c>kubectl logs</c> and <c>kubectl port-forward</c>:
 /// <c>GET /containerLogs/NS/POD/CONTAINER</c> and <c>/portForward/NS/POD</c> (SPDY/3.1 upgrade,
-/// <c>portforward.k8s.io</c>). It listens on 127.0.0.1 of the root namespace (nothing else there is touched) on a
+/// <c>portforward.k8s.io</c>, or WebSocket <c>v4.channel.k8s.io</c>). It listens on 127.0.0.1 of the root namespace (nothing else there is touched) on a
 /// port the kernel picks; the node agent publishes it in each Node's <c>status.daemonEndpoints.kubeletEndpoint</c>.
 /// Every request needs the cluster's bearer token: whoever reaches it can read logs and connect into pods.
 /// </summary>
@@ -56,6 +56,7 @@ public sealed class KubeletServer : IAsyncDisposable
         });
         var app = builder.Build();
         var server = new KubeletServer(app, token is null ? null : Encoding.UTF8.GetBytes(token), findPod, log);
+        app.UseWebSockets();
         app.Run(server.HandleAsync);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -133,6 +134,12 @@ public sealed class KubeletServer : IAsyncDisposable
     private async Task PortForwardAsync(HttpContext context, string ns, string name)
     {
         var pod = Pod(ns, name);
+        if (context.WebSockets.IsWebSocketRequest)
+        {
+            await WebSocketPortForwarder.ServeAsync(context, pod, pod.Pod.Metadata?.Uid ?? "", log);
+            return;
+        }
+
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         var wanted = context.Request.Headers["X-Stream-Protocol-Version"].SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries));
         if (upgrade is not { IsUpgradableRequest: true } || !context.Request.Headers.Upgrade.ToString().Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase))

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using k8s;
 using k8s.Models;
 
 namespace Svcnet.Node.Tests;
@@ -8,9 +9,10 @@ namespace Svcnet.Node.Tests;
 /// <summary>
 /// <c>kubectl logs</c> and <c>kubectl port-forward</c> with the real kubectl (Debian's 1.20, which speaks only SPDY,
 /// and 1.33, which tries a WebSocket first and falls back) against <c>svcnet up</c>: API server → kubelet API of
-/// the node agent → the pod's log files and the pod's network namespace.
+/// the node agent → the pod's log files and the pod's network namespace; and the official C# client's WebSocket
+/// port-forward (<c>v4.channel.k8s.io</c>).
 /// </summary>
-public partial class KubectlStreamingTests(StreamingCluster cluster) : IClassFixture<StreamingCluster>
+public partial class PodStreamingTests(StreamingCluster cluster) : IClassFixture<StreamingCluster>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
@@ -201,6 +203,46 @@ public partial class KubectlStreamingTests(StreamingCluster cluster) : IClassFix
         var r = await cluster.Kubectl("1.20").RunAsync("port-forward", "-n", ns, "pod/done", ":80");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("unable to forward port because pod is not running. Current status=Succeeded", r.Stderr);
+    }
+
+    [RootFact]
+    public async Task Csharp_client_websocket_port_forward_reaches_the_pod_and_reports_errors_on_the_error_channel()
+    {
+        var ns = await cluster.NewNamespaceAsync();
+        await cluster.RunPodAsync(ns, PodManifests.Seed());
+        using var cts = new CancellationTokenSource(Wait);
+        using (var ws = await cluster.Client.WebSocketNamespacedPodPortForwardAsync("nodehelloworld.example.com", ns, [3000], "v4.channel.k8s.io", cancellationToken: cts.Token))
+        using (var demux = new StreamDemuxer(ws, StreamType.PortForward))
+        {
+            demux.Start();
+            using var data = demux.GetStream((byte?)0, (byte?)0);
+            await data.WriteAsync("GET /hostname HTTP/1.0\r\n\r\n"u8.ToArray(), cts.Token);
+            var answer = await ReadUntilAsync(data, "\r\n\r\nnodehelloworld.example.com", cts.Token);
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", answer);
+        }
+
+        using (var ws = await cluster.Client.WebSocketNamespacedPodPortForwardAsync("nodehelloworld.example.com", ns, [3999], "v4.channel.k8s.io", cancellationToken: cts.Token))
+        using (var demux = new StreamDemuxer(ws, StreamType.PortForward))
+        {
+            demux.Start();
+            using var error = demux.GetStream((byte?)1, null);
+            var text = await ReadUntilAsync(error, "Connection refused", cts.Token);
+            Assert.Equal($"error forwarding port 3999 to pod {ns}/nodehelloworld.example.com, uid ", text[..text.IndexOf("uid ", StringComparison.Ordinal)] + "uid ");
+        }
+    }
+
+    private static async Task<string> ReadUntilAsync(Stream stream, string expected, CancellationToken ct)
+    {
+        var text = new System.Text.StringBuilder();
+        var buffer = new byte[4096];
+        while (!text.ToString().Contains(expected, StringComparison.Ordinal))
+        {
+            var n = await stream.ReadAsync(buffer, ct);
+            Assert.True(n > 0, $"stream ended before \"{expected}\": {text}");
+            text.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        return text.ToString();
     }
 
     private static async Task<byte[]> EchoAsync(int port, byte[] payload, CancellationToken ct)
