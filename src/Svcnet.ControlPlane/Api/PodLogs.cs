@@ -50,11 +50,18 @@ public sealed class PodLogs(ObjectRegistry registry, KubeletClient kubelet)
         context.Response.Headers.CacheControl = "no-cache, private";
         await using var body = await response.Content.ReadAsStreamAsync(context.RequestAborted);
         var buffer = new byte[16 * 1024];
-        int n;
-        while ((n = await body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        try
         {
-            await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
+            int n;
+            while ((n = await body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The kubelet went away mid-stream (agent restarted): the log ends here, as with a dropped kubelet connection.
         }
     }
 

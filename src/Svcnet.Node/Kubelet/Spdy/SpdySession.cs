@@ -29,6 +29,7 @@ public sealed class SpdySession(Stream transport, Func<SpdyStream, Task> onStrea
                     if (streams.TryGetValue(frame.StreamId, out var stream))
                     {
                         stream.Receive(frame.Payload, frame.Fin);
+                        ForgetIfFinished(stream);
                     }
 
                     continue;
@@ -107,6 +108,16 @@ public sealed class SpdySession(Stream transport, Func<SpdyStream, Task> onStrea
         }
 
         _ = Task.Run(() => onStream(stream), CancellationToken.None);
+    }
+
+    /// <summary>Drops a stream both sides have finished, so a long session does not accumulate them.</summary>
+    internal void ForgetIfFinished(SpdyStream stream)
+    {
+        // Not disposed: its handler may still hold the (uncancelled) Aborted token; nothing else holds resources.
+        if (stream.Finished)
+        {
+            streams.TryRemove(new KeyValuePair<uint, SpdyStream>(stream.Id, stream));
+        }
     }
 
     private static void Require(SpdyFrame frame, int length)

@@ -16,10 +16,12 @@ public sealed class SpdyStream : IDisposable
     private readonly CancellationTokenSource aborted = new();
     private ReadOnlyMemory<byte> current;
     private int localFin;
+    private int remoteFin;
 
     internal SpdyStream(SpdySession session, uint id, IReadOnlyDictionary<string, string> headers)
     {
         this.session = session;
+        Aborted = aborted.Token;
         Id = id;
         Headers = headers;
     }
@@ -29,7 +31,7 @@ public sealed class SpdyStream : IDisposable
     public IReadOnlyDictionary<string, string> Headers { get; }
 
     /// <summary>Cancelled when the peer resets the stream or the session ends.</summary>
-    public CancellationToken Aborted => aborted.Token;
+    public CancellationToken Aborted { get; }
 
     internal void Receive(ReadOnlyMemory<byte> data, bool fin)
     {
@@ -41,8 +43,12 @@ public sealed class SpdyStream : IDisposable
         if (fin)
         {
             inbound.Writer.TryComplete();
+            Volatile.Write(ref remoteFin, 1);
         }
     }
+
+    /// <summary>Both sides have sent FIN: nothing more can happen on this stream.</summary>
+    internal bool Finished => Volatile.Read(ref localFin) == 1 && Volatile.Read(ref remoteFin) == 1;
 
     internal void Reset()
     {
@@ -85,7 +91,7 @@ public sealed class SpdyStream : IDisposable
         }
     }
 
-    /// <summary>Called by the session after <see cref="Reset"/>; the (cancelled) token stays usable.</summary>
+    /// <summary>Called by the session after <see cref="Reset"/>; <see cref="Aborted"/> (then cancelled) stays usable.</summary>
     public void Dispose() => aborted.Dispose();
 
     /// <summary>Half-closes our side (empty DATA with FIN); once only.</summary>
@@ -94,6 +100,7 @@ public sealed class SpdyStream : IDisposable
         if (Interlocked.Exchange(ref localFin, 1) == 0)
         {
             await session.SendAsync(SpdyFrame.Data(Id, ReadOnlyMemory<byte>.Empty, fin: true), ct);
+            session.ForgetIfFinished(this);
         }
     }
 }
