@@ -164,6 +164,37 @@ public class SpdyCodecTests
         await running.WaitAsync(cts.Token);
     }
 
+    [Fact]
+    public async Task Rst_stream_aborts_the_stream_and_ends_its_reads()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
+        using var serverSocket = await listener.AcceptAsync();
+        await using var serverStream = new NetworkStream(serverSocket);
+        await using var client = new NetworkStream(clientSocket);
+        var ended = new TaskCompletionSource<(int Read, bool Aborted)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var session = new SpdySession(serverStream, async stream =>
+        {
+            var n = await stream.ReadAsync(new byte[10]);
+            ended.TrySetResult((n, stream.Aborted.IsCancellationRequested));
+        });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var running = session.RunAsync(cts.Token);
+        using var compressor = new SpdyHeaderCompressor();
+        await client.WriteAsync(SynStream(compressor, 5, "data"), cts.Token);
+        Assert.Equal(SpdyControlType.SynReply, (await SpdyFrameCodec.ReadAsync(client, ct: cts.Token))!.Type);
+        var rst = new byte[8];
+        BinaryPrimitives.WriteUInt32BigEndian(rst, 5);
+        BinaryPrimitives.WriteUInt32BigEndian(rst.AsSpan(4), 5); // CANCEL
+        await client.WriteAsync(SpdyFrameCodec.Encode(SpdyFrame.Control(SpdyControlType.RstStream, rst)), cts.Token);
+        Assert.Equal((0, true), await ended.Task.WaitAsync(cts.Token));
+        clientSocket.Shutdown(SocketShutdown.Both);
+        await running.WaitAsync(cts.Token);
+    }
+
     private static byte[] SynStream(SpdyHeaderCompressor compressor, uint id, string type)
     {
         var block = compressor.Encode([new("streamtype", type), new("port", "80"), new("requestid", "0")]);
