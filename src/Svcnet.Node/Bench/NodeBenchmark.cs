@@ -145,7 +145,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
             }
 
             Print($"services_{count}_full_sync_ms", sync.Duration.TotalMilliseconds);
-            Print($"services_{count}_nat_rules", sync.NatRulesWritten);
+            Print($"services_{count}_nat_rules", sync.Payload.NatRulesWritten);
             Print($"connect_last_service_at_{count}_services_p50_us", Percentile(times, 50));
             Print($"connect_last_service_at_{count}_services_p99_us", Percentile(times, 99));
         }

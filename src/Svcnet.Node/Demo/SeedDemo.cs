@@ -118,7 +118,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         iptables = proxy.Applier.Tools.Mode == IptablesMode.Legacy ? proxy.Applier.Tools.Iptables : "iptables";
         var first = await cluster.SyncAsync(ct);
         console.Note($"kube-proxy on {node.Name}: {proxy.Applier.Tools.Restore} (back-end detected like kube-proxy's iptables wrapper), " +
-            $"first full sync: {first[node.Name].NatRulesWritten} nat rules in {first[node.Name].Duration.TotalMilliseconds:F0} ms");
+            $"first full sync: {first[node.Name].Payload.NatRulesWritten} nat rules in {first[node.Name].Duration.TotalMilliseconds:F0} ms");
         return cluster;
     }
 
@@ -214,14 +214,14 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         cluster.ApplyService(service);
         output.WriteLine($"service/{service.Metadata.Name} created");
         var sync = (await cluster.SyncAsync(ct))[node.Name];
-        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.NatRulesWritten} nat + {sync.FilterRules} filter rules written with " +
+        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.Payload.NatRulesWritten} nat + {sync.Payload.FilterRules} filter rules written with " +
             $"`iptables-restore --noflush --counters` in {sync.Duration.TotalMilliseconds:F0} ms");
         output.WriteLine("$ kubectl get svc -o wide");
         console.Text(KubectlFormat.ServicesWide([(service, created)], DateTimeOffset.UtcNow));
         output.WriteLine($"$ kubectl describe svc {service.Metadata.Name}");
         var slice = cluster.Objects().EndpointSlices.Single(s => s.Metadata.Labels["kubernetes.io/service-name"] == service.Metadata.Name);
         console.Text(KubectlFormat.DescribeService(service, slice.Endpoints.Select(e => $"{e.Addresses[0]}:{slice.Ports[0].Port}")));
-        return sync.Payload;
+        return sync.Payload.Text;
     }
 
     private async Task ShowChainsAsync(LocalCluster cluster, string payload, CancellationToken ct)
@@ -277,8 +277,8 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         output.WriteLine("$ kubectl get pod -o wide");
         console.Text(KubectlFormat.PodsWide(cluster.Pods, DateTimeOffset.UtcNow));
         var sync = (await cluster.SyncAsync(ct))[node.Name];
-        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.NatRulesWritten} nat rules in {sync.Duration.TotalMilliseconds:F0} ms");
-        var svcChain = ChainFor(sync.Payload, "KUBE-SVC-");
+        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.Payload.NatRulesWritten} nat rules in {sync.Duration.TotalMilliseconds:F0} ms");
+        var svcChain = ChainFor(sync.Payload.Text, "KUBE-SVC-");
         await console.RunAsync($"svcnet exec node -- iptables -t nat -L {svcChain}", node.Netns, [IptablesFor(cluster), "-t", "nat", "-L", svcChain], ct: ct);
 
         var url = $"http://{node.NodeIP}:{NodePort}/hostname";
