@@ -36,7 +36,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     private readonly DemoConsole console = new(output);
     private ClusterNames names = null!;
     private NodeRecord node = null!;
-    private DemoKubectl kubectl = null!;
+    private Exec.Kubectl kubectl = null!;
     private Kubernetes client = null!;
 
     public void Dispose() => client?.Dispose();
@@ -57,7 +57,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
                 their real output (kubectl is the real kubectl); `svcnet exec node -- CMD` stands for
                 `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD); lines with # explain.
                 """);
-            kubectl = new DemoKubectl(Path.Combine(dataDir, "kubeconfig"), dataDir);
+            kubectl = new Exec.Kubectl(Path.Combine(dataDir, "kubeconfig"), dataDir);
             await UpAsync(dataDir, ct);
             var pod = await StartPodAsync(ct);
             await PingAsync(pod, ct);

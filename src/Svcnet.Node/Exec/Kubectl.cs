@@ -1,15 +1,13 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Svcnet.Node.Exec;
-
-namespace Svcnet.Node.Demo;
+namespace Svcnet.Node.Exec;
 
 /// <summary>
-/// The real <c>kubectl</c> against the demo's cluster: <c>KUBECONFIG</c> set to the cluster's kubeconfig, run in the
-/// data directory (where the demo writes the manifests, so the commands read as in the seed). Which kubectl:
+/// The real <c>kubectl</c> against a cluster of <c>svcnet up</c>: <c>KUBECONFIG</c> set to the cluster's kubeconfig, run in
+/// a given directory (the demo writes its manifests there, so the commands read as in the seed). Which kubectl:
 /// <c>$SVCNET_KUBECTL</c> if set (the launcher sets it to Debian's 1.20 when none is installed), else the one on PATH.
 /// </summary>
-public sealed partial class DemoKubectl(string kubeconfig, string workingDirectory)
+public sealed partial class Kubectl(string kubeconfig, string workingDirectory)
 {
     /// <summary>The kubectl binary to run, or null if there is none.</summary>
     public static string? Resolve()
@@ -23,8 +21,8 @@ public sealed partial class DemoKubectl(string kubeconfig, string workingDirecto
             .Select(dir => Path.Combine(dir, "kubectl")).FirstOrDefault(File.Exists);
     }
 
-    private readonly string binary = Resolve() ?? throw new DemoFailedException(
-        "kubectl is not installed: run the demo with ./svcnet demo (it fetches Debian's kubectl), or set SVCNET_KUBECTL");
+    private readonly string binary = Resolve() ?? throw new InvalidOperationException(
+        "kubectl is not installed: run svcnet through ./svcnet (it fetches Debian's kubectl), or set SVCNET_KUBECTL");
 
     /// <summary>Runs <c>kubectl ARGS</c> to completion.</summary>
     public Task<ProcessResult> RunAsync(IReadOnlyList<string> args, CancellationToken ct) =>
@@ -45,13 +43,13 @@ public sealed partial class DemoKubectl(string kubeconfig, string workingDirecto
             psi.ArgumentList.Add(arg);
         }
 
-        var process = Process.Start(psi) ?? throw new DemoFailedException("cannot start kubectl port-forward");
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start kubectl port-forward");
         var ready = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         void Line(string? line)
         {
             if (line is null)
             {
-                ready.TrySetException(new DemoFailedException("kubectl port-forward exited before forwarding"));
+                ready.TrySetException(new InvalidOperationException("kubectl port-forward exited before forwarding"));
                 return;
             }
 
