@@ -11,7 +11,8 @@ public class DemoTests
         var dir = Path.Combine(Path.GetTempPath(), "svcnet-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
         var output = new StringWriter();
 
-        var exit = await new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 30 }).RunAsync(CancellationToken.None);
+        using var demo = new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 30 });
+        var exit = await demo.RunAsync(CancellationToken.None);
 
         var text = output.ToString();
         Assert.True(exit == 0, text);

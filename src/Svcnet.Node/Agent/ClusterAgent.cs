@@ -219,7 +219,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private async Task RunProxyAsync(NodeRecord node, CancellationToken ct)
     {
         void Log(string m) => log($"proxy/{node.Name}: {m}");
-        var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero };
+        var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
         await using var proxy = await NodeKubeProxy.CreateAsync(node.Netns, config, log: Log, ct: ct);
         proxy.Runner.Synced += outcome =>
         {

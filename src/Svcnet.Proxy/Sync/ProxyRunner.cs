@@ -68,10 +68,27 @@ public sealed class ProxyRunner : IDisposable
             await _signal.WaitAsync(cancel);
         }
 
+        var first = true;
         while (!cancel.IsCancellationRequested)
         {
-            await WaitForTokenAsync(cancel);
-            await SyncOnceAsync(false, cancel);
+            bool full;
+            lock (_lock)
+            {
+                full = _needFull;
+            }
+
+            if (first || full || _state.PendingSince is not null)
+            {
+                await WaitForTokenAsync(cancel);
+                await SyncOnceAsync(false, cancel);
+                first = false;
+            }
+            else
+            {
+                // Woken by a request whose change the sync that was running already took: the rules are current,
+                // and an empty partial sync would only rewrite the same lines (one iptables-restore for nothing).
+                Health.Updated();
+            }
 
             // Next: a change, or the sync period (a full resync; after a failure, the retry).
             var signalled = await _signal.WaitAsync(_config.SyncPeriod, cancel);
