@@ -36,8 +36,12 @@ public sealed class KubectlProcess(string binary, string kubeconfig, string cach
         return File.Exists(path) ? path : throw new InvalidOperationException("kubectl 1.20 could not be installed by scripts/test-tools.sh");
     });
 
+    /// <summary>The kubectl binary of <paramref name="version"/> ("1.20" or a bundled "1.NN").</summary>
+    public static string BinaryFor(string version) =>
+        version == "1.20" ? Kubectl120.Value : "/usr/lib/google-cloud-sdk/bin/kubectl." + version;
+
     public static KubectlProcess For(string version, string kubeconfig, string dataDir) => new(
-        version == "1.20" ? Kubectl120.Value : "/usr/lib/google-cloud-sdk/bin/kubectl." + version,
+        BinaryFor(version),
         kubeconfig,
         Path.Combine(dataDir, "kubectl-cache-" + version));
 

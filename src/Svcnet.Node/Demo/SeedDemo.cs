@@ -18,6 +18,9 @@ public sealed record DemoOptions
 
     /// <summary>Requests sent after scaling to show the spread.</summary>
     public int Requests { get; init; } = 30;
+
+    /// <summary>The kubectl binary; <see cref="Exec.Kubectl.Resolve"/>'s choice when null.</summary>
+    public string? Kubectl { get; init; }
 }
 
 /// <summary>
@@ -57,7 +60,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
                 their real output (kubectl is the real kubectl); `svcnet exec node -- CMD` stands for
                 `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD); lines with # explain.
                 """);
-            kubectl = new Exec.Kubectl(Path.Combine(dataDir, "kubeconfig"), dataDir);
+            kubectl = new Exec.Kubectl(Path.Combine(dataDir, "kubeconfig"), dataDir, options.Kubectl);
             await UpAsync(dataDir, ct);
             var pod = await StartPodAsync(ct);
             await PingAsync(pod, ct);

@@ -7,7 +7,7 @@ namespace Svcnet.Node.Exec;
 /// a given directory (the demo writes its manifests there, so the commands read as in the seed). Which kubectl:
 /// <c>$SVCNET_KUBECTL</c> if set (the launcher sets it to Debian's 1.20 when none is installed), else the one on PATH.
 /// </summary>
-public sealed partial class Kubectl(string kubeconfig, string workingDirectory)
+public sealed partial class Kubectl(string kubeconfig, string workingDirectory, string? binaryPath = null)
 {
     /// <summary>The kubectl binary to run, or null if there is none.</summary>
     public static string? Resolve()
@@ -21,7 +21,7 @@ public sealed partial class Kubectl(string kubeconfig, string workingDirectory)
             .Select(dir => Path.Combine(dir, "kubectl")).FirstOrDefault(File.Exists);
     }
 
-    private readonly string binary = Resolve() ?? throw new InvalidOperationException(
+    private readonly string binary = binaryPath ?? Resolve() ?? throw new InvalidOperationException(
         "kubectl is not installed: run svcnet through ./svcnet (it fetches Debian's kubectl), or set SVCNET_KUBECTL");
 
     /// <summary>Runs <c>kubectl ARGS</c> to completion.</summary>
