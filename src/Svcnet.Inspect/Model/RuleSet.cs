@@ -1,12 +1,23 @@
+using Svcnet.Inspect.Parsing.Compact;
+
 namespace Svcnet.Inspect.Model;
 
 /// <summary>
 /// A parsed iptables-save / iptables-restore dump, indexed by table and chain so that a trace only
 /// looks at the chains a packet actually visits.
 /// </summary>
+/// <remarks>
+/// A parsed dump keeps its rules compactly (<see cref="CompactRules"/>) and makes a chain's <see cref="Chain"/> and
+/// <see cref="Rule"/> objects the first time the chain is asked for; the same instance is returned after that.
+/// Safe to read from several threads.
+/// </remarks>
 public sealed class RuleSet
 {
-    private readonly Dictionary<string, Dictionary<string, Chain>> _tables;
+    private readonly Dictionary<string, Dictionary<string, Chain>>? _tables;
+    private readonly CompactRules? _compact;
+    private readonly Chain?[] _built = [];
+    private readonly Lock _decodeLock = new();
+    private RuleDecoder? _decoder;
 
     public RuleSet(IEnumerable<Chain> chains, bool isIPv6)
     {
@@ -23,18 +34,86 @@ public sealed class RuleSet
         IsIPv6 = isIPv6;
     }
 
+    internal RuleSet(CompactRules compact, bool isIPv6)
+    {
+        _compact = compact;
+        _built = new Chain?[compact.ChainCount];
+        IsIPv6 = isIPv6;
+    }
+
     /// <summary>True when the addresses in the dump are IPv6 (an ip6tables dump).</summary>
     public bool IsIPv6 { get; }
 
-    public IEnumerable<string> Tables => _tables.Keys;
+    public IEnumerable<string> Tables => _compact?.Tables ?? _tables!.Keys;
 
-    public Chain? GetChain(string table, string chain) =>
-        _tables.TryGetValue(table, out var t) && t.TryGetValue(chain, out var c) ? c : null;
+    public Chain? GetChain(string table, string chain)
+    {
+        if (_compact is null)
+        {
+            return _tables!.TryGetValue(table, out var t) && t.TryGetValue(chain, out var c) ? c : null;
+        }
+        var id = _compact.Find(table, chain);
+        return id < 0 ? null : Built(id);
+    }
 
-    public IEnumerable<Chain> ChainsOf(string table) =>
-        _tables.TryGetValue(table, out var t) ? t.Values : [];
+    public IEnumerable<Chain> ChainsOf(string table)
+    {
+        if (_compact is null)
+        {
+            return _tables!.TryGetValue(table, out var t) ? t.Values : [];
+        }
+        var ids = _compact.ChainsOf(table);
+        BuildAll(ids);
+        return ids.Select(id => _built[id]!);
+    }
 
-    public IEnumerable<Rule> AllRules => _tables.Values.SelectMany(t => t.Values).SelectMany(c => c.Rules);
+    public IEnumerable<Rule> AllRules => Tables.SelectMany(ChainsOf).SelectMany(c => c.Rules);
 
-    public int RuleCount => _tables.Values.Sum(t => t.Values.Sum(c => c.Rules.Count));
+    public int RuleCount => _compact?.RuleCount ?? _tables!.Values.Sum(t => t.Values.Sum(c => c.Rules.Count));
+
+    private Chain Built(int id)
+    {
+        if (Volatile.Read(ref _built[id]) is { } chain)
+        {
+            return chain;
+        }
+        lock (_decodeLock)
+        {
+            _decoder ??= new RuleDecoder();
+            if (Volatile.Read(ref _built[id]) is { } done)
+            {
+                return done;
+            }
+            var built = _compact!.Build(id, _decoder);
+            // BuildAll may fill slots without the lock; the first instance stored wins.
+            return Interlocked.CompareExchange(ref _built[id], built, null) ?? built;
+        }
+    }
+
+    /// <summary>Decodes the chains not decoded yet; many at once (explain, diff, graph of a whole dump) on all cores.</summary>
+    private void BuildAll(IReadOnlyList<int> ids)
+    {
+        var missing = ids.Where(id => Volatile.Read(ref _built[id]) is null).ToList();
+        if (missing.Count < 256)
+        {
+            foreach (var id in missing)
+            {
+                Built(id);
+            }
+            return;
+        }
+        Parallel.ForEach(
+            System.Collections.Concurrent.Partitioner.Create(0, missing.Count, Math.Max(256, missing.Count / (Environment.ProcessorCount * 4))),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => new RuleDecoder(),
+            (range, _, decoder) =>
+            {
+                for (var i = range.Item1; i < range.Item2; i++)
+                {
+                    Interlocked.CompareExchange(ref _built[missing[i]], _compact!.Build(missing[i], decoder), null);
+                }
+                return decoder;
+            },
+            _ => { });
+    }
 }

@@ -17,13 +17,44 @@ internal sealed class ParseCache
 
     private readonly Dictionary<StatisticMatch, StatisticMatch> _statistics = [];
 
-    public StringPool Pool { get; } = new();
+    /// <summary>How many values a bounded cache keeps before it starts over.</summary>
+    public const int BoundedEntries = 4096;
+
+    /// <summary>A cache that keeps everything (the values become part of the model).</summary>
+    public ParseCache()
+        : this(false)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="bounded"/>, each memo starts over when it holds <see cref="BoundedEntries"/> values: for
+    /// the parse's checking pass, whose values are dropped, so that values seen once are short-lived garbage.
+    /// </summary>
+    public ParseCache(bool bounded)
+    {
+        IsBounded = bounded;
+        Pool = new StringPool(bounded ? 4 * BoundedEntries : int.MaxValue);
+    }
+
+    public bool IsBounded { get; }
+
+    public StringPool Pool { get; }
+
+    private void Limit<TKey, TValue>(Dictionary<TKey, TValue> map)
+        where TKey : notnull
+    {
+        if (IsBounded && map.Count >= BoundedEntries)
+        {
+            map.Clear();
+        }
+    }
 
     /// <summary>One instance per distinct statistic match (records compare by value).</summary>
     public StatisticMatch Intern(StatisticMatch match)
     {
         if (!_statistics.TryGetValue(match, out var existing))
         {
+            Limit(_statistics);
             _statistics[match] = match;
             existing = match;
         }
@@ -41,6 +72,7 @@ internal sealed class ParseCache
         var map = _shared[(kind * 2) + (negated ? 1 : 0)];
         if (!map.TryGetValue(text, out var match))
         {
+            Limit(map);
             match = create(this, text);
             if (negated)
             {
@@ -55,6 +87,7 @@ internal sealed class ParseCache
     {
         if (!_networks.TryGetValue(text, out var network))
         {
+            Limit(_networks);
             network = Values.Network(text);
             _networks[text] = network;
         }
@@ -67,6 +100,7 @@ internal sealed class ParseCache
     {
         if (!_ports.TryGetValue(text, out var ports))
         {
+            Limit(_ports);
             ports = Values.Ports(text);
             _ports[text] = ports;
         }

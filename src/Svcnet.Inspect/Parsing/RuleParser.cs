@@ -28,6 +28,9 @@ internal sealed class RuleParser
 
     public IReadOnlyList<Match> Matches => _matches;
 
+    /// <summary>The index among the words of the target's name (-1 when there is no <c>-j</c>/<c>-g</c>).</summary>
+    public int TargetWord { get; private set; } = -1;
+
     /// <summary>Parses one rule's words from <paramref name="start"/>; read the results before the next call.</summary>
     // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -40,6 +43,7 @@ internal sealed class RuleParser
         _negate = false;
         _matches.Clear();
         Target = null;
+        TargetWord = -1;
         Packets = null;
         Bytes = null;
         Run();
@@ -125,9 +129,11 @@ internal sealed class RuleParser
                     _module = Next(word);
                     break;
                 case "-j" or "--jump":
+                    TargetWord = _pos;
                     Target = ParseTarget(Next(word));
                     break;
                 case "-g" or "--goto":
+                    TargetWord = _pos;
                     Target = new JumpTarget(Next(word), IsGoto: true);
                     break;
                 case "-c" or "--set-counters":
@@ -388,6 +394,10 @@ internal sealed class RuleParser
     {
         if (!_jumps.TryGetValue(chain, out var jump))
         {
+            if (_cache.IsBounded && _jumps.Count >= ParseCache.BoundedEntries)
+            {
+                _jumps.Clear();
+            }
             jump = new JumpTarget(chain, false);
             _jumps[chain] = jump;
         }

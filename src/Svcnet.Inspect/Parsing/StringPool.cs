@@ -9,7 +9,23 @@ public sealed class StringPool
     private readonly Dictionary<string, string> _strings = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
-    public StringPool() => _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+    private readonly int _maxCount;
+
+    public StringPool()
+        : this(int.MaxValue)
+    {
+    }
+
+    /// <summary>
+    /// A pool that forgets everything once it holds <paramref name="maxCount"/> words: when the words are only
+    /// checked, not kept, the many that occur once (comments, endpoints) then die young instead of living on
+    /// through the whole parse, and the common ones are pooled again at once.
+    /// </summary>
+    public StringPool(int maxCount)
+    {
+        _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+        _maxCount = maxCount;
+    }
 
     // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -18,6 +34,10 @@ public sealed class StringPool
         if (_lookup.TryGetValue(text, out var existing))
         {
             return existing;
+        }
+        if (_strings.Count >= _maxCount)
+        {
+            _strings.Clear();
         }
         var s = text.ToString();
         _strings[s] = s;

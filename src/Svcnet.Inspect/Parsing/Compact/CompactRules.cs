@@ -1,0 +1,53 @@
+using Svcnet.Inspect.Model;
+
+namespace Svcnet.Inspect.Parsing.Compact;
+
+/// <summary>
+/// A parsed dump as a few arrays: chains (name as a slice of the dump), rules (position of their text, line,
+/// counters), and per table a name → chain lookup. A 340,000-rule dump is then a handful of large objects instead
+/// of a million small ones that every garbage collection during the parse would have to trace and copy; a
+/// chain's <see cref="Chain"/> and <see cref="Rule"/> objects are made from it when the chain is first used.
+/// </summary>
+internal sealed class CompactRules
+{
+    private readonly ChainRow[] _chains;
+    private readonly RuleRow[] _rows;
+    private readonly Dictionary<string, (Dictionary<TextSlice, int> ByName, int[] Ids)> _tables;
+
+    public CompactRules(string text, ChainRow[] chains, RuleRow[] rows, Dictionary<string, (Dictionary<TextSlice, int> ByName, int[] Ids)> tables)
+    {
+        Text = text;
+        _chains = chains;
+        _rows = rows;
+        _tables = tables;
+    }
+
+    /// <summary>The dump the rows point into.</summary>
+    public string Text { get; }
+
+    public int ChainCount => _chains.Length;
+
+    public int RuleCount => _rows.Length;
+
+    public IEnumerable<string> Tables => _tables.Keys;
+
+    /// <summary>The chain's index, or -1.</summary>
+    public int Find(string table, ReadOnlySpan<char> name) =>
+        _tables.TryGetValue(table, out var t) && t.ByName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var id) ? id : -1;
+
+    /// <summary>The table's chains, in the order they were declared.</summary>
+    public IReadOnlyList<int> ChainsOf(string table) => _tables.TryGetValue(table, out var t) ? t.Ids : [];
+
+    /// <summary>Makes the chain's model objects: its rules decoded from their text.</summary>
+    public Chain Build(int id, RuleDecoder decoder)
+    {
+        var row = _chains[id];
+        var name = row.Name.ToString();
+        var rules = new Rule[row.Count];
+        for (var i = 0; i < rules.Length; i++)
+        {
+            rules[i] = decoder.Decode(Text, row.Table, name, _rows[row.First + i]);
+        }
+        return new Chain(row.Table, name, row.Policy, row.Line, new ValueList<Rule>(rules, owned: true));
+    }
+}
