@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing;
@@ -40,6 +41,7 @@ internal sealed class ParseCache
 
     public StringPool Pool { get; }
 
+    [MethodImpl(Jit.Hot)]
     private void Limit<TKey, TValue>(Dictionary<TKey, TValue> map)
         where TKey : notnull
     {
@@ -50,6 +52,7 @@ internal sealed class ParseCache
     }
 
     /// <summary>One instance per distinct statistic match (records compare by value).</summary>
+    [MethodImpl(Jit.Hot)]
     public StatisticMatch Intern(StatisticMatch match)
     {
         if (!_statistics.TryGetValue(match, out var existing))
@@ -65,8 +68,7 @@ internal sealed class ParseCache
     /// One shared instance per distinct (kind, pooled text, negation) for the matches that repeat most (addresses,
     /// protocols, comments), so the model keeps each once and a repeat costs no allocation.
     /// </summary>
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public Match Shared(int kind, bool negated, string text, Func<ParseCache, string, Match> create)
     {
         var map = _shared[(kind * 2) + (negated ? 1 : 0)];
@@ -83,6 +85,7 @@ internal sealed class ParseCache
         return match;
     }
 
+    [MethodImpl(Jit.Hot)]
     public IPNetwork Network(string text)
     {
         if (!_networks.TryGetValue(text, out var network))
@@ -94,8 +97,7 @@ internal sealed class ParseCache
         return network;
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public ValueList<PortRange> Ports(string text)
     {
         if (!_ports.TryGetValue(text, out var ports))

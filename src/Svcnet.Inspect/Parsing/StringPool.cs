@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Svcnet.Inspect.Parsing;
 
 /// <summary>
@@ -27,10 +29,13 @@ public sealed class StringPool
         _maxCount = maxCount;
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public string Get(ReadOnlySpan<char> text)
     {
+        if (KnownWords.Get(text) is { } known)
+        {
+            return known;
+        }
         if (_lookup.TryGetValue(text, out var existing))
         {
             return existing;

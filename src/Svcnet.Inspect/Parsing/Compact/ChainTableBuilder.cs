@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Svcnet.Inspect.Parsing.Compact;
 
 /// <summary>
@@ -39,6 +41,7 @@ internal sealed class ChainTableBuilder
     }
 
     /// <summary>The chain's id, or -1 when the table has no such chain.</summary>
+    [MethodImpl(Jit.Hot)]
     public int Find(string table, ReadOnlySpan<char> name)
     {
         if (!ReferenceEquals(table, _lastTable))
@@ -54,6 +57,7 @@ internal sealed class ChainTableBuilder
     }
 
     /// <summary>The chain, created (empty, no policy) if it does not exist.</summary>
+    [MethodImpl(Jit.Hot)]
     public int Ensure(string table, TextSlice name, int line)
     {
         var id = Find(table, name.Span);
@@ -77,13 +81,17 @@ internal sealed class ChainTableBuilder
         return id;
     }
 
+    [MethodImpl(Jit.Hot)]
     public string? PolicyOf(int id) => _chains[id].Policy;
 
+    [MethodImpl(Jit.Hot)]
     public void SetPolicy(int id, string policy) => _chains[id].Policy = policy;
 
+    [MethodImpl(Jit.Hot)]
     public void Flush(int id) => (_chains[id].Head, _chains[id].Tail, _chains[id].Count) = (-1, -1, 0);
 
     /// <summary><c>-F</c> without a chain: every chain of the table.</summary>
+    [MethodImpl(Jit.Hot)]
     public void FlushTable(string table)
     {
         for (var id = 0; id < _chainCount; id++)
@@ -96,6 +104,7 @@ internal sealed class ChainTableBuilder
     }
 
     /// <summary><c>-X CHAIN</c>; false when there is no such chain.</summary>
+    [MethodImpl(Jit.Hot)]
     public bool Delete(string table, ReadOnlySpan<char> name)
     {
         var id = Find(table, name);
@@ -108,6 +117,7 @@ internal sealed class ChainTableBuilder
     }
 
     /// <summary><c>-X</c> without a chain: every user chain of the table.</summary>
+    [MethodImpl(Jit.Hot)]
     public void DeleteUserChains(string table)
     {
         for (var id = 0; id < _chainCount; id++)
@@ -119,6 +129,7 @@ internal sealed class ChainTableBuilder
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private void Remove(int id)
     {
         _chains[id].Live = false;
@@ -126,6 +137,7 @@ internal sealed class ChainTableBuilder
     }
 
     /// <summary>Adds a rule at the end, or at 0-based <paramref name="position"/> (clamped to the chain's length).</summary>
+    [MethodImpl(Jit.Hot)]
     public void Add(int id, RuleRow row, int position = -1)
     {
         if (_rowCount == _rows.Length)
@@ -167,23 +179,8 @@ internal sealed class ChainTableBuilder
         chain.Count++;
     }
 
-    /// <summary>Every rule of every chain there is, chain by chain in declaration order, each chain's in order.</summary>
-    public IEnumerable<(string Table, RuleRow Row)> Rules()
-    {
-        for (var id = 0; id < _chainCount; id++)
-        {
-            if (!_chains[id].Live)
-            {
-                continue;
-            }
-            for (var r = _chains[id].Head; r >= 0; r = _next[r])
-            {
-                yield return (_chains[id].Table, _rows[r]);
-            }
-        }
-    }
-
     /// <summary>Lays the chains that exist out into the compact model: each chain's rules contiguous, in order.</summary>
+    [MethodImpl(Jit.Hot)]
     public CompactRules Build()
     {
         var live = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing.Compact;
@@ -13,6 +14,7 @@ internal sealed class CompactRules
     private readonly ChainRow[] _chains;
     private readonly RuleRow[] _rows;
     private readonly Dictionary<string, (Dictionary<TextSlice, int> ByName, int[] Ids)> _tables;
+    private readonly Dictionary<string, Dictionary<TextSlice, int>.AlternateLookup<ReadOnlySpan<char>>> _lookups = new(StringComparer.Ordinal);
 
     public CompactRules(string text, ChainRow[] chains, RuleRow[] rows, Dictionary<string, (Dictionary<TextSlice, int> ByName, int[] Ids)> tables)
     {
@@ -20,6 +22,10 @@ internal sealed class CompactRules
         _chains = chains;
         _rows = rows;
         _tables = tables;
+        foreach (var (table, t) in tables)
+        {
+            _lookups[table] = t.ByName.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
     }
 
     /// <summary>The dump the rows point into.</summary>
@@ -32,13 +38,21 @@ internal sealed class CompactRules
     public IEnumerable<string> Tables => _tables.Keys;
 
     /// <summary>The chain's index, or -1.</summary>
+    [MethodImpl(Jit.Hot)]
     public int Find(string table, ReadOnlySpan<char> name) =>
-        _tables.TryGetValue(table, out var t) && t.ByName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var id) ? id : -1;
+        _lookups.TryGetValue(table, out var lookup) && lookup.TryGetValue(name, out var id) ? id : -1;
+
+    public ChainRow ChainAt(int id) => _chains[id];
+
+    /// <summary>Rule <paramref name="index"/> of the dump, counting chain by chain (a chain's rules are contiguous).</summary>
+    public RuleRow RowAt(int index) => _rows[index];
 
     /// <summary>The table's chains, in the order they were declared.</summary>
+    [MethodImpl(Jit.Hot)]
     public IReadOnlyList<int> ChainsOf(string table) => _tables.TryGetValue(table, out var t) ? t.Ids : [];
 
     /// <summary>Makes the chain's model objects: its rules decoded from their text.</summary>
+    [MethodImpl(Jit.Hot)]
     public Chain Build(int id, RuleDecoder decoder)
     {
         var row = _chains[id];

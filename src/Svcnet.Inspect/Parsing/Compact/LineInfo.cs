@@ -50,6 +50,7 @@ internal struct LineInfo
     public LineExtra? Extra;
 
     /// <summary>Word 0-2 of the line, or (3) the jump target; empty when there is none.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(Jit.Hot)]
     public readonly TextSlice Word(string text, int index)
     {
         if (Extra?.Words[index] is { } word)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing.Compact;
@@ -15,8 +16,7 @@ internal sealed class RuleDecoder
 
     public RuleDecoder() => _parser = new RuleParser(_cache);
 
-    // Hot when a long chain is first used: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public Rule Decode(string text, string table, string chain, RuleRow row)
     {
         var line = text.AsSpan(row.Start, row.Length);
