@@ -34,10 +34,10 @@ public sealed class RuleSet
         IsIPv6 = isIPv6;
     }
 
-    internal RuleSet(CompactRules compact, bool isIPv6)
+    internal RuleSet(CompactRules compact, bool isIPv6, Chain?[]? built = null)
     {
         _compact = compact;
-        _built = new Chain?[compact.ChainCount];
+        _built = built ?? new Chain?[compact.ChainCount];
         IsIPv6 = isIPv6;
     }
 
@@ -65,6 +65,36 @@ public sealed class RuleSet
         var ids = _compact.ChainsOf(table);
         BuildAll(ids);
         return ids.Select(id => _built[id]!);
+    }
+
+    /// <summary>The table's chains like <see cref="ChainsOf"/>, each decoded only when the enumeration reaches it.</summary>
+    internal IEnumerable<Chain> ChainsInOrder(string table) =>
+        _compact is null ? ChainsOf(table) : _compact.ChainsOf(table).Select(Built);
+
+    /// <summary>The names of the table's chains, in <see cref="ChainsOf"/>'s order, without decoding any.</summary>
+    internal IEnumerable<string> ChainNamesOf(string table) =>
+        _compact is null ? ChainsOf(table).Select(c => c.Name) : _compact.ChainsOf(table).Select(id => _compact.ChainAt(id).Name.ToString());
+
+    /// <summary>The table's built-in chains (INPUT, PREROUTING, ...), without decoding the others.</summary>
+    internal IEnumerable<Chain> BuiltinChainsOf(string table) => _compact is null
+        ? ChainsOf(table).Where(c => c.IsBuiltin)
+        : _compact.ChainsOf(table).Where(id => _compact.ChainAt(id).Policy is not null).Select(Built);
+
+    /// <summary>A ruleset with <paramref name="replacements"/> instead of the chains of the same table and name.</summary>
+    internal RuleSet WithChains(IReadOnlyCollection<Chain> replacements)
+    {
+        if (_compact is null)
+        {
+            var replaced = replacements.ToDictionary(c => (c.Table, c.Name));
+            return new RuleSet(Tables.SelectMany(ChainsOf).Select(c => replaced.GetValueOrDefault((c.Table, c.Name), c)).ToList(), IsIPv6);
+        }
+        // The other chains stay undecoded; the ones decoded already are shared.
+        var built = (Chain?[])_built.Clone();
+        foreach (var chain in replacements)
+        {
+            built[_compact.Find(chain.Table, chain.Name)] = chain;
+        }
+        return new RuleSet(_compact, IsIPv6, built);
     }
 
     public IEnumerable<Rule> AllRules => Tables.SelectMany(ChainsOf).SelectMany(c => c.Rules);
