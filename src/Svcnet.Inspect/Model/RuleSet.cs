@@ -17,6 +17,9 @@ public sealed class RuleSet
     private readonly CompactRules? _compact;
     private readonly Chain?[] _built = [];
     private readonly Lock _decodeLock = new();
+
+    // Of a compact ruleset: the parsed count, adjusted for chains replaced by WithChains.
+    private readonly int _ruleCount;
     private RuleDecoder? _decoder;
 
     public RuleSet(IEnumerable<Chain> chains, bool isIPv6)
@@ -34,11 +37,12 @@ public sealed class RuleSet
         IsIPv6 = isIPv6;
     }
 
-    internal RuleSet(CompactRules compact, bool isIPv6, Chain?[]? built = null)
+    internal RuleSet(CompactRules compact, bool isIPv6, Chain?[]? built = null, int ruleCount = -1)
     {
         _compact = compact;
         _built = built ?? new Chain?[compact.ChainCount];
         IsIPv6 = isIPv6;
+        _ruleCount = ruleCount < 0 ? compact.RuleCount : ruleCount;
     }
 
     /// <summary>True when the addresses in the dump are IPv6 (an ip6tables dump).</summary>
@@ -90,16 +94,19 @@ public sealed class RuleSet
         }
         // The other chains stay undecoded; the ones decoded already are shared.
         var built = (Chain?[])_built.Clone();
+        var count = _ruleCount;
         foreach (var chain in replacements)
         {
-            built[_compact.Find(chain.Table, chain.Name)] = chain;
+            var id = _compact.Find(chain.Table, chain.Name);
+            count += chain.Rules.Count - Built(id).Rules.Count;
+            built[id] = chain;
         }
-        return new RuleSet(_compact, IsIPv6, built);
+        return new RuleSet(_compact, IsIPv6, built, count);
     }
 
     public IEnumerable<Rule> AllRules => Tables.SelectMany(ChainsOf).SelectMany(c => c.Rules);
 
-    public int RuleCount => _compact?.RuleCount ?? _tables!.Values.Sum(t => t.Values.Sum(c => c.Rules.Count));
+    public int RuleCount => _compact is null ? _tables!.Values.Sum(t => t.Values.Sum(c => c.Rules.Count)) : _ruleCount;
 
     private Chain Built(int id)
     {
