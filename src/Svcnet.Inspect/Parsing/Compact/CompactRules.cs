@@ -11,6 +11,8 @@ namespace Svcnet.Inspect.Parsing.Compact;
 /// </summary>
 internal sealed class CompactRules
 {
+    private const int ParallelDecodeRules = 2048;
+
     private readonly ChainRow[] _chains;
     private readonly RuleRow[] _rows;
     private readonly Dictionary<string, (Dictionary<TextSlice, int> ByName, int[] Ids)> _tables;
@@ -58,9 +60,29 @@ internal sealed class CompactRules
         var row = _chains[id];
         var name = row.Name.ToString();
         var rules = new Rule[row.Count];
-        for (var i = 0; i < rules.Length; i++)
+        if (rules.Length < ParallelDecodeRules)
         {
-            rules[i] = decoder.Decode(Text, row.Table, name, _rows[row.First + i]);
+            for (var i = 0; i < rules.Length; i++)
+            {
+                rules[i] = decoder.Decode(Text, row.Table, name, _rows[row.First + i]);
+            }
+        }
+        else
+        {
+            // KUBE-SERVICES has a rule per service port: the first trace into a large dump decodes it on all cores.
+            Parallel.ForEach(
+                System.Collections.Concurrent.Partitioner.Create(0, rules.Length, ParallelDecodeRules / 2),
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                () => new RuleDecoder(),
+                (range, _, own) =>
+                {
+                    for (var i = range.Item1; i < range.Item2; i++)
+                    {
+                        rules[i] = own.Decode(Text, row.Table, name, _rows[row.First + i]);
+                    }
+                    return own;
+                },
+                _ => { });
         }
         return new Chain(row.Table, name, row.Policy, row.Line, new ValueList<Rule>(rules, owned: true));
     }
