@@ -39,7 +39,7 @@ public sealed class ChainGraph
             // Also draw how packets reach KUBE-SERVICES / KUBE-NODEPORTS from the built-in chains.
             foreach (var table in new[] { "nat", "filter" })
             {
-                foreach (var chain in rules.ChainsOf(table).Where(c => c.IsBuiltin))
+                foreach (var chain in rules.BuiltinChainsOf(table))
                 {
                     only.UnionWith(chain.Rules.Where(r => r.JumpChain is "KUBE-SERVICES" or "KUBE-NODEPORTS" or "KUBE-EXTERNAL-SERVICES" or "KUBE-PROXY-FIREWALL"));
                 }
