@@ -1,4 +1,5 @@
-# Test tools the control-plane tests run for real. Sourced by ./run-tests, which calls svcnet_test_tools.
+# Test tools the control-plane tests run for real (and the demo when no kubectl is installed). Sourced by
+# ./run-tests and ./svcnet demo, which call svcnet_test_tools.
 # Idempotent and quiet when everything is already there.
 
 SVCNET_ROOT="${SVCNET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"

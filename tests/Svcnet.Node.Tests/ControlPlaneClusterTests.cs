@@ -55,6 +55,13 @@ public class ControlPlaneClusterTests
             }, 30000);
             Assert.Equal(pod.Metadata.Name, answer);
 
+            // Each node's kube-proxy answers its health and metrics endpoints inside the node namespace.
+            var healthz = await Exec.CommandRunner.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-s", "--max-time", "2", "-w", "\n%{http_code}", "http://192.168.49.3:10256/healthz"]);
+            Assert.EndsWith("\n200", healthz.StandardOutput);
+            var metrics = await Exec.CommandRunner.RunInNetnsAsync(names.NodeNamespace("node2"), ["curl", "-s", "--max-time", "2", "http://127.0.0.1:10249/metrics"]);
+            Assert.Matches(@"kubeproxy_sync_proxy_rules_iptables_total\{ip_family=""IPv4"",table=""nat""\} [1-9]", metrics.StandardOutput);
+            Assert.Matches(@"kubeproxy_network_programming_duration_seconds_count\{ip_family=""IPv4""\} [1-9]", metrics.StandardOutput);
+
             // Graceful deletion: the agent stops the pod and removes the object.
             await client.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, "default");
             await ClusterNetworkTests.WaitUntil(() => client.CoreV1.ListNamespacedPod("default").Items.Count == 0, 30000);

@@ -5,16 +5,30 @@ namespace Svcnet.Node.Tests;
 
 public class DemoTests
 {
-    [RootFact]
-    public async Task Demo_replays_the_seed_with_real_packets_and_leaves_nothing_behind()
+    /// <summary>
+    /// The README's first command, end to end: a cluster as <c>svcnet up</c> starts it, driven by the real kubectl
+    /// (Debian's 1.20, which only speaks SPDY for port-forward, and a current one), real packets, nothing left.
+    /// </summary>
+    [RootTheory]
+    [InlineData("1.20")]
+    [InlineData("1.33")]
+    public async Task Demo_replays_the_seed_with_real_kubectl_and_real_packets_and_leaves_nothing_behind(string kubectlVersion)
     {
         var dir = Path.Combine(Path.GetTempPath(), "svcnet-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
         var output = new StringWriter();
 
-        var exit = await new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 30 }).RunAsync(CancellationToken.None);
+        using var demo = new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 30, Kubectl = KubectlProcess.BinaryFor(kubectlVersion) });
+        var exit = await demo.RunAsync(CancellationToken.None);
 
         var text = output.ToString();
         Assert.True(exit == 0, text);
+        // kubectl's own output, from our API server.
+        Assert.Matches(@"\$ kubectl get svc -o wide\nNAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE +SELECTOR\n(.*\n)*helloworld-service +NodePort +10\.106\.133\.16 +<none> +31001:31382/TCP", text);
+        Assert.Contains("pod/nodehelloworld.example.com created", text);
+        Assert.Matches(@"TargetPort: +nodejs-port/TCP", text);
+        Assert.Matches(@"Forwarding from 127\.0\.0\.1:\d+ -> 3000", text);
+        Assert.Matches(@"Handling connection for \d+\nnodehelloworld\.example\.com", text);
+        // The rules, as the seed shows them.
         Assert.Contains("Chain KUBE-SVC-YLBSDKPE6MPDDRVY (2 references)", text);
         Assert.Contains("MARK       all  --  anywhere             anywhere             MARK or 0x4000", text);
         Assert.Contains("$ svcnet exec external -- curl -s http://192.168.49.2:31382/hostname\nnodehelloworld.example.com\n", text);

@@ -27,7 +27,7 @@ public class KubeProxyLoopTests
         await WaitForAnswer(e2e.Node1, "http://10.106.133.16:31001/hostname", "web", TimeSpan.FromSeconds(10));
         // A partial sync that ran between the flush and the canary check fails (its service chains are gone) and
         // forces the full resync, exactly as in kube-proxy; either way the last sync succeeded.
-        Assert.True(proxies["node1"].Runner.Syncs >= 2);
+        Assert.True(proxies["node1"].Metrics.Syncs >= 2);
         Assert.True(proxies["node1"].Health.Healthy);
     }
 

@@ -16,7 +16,7 @@ public class ServiceTrafficTests
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         var sync = (await e2e.Cluster.SyncAsync())["node1"];
         Assert.True(sync.Full);
-        Assert.Contains("-A KUBE-NODEPORTS -m comment --comment default/helloworld-service -m tcp -p tcp --dport 31382", sync.Payload);
+        Assert.Contains("-A KUBE-NODEPORTS -m comment --comment default/helloworld-service -m tcp -p tcp --dport 31382", sync.Payload.Text);
 
         Assert.Equal(pod.Name, await E2eCluster.MustGetAsync(e2e.Node1, ClusterIPUrl + "/hostname"));
         // From the node the source is not in the cluster CIDR: masqueraded to the bridge address.
@@ -50,7 +50,7 @@ public class ServiceTrafficTests
         var client = await e2e.PodAsync("client", app: "client");
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         var sync = (await e2e.Cluster.SyncAsync())["node1"];
-        Assert.Contains("\"default/helloworld-service has no endpoints\"", sync.Payload);
+        Assert.Contains("\"default/helloworld-service has no endpoints\"", sync.Payload.Text);
 
         var (exit, _, elapsed) = await E2eCluster.GetAsync(client.Sandbox.Netns, ClusterIPUrl + "/hostname", maxSeconds: 5);
 

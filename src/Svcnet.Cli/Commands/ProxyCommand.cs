@@ -51,32 +51,31 @@ public static class ProxyCommand
 
             using var client = new Kubernetes(clientConfig);
             void Log(string message) => stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
-            IRuleApplier applier;
-            INatChainSource? chains;
+            IRuleApplier? applier = null;
+            INatChainSource? chains = null;
+            Svcnet.Node.Proxy.NodeKubeProxy? node = null;
             if (parse.GetValue(dryRun))
             {
                 var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
                 (applier, chains) = (dry, dry);
             }
-            else if (parse.GetValue(netns) is { } node)
+            else if (parse.GetValue(netns) is { } name)
             {
-                // A node namespace: kube-proxy's host set-up (nfacct counters, route_localnet, --random-fully and
-                // tcp_be_liberal detection), canaries, and the applier that also keeps the base-chain jumps.
-                var netnsApplier = await Svcnet.Node.Proxy.NetnsRuleApplier.CreateAsync(node, ct: cancel);
-                (config, _) = await Svcnet.Node.Proxy.ProxyHostSetup.ConfigureAsync(node, config, netnsApplier.Tools, cancel);
-                await netnsApplier.EnsureCanariesAsync(cancel);
-                (applier, chains) = (netnsApplier, netnsApplier);
+                // A node namespace: the whole kube-proxy of a node (host set-up, canaries, base-chain jumps,
+                // conntrack clean-up, /healthz and /metrics inside the namespace) around the same sync loop.
+                node = await Svcnet.Node.Proxy.NodeKubeProxy.CreateAsync(name, config, log: Log, ct: cancel);
             }
             else
             {
-                string? ns = null;
-                var restore = config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-restore" : "iptables-restore";
-                applier = new IptablesRestoreApplier(restore, ns);
-                chains = new IptablesNatChainSource(config.Family == Proxy.Snapshot.IpFamily.IPv6 ? "ip6tables-save" : "iptables-save", ns);
+                var v6 = config.Family == Proxy.Snapshot.IpFamily.IPv6;
+                applier = new IptablesRestoreApplier(v6 ? "ip6tables-restore" : "iptables-restore", null);
+                chains = new IptablesNatChainSource(v6 ? "ip6tables-save" : "iptables-save", null);
             }
 
-            var state = new ProxyState(config, Log);
-            using var runner = new ProxyRunner(config, state, applier, chains, Log);
+            await using var nodeProxy = node;
+            var state = node?.State ?? new ProxyState(config, Log);
+            using var ownRunner = node is null ? new ProxyRunner(config, state, applier!, chains, Log) : null;
+            var runner = node?.Runner ?? ownRunner!;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             var limit = parse.GetValue(maxSyncs);
             var syncs = 0;
@@ -90,9 +89,10 @@ public static class ProxyCommand
             };
 
             var watch = new ClusterWatch(client, config.NodeName, state, Log);
+            node?.Start();
             try
             {
-                await Task.WhenAll(watch.RunAsync(stop.Token), runner.RunAsync(stop.Token));
+                await Task.WhenAll(watch.RunAsync(stop.Token), node is null ? runner.RunAsync(stop.Token) : Task.Delay(Timeout.Infinite, stop.Token));
             }
             catch (OperationCanceledException)
             {

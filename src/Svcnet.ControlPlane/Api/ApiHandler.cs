@@ -20,6 +20,7 @@ namespace Svcnet.ControlPlane.Api;
 public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock)
 {
     private const int MaxBody = 3 * 1024 * 1024;
+    private readonly KubeletClient kubelet = new(registry, token);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -111,6 +112,15 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             throw ApiException.MethodNotAllowed(method, api.Type.Kind);
         }
         var ns = api.Type.Namespaced ? api.Namespace : "";
+        if (api.Type == Resources.Pods && ns is not null && api.Subresource is "log" or "portforward")
+        {
+            // Streaming subresources: served by the node's kubelet through this server.
+            await (api.Subresource == "log"
+                ? new PodLogs(registry, kubelet).ServeAsync(context, ns, api.Name!)
+                : new PodPortForward(registry, kubelet).ServeAsync(context, ns, api.Name!));
+            return;
+        }
+
         switch (method)
         {
             case "GET" when api.Name is null:

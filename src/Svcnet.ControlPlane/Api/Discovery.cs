@@ -91,7 +91,13 @@ public static class Discovery
             list.Add(Entry(r, null, version == "v1beta1" ? ["get"] : r.Verbs));
             foreach (var sub in r.Subresources)
             {
-                list.Add(sub == "binding" ? Entry(r with { Kind = "Binding" }, sub, ["create"]) : Entry(r, sub, ["get", "patch", "update"]));
+                list.Add(sub switch
+                {
+                    "binding" => Entry(r with { Kind = "Binding" }, sub, ["create"]),
+                    "log" => Entry(r, sub, ["get"]),
+                    "portforward" => Entry(r with { Kind = "PodPortForwardOptions" }, sub, ["create", "get"]),
+                    _ => Entry(r, sub, ["get", "patch", "update"]),
+                });
             }
         }
         var doc = new JsonObject { ["kind"] = "APIResourceList" };

@@ -29,7 +29,7 @@ public static class Resources
 
     public static readonly ResourceType Namespaces = new("", "v1", "namespaces", "namespace", "Namespace", false, ["ns"], [], NamespaceVerbs, ["status"]);
     public static readonly ResourceType Nodes = new("", "v1", "nodes", "node", "Node", false, ["no"], [], AllVerbs, ["status"]);
-    public static readonly ResourceType Pods = new("", "v1", "pods", "pod", "Pod", true, ["po"], ["all"], AllVerbs, ["binding", "status"]);
+    public static readonly ResourceType Pods = new("", "v1", "pods", "pod", "Pod", true, ["po"], ["all"], AllVerbs, ["binding", "log", "portforward", "status"]);
     public static readonly ResourceType Services = new("", "v1", "services", "service", "Service", true, ["svc"], ["all"], AllVerbs, ["status"]);
     public static readonly ResourceType Endpoints = new("", "v1", "endpoints", "endpoints", "Endpoints", true, ["ep"], [], AllVerbs, []);
     public static readonly ResourceType Events = new("", "v1", "events", "event", "Event", true, ["ev"], [], AllVerbs, []);

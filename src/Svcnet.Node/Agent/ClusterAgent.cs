@@ -23,6 +23,13 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private readonly Channel<V1Pod> podEvents = Channel.CreateUnbounded<V1Pod>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<string> deleting = new(StringComparer.Ordinal);
 
+    /// <summary>Port of this agent's kubelet API on 127.0.0.1 (<see cref="Kubelet.KubeletServer"/>), published in every Node's status.</summary>
+    public int KubeletPort { get; set; }
+
+    /// <summary>The running pod NS/NAME on any of this agent's nodes (the kubelet API's lookup).</summary>
+    public RunningPod? FindPod(string ns, string name) =>
+        agents.Values.SelectMany(a => a.Pods).FirstOrDefault(p => p.Namespace == ns && p.Name == name);
+
     public async Task RunAsync(CancellationToken ct)
     {
         foreach (var node in state.Nodes)
@@ -88,6 +95,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
                 {
                     new { type = "Ready", status = "True", reason = "KubeletReady", message = "svcnet node agent is posting ready status", lastHeartbeatTime = now, lastTransitionTime = now },
                 },
+                daemonEndpoints = new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = KubeletPort } },
                 nodeInfo = new { kubeletVersion = "v1.32.4", kubeProxyVersion = "v1.32.4", operatingSystem = "linux", architecture = "amd64", containerRuntimeVersion = "svcnet://0.1.0", osImage = "svcnet", kernelVersion = Environment.OSVersion.Version.ToString(), machineID = "", systemUUID = "", bootID = "" },
             },
         };
@@ -204,70 +212,30 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
         }
     }
 
+    /// <summary>
+    /// One whole kube-proxy per node (<see cref="NodeKubeProxy"/>: sync loop, canary, healthz/metrics, health check
+    /// node ports, conntrack clean-up), fed by informers on this API server like kube-proxy's.
+    /// </summary>
     private async Task RunProxyAsync(NodeRecord node, CancellationToken ct)
     {
-        var applier = await NetnsRuleApplier.CreateAsync(node.Netns, ct: ct);
-        var (config, _) = await ProxyHostSetup.ConfigureAsync(node.Netns, LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero }, applier.Tools, ct);
-        await applier.EnsureCanariesAsync(ct);
-        var proxyState = new ProxyState(config, m => log($"proxy/{node.Name}: {m}"));
-        using var runner = new ProxyRunner(config, proxyState, applier, applier, m => log($"proxy/{node.Name}: {m}"));
-        var watch = new ClusterWatch(client, node.Name, proxyState, m => log($"proxy/{node.Name}: {m}"));
-        var cleaner = new ConntrackCleaner(node.Netns);
-        var cleaning = 0;
-        runner.Synced += outcome =>
+        void Log(string m) => log($"proxy/{node.Name}: {m}");
+        var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
+        await using var proxy = await NodeKubeProxy.CreateAsync(node.Netns, config, log: Log, ct: ct);
+        proxy.Runner.Synced += outcome =>
         {
-            if (!outcome.Success)
+            if (outcome.ConntrackEntriesDeleted > 0)
             {
-                log($"proxy/{node.Name}: {(outcome.Full ? "full" : "partial")} sync failed: {outcome.Message}");
-                return;
-            }
-
-            // UDP conntrack clean-up (spec 12) after a successful sync. The proxy core's loop does not say which
-            // services changed, so every UDP service with serving endpoints is checked: a superset, same result.
-            if (Interlocked.Exchange(ref cleaning, 1) == 0)
-            {
-                _ = Task.Run(async () =>
-                {
-                    try
-                    {
-                        await CleanUdpFlowsAsync(watch, config, cleaner, node, ct);
-                    }
-                    finally
-                    {
-                        Volatile.Write(ref cleaning, 0);
-                    }
-                }, CancellationToken.None);
+                Log($"deleted {outcome.ConntrackEntriesDeleted} stale UDP conntrack entries");
             }
         };
+        proxy.Start();
+        var watch = new ClusterWatch(client, node.Name, proxy.State, Log);
         try
         {
-            await Task.WhenAll(watch.RunAsync(ct), runner.RunAsync(ct));
+            await watch.RunAsync(ct);
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private async Task CleanUdpFlowsAsync(ClusterWatch watch, Svcnet.Proxy.Config.ProxyConfig config, ConntrackCleaner cleaner, NodeRecord node, CancellationToken ct)
-    {
-        try
-        {
-            var objects = new Svcnet.Proxy.Conversion.ClusterObjects([.. watch.Services.Items], [.. watch.EndpointSlices.Items], [], [.. watch.Node.Items]);
-            var (snapshot, _) = Svcnet.Proxy.Iptables.RulesRenderer.Snapshot(objects, config, null);
-            var ports = snapshot.ServicePorts.Where(kv => kv.Key.Protocol == Svcnet.Proxy.Snapshot.Protocol.UDP)
-                .Select(kv => NodeProxy.ToUdpPort(kv.Value, snapshot.EndpointsOf(kv.Key))).ToList();
-            if (ports.Count > 0)
-            {
-                var deleted = await cleaner.CleanAsync(ports, ct);
-                if (deleted > 0)
-                {
-                    log($"proxy/{node.Name}: deleted {deleted} stale UDP conntrack entries");
-                }
-            }
-        }
-        catch (Exception e) when (e is Exec.CommandFailedException or InvalidOperationException or IOException)
-        {
-            log($"proxy/{node.Name}: conntrack clean-up failed: {e.Message}");
         }
     }
 

@@ -22,20 +22,22 @@ public sealed record NodeBenchmarkOptions
 }
 
 /// <summary>
-/// <c>svcnet bench node</c>'s measurements on a fresh one-node cluster, printed as <c>key: value</c> lines:
-/// programming latency (Service applied -> first successful TCP connect to its ClusterIP from a pod, through the
-/// real sync loop), pod start (created -> Ready), and TCP connection set-up time to the last-created Service
-/// with 100 / 1,000 / 5,000 Services in KUBE-SERVICES, so the linear cost of the chain is measured.
+/// <c>svcnet bench node</c>'s measurements, printed as <c>key: value</c> lines: first on a cluster like
+/// <c>svcnet up</c>'s with the real kubectl (<see cref="KubectlProgrammingBenchmark"/>: pod start, programming
+/// latency from <c>kubectl create</c> to the first TCP connect through the ClusterIP), then on a local cluster
+/// without an API server: the proxy's own share of that latency (object change -> connect, through the real sync
+/// loop) and TCP connection set-up time to the last-created Service with 100 / 1,000 / 5,000 Services in
+/// KUBE-SERVICES, so the linear cost of the chain is measured.
 /// </summary>
 public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions options)
 {
     public async Task RunAsync(CancellationToken ct)
     {
+        await new KubectlProgrammingBenchmark(Print, options.ProgrammingSamples, options.PodStartSamples).RunAsync(ct);
         var dir = Path.Combine(Path.GetTempPath(), "svcnet-bench-node-" + Guid.NewGuid().ToString("N")[..8]);
         await using var cluster = await LocalCluster.UpAsync(dir, 1, ct: ct);
         try
         {
-            await PodStartAsync(cluster, ct);
             // The endpoint of every benchmark Service.
             await StartAsync(cluster, "bench-web", "bench", ct);
             var client = await StartAsync(cluster, "bench-client", "client", ct);
@@ -69,22 +71,6 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
         return pod;
     }
 
-    private async Task PodStartAsync(LocalCluster cluster, CancellationToken ct)
-    {
-        var samples = new List<double>();
-        for (var i = 0; i < options.PodStartSamples; i++)
-        {
-            var watch = Stopwatch.StartNew();
-            var pod = await StartAsync(cluster, $"start-{i}", "start", ct);
-            samples.Add(watch.Elapsed.TotalMilliseconds);
-            await cluster.DeletePodAsync(pod, TimeSpan.FromSeconds(1), ct);
-        }
-
-        Print("pod_start_samples", samples.Count);
-        Print("pod_start_p50_ms", Percentile(samples, 50));
-        Print("pod_start_p99_ms", Percentile(samples, 99));
-    }
-
     private async Task ProgrammingLatencyAsync(LocalCluster cluster, RunningPod client, CancellationToken ct)
     {
         await cluster.StartKubeProxiesAsync(options.MinSyncPeriod, TimeSpan.FromSeconds(30), ct);
@@ -105,10 +91,9 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
             samples.Add(watch.Elapsed.TotalMilliseconds);
         }
 
-        Print("programming_samples", samples.Count);
-        Print("programming_min_sync_period_ms", options.MinSyncPeriod.TotalMilliseconds);
-        Print("programming_latency_p50_ms", Percentile(samples, 50));
-        Print("programming_latency_p99_ms", Percentile(samples, 99));
+        Print("proxy_programming_min_sync_period_ms", options.MinSyncPeriod.TotalMilliseconds);
+        Print("proxy_programming_latency_p50_ms", Percentile(samples, 50));
+        Print("proxy_programming_latency_p99_ms", Percentile(samples, 99));
         // Bulk creation below would make the loop sync after every object: measure that part with explicit syncs.
         await cluster.StopKubeProxiesAsync();
         for (var i = 0; i < options.ProgrammingSamples; i++)
@@ -145,7 +130,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
             }
 
             Print($"services_{count}_full_sync_ms", sync.Duration.TotalMilliseconds);
-            Print($"services_{count}_nat_rules", sync.NatRulesWritten);
+            Print($"services_{count}_nat_rules", sync.Payload.NatRulesWritten);
             Print($"connect_last_service_at_{count}_services_p50_us", Percentile(times, 50));
             Print($"connect_last_service_at_{count}_services_p99_us", Percentile(times, 99));
         }
@@ -165,7 +150,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
     };
 
     /// <summary>One TCP handshake from inside <paramref name="netns"/>; false on timeout or refusal.</summary>
-    private static async Task<bool> TryConnectAsync(string netns, IPAddress ip, int port, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<bool> TryConnectAsync(string netns, IPAddress ip, int port, TimeSpan timeout, CancellationToken ct)
     {
         using var socket = NetnsSockets.Create(netns, AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.LingerState = new LingerOption(true, 0);
@@ -187,7 +172,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
         }
     }
 
-    private static double Percentile(List<double> samples, int p)
+    internal static double Percentile(List<double> samples, int p)
     {
         var sorted = samples.Order().ToList();
         var rank = (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1;

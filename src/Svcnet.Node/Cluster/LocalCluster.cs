@@ -5,6 +5,8 @@ using Svcnet.Node.Runtime;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Snapshot;
+using Svcnet.Proxy.Sync;
+using Svcnet.Proxy.Watch;
 
 namespace Svcnet.Node.Cluster;
 
@@ -17,8 +19,7 @@ public sealed class LocalCluster : IAsyncDisposable
 {
     private readonly List<RunningPod> pods = [];
     private readonly Dictionary<string, V1Service> services = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, NodeProxy> proxies = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, NodeKubeProxy> kubeProxies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ProxyOnNode> proxies = new(StringComparer.Ordinal);
     private readonly Func<NodeRecord, ProxyConfig> proxyConfig;
     private readonly IptablesMode? backend;
 
@@ -141,28 +142,37 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Stops the kube-proxy loops (rules stay); explicit <see cref="SyncAsync"/> continues with fresh proxiers.</summary>
     public async Task StopKubeProxiesAsync()
     {
-        List<NodeKubeProxy> running;
-        lock (kubeProxies)
+        List<NodeKubeProxy> stopped;
+        lock (proxies)
         {
-            running = [.. kubeProxies.Values];
-            kubeProxies.Clear();
+            stopped = [.. proxies.Values.Select(p => p.Proxy)];
+            proxies.Clear();
         }
 
-        foreach (var kubeProxy in running)
+        foreach (var proxy in stopped)
         {
-            await kubeProxy.DisposeAsync();
+            await proxy.DisposeAsync();
         }
     }
 
-    /// <summary>Tells every running kube-proxy sync loop that objects changed.</summary>
+    /// <summary>Tells every running kube-proxy sync loop what the objects are now, as its informers would.</summary>
     public void RequestSync()
     {
-        lock (kubeProxies)
+        List<ProxyOnNode> running;
+        lock (proxies)
         {
-            foreach (var kubeProxy in kubeProxies.Values)
-            {
-                kubeProxy.RequestSync();
-            }
+            running = [.. proxies.Values.Where(p => p.Running)];
+        }
+
+        if (running.Count == 0)
+        {
+            return;
+        }
+
+        var objects = Objects();
+        foreach (var proxy in running)
+        {
+            proxy.Feed(objects);
         }
     }
 
@@ -172,21 +182,25 @@ public sealed class LocalCluster : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyDictionary<string, NodeKubeProxy>> StartKubeProxiesAsync(TimeSpan? minSyncPeriod = null, TimeSpan? syncPeriod = null, CancellationToken ct = default)
     {
+        await StopKubeProxiesAsync();
+        var started = new Dictionary<string, NodeKubeProxy>(StringComparer.Ordinal);
         foreach (var node in State.Nodes)
         {
             var config = proxyConfig(node);
             config = config with { MinSyncPeriod = minSyncPeriod ?? config.MinSyncPeriod, SyncPeriod = syncPeriod ?? config.SyncPeriod };
-            var kubeProxy = await NodeKubeProxy.StartAsync(node.Netns, config, Objects, backend, ct);
-            lock (kubeProxies)
+            var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, config, backend, ct: ct)) { Running = true };
+            lock (proxies)
             {
-                kubeProxies[node.Name] = kubeProxy;
+                proxies[node.Name] = proxy;
             }
+
+            proxy.Proxy.Start();
+            proxy.Feed(Objects());
+            await proxy.Proxy.WaitForFirstSyncAsync(TimeSpan.FromSeconds(30), ct);
+            started[node.Name] = proxy.Proxy;
         }
 
-        lock (kubeProxies)
-        {
-            return new Dictionary<string, NodeKubeProxy>(kubeProxies, StringComparer.Ordinal);
-        }
+        return started;
     }
 
     /// <summary>The objects a kube-proxy would see now: Services, EndpointSlices of the running pods, Nodes.</summary>
@@ -201,59 +215,72 @@ public sealed class LocalCluster : IAsyncDisposable
         return new ClusterObjects(current, LocalEndpointSlices.For(current, Pods), [], [.. State.Nodes.Select(LocalNodes.For)]);
     }
 
-    /// <summary>The proxy of <paramref name="nodeName"/>, started on first use (back-end, sysctls, canaries).</summary>
-    public async Task<NodeProxy> ProxyAsync(string nodeName, CancellationToken ct = default)
+    /// <summary>The kube-proxy of <paramref name="nodeName"/>, created on first use (back-end, sysctls, canaries).</summary>
+    public async Task<NodeKubeProxy> ProxyAsync(string nodeName, CancellationToken ct = default) => (await ProxyOnAsync(nodeName, ct)).Proxy;
+
+    /// <summary>Syncs every node's proxy with the current objects now; returns each node's outcome, throws if one failed.</summary>
+    public async Task<IReadOnlyDictionary<string, SyncOutcome>> SyncAsync(CancellationToken ct = default)
     {
-        lock (kubeProxies)
+        var objects = Objects();
+        var results = new Dictionary<string, SyncOutcome>(StringComparer.Ordinal);
+        foreach (var node in State.Nodes)
         {
-            if (kubeProxies.TryGetValue(nodeName, out var running))
+            var proxy = await ProxyOnAsync(node.Name, ct);
+            proxy.Feed(objects);
+            var outcome = await proxy.Proxy.Runner.SyncOnceAsync(false, ct);
+            if (!outcome.Success)
             {
-                return running.Proxy;
+                throw new InvalidOperationException($"sync on {node.Name} failed: {outcome.Message}");
+            }
+
+            results[node.Name] = outcome;
+        }
+
+        return results;
+    }
+
+    private async Task<ProxyOnNode> ProxyOnAsync(string nodeName, CancellationToken ct)
+    {
+        lock (proxies)
+        {
+            if (proxies.TryGetValue(nodeName, out var existing))
+            {
+                return existing;
             }
         }
 
-        if (!proxies.TryGetValue(nodeName, out var proxy))
+        var node = Node(nodeName);
+        var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, proxyConfig(node), backend, ct: ct));
+        lock (proxies)
         {
-            var node = Node(nodeName);
-            proxy = await NodeProxy.StartAsync(node.Netns, proxyConfig(node), backend, ct);
             proxies[nodeName] = proxy;
         }
 
         return proxy;
     }
 
-    /// <summary>Syncs every node's proxy with the current objects; returns each node's result.</summary>
-    public async Task<IReadOnlyDictionary<string, NodeSyncResult>> SyncAsync(CancellationToken ct = default)
+    /// <summary>A node's kube-proxy and the feed that turns this cluster's object lists into its informer events.</summary>
+    private sealed class ProxyOnNode(NodeKubeProxy proxy)
     {
-        var objects = Objects();
-        var results = new Dictionary<string, NodeSyncResult>(StringComparer.Ordinal);
-        foreach (var node in State.Nodes)
-        {
-            results[node.Name] = await (await ProxyAsync(node.Name, ct)).SyncAsync(objects, ct);
-        }
+        private readonly ObjectListFeed feed = new(proxy.State);
 
-        return results;
+        public NodeKubeProxy Proxy => proxy;
+
+        public bool Running { get; init; }
+
+        public void Feed(ClusterObjects objects)
+        {
+            lock (feed)
+            {
+                feed.Update(objects);
+            }
+        }
     }
 
     /// <summary>Stops every pod (short grace) and removes the whole network.</summary>
     public async ValueTask DisposeAsync()
     {
-        List<NodeKubeProxy> running;
-        lock (kubeProxies)
-        {
-            running = [.. kubeProxies.Values];
-            kubeProxies.Clear();
-        }
-
-        foreach (var kubeProxy in running)
-        {
-            await kubeProxy.DisposeAsync();
-        }
-
-        foreach (var proxy in proxies.Values)
-        {
-            proxy.Dispose();
-        }
+        await StopKubeProxiesAsync();
 
         // In parallel and with a short grace: clean-up also runs on Ctrl-C, where the CLI waits only briefly.
         await Task.WhenAll(Pods.Select(async pod =>

@@ -2,9 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using k8s;
 using k8s.Models;
-using Svcnet.Node.Cluster;
+using Svcnet.Node.Agent;
 using Svcnet.Node.Network;
-using Svcnet.Node.Proxy;
 
 namespace Svcnet.Node.Demo;
 
@@ -20,22 +19,30 @@ public sealed record DemoOptions
     /// <summary>Requests sent after scaling to show the spread.</summary>
     public int Requests { get; init; } = 30;
 
-    /// <summary>iptables back-end; detected like kube-proxy's wrapper when null.</summary>
-    public IptablesMode? Backend { get; init; }
+    /// <summary>The kubectl binary; <see cref="Exec.Kubectl.Resolve"/>'s choice when null.</summary>
+    public string? Kubectl { get; init; }
 }
 
 /// <summary>
-/// <c>svcnet demo</c>: the seed article ("Kubernetes service iptables magic") replayed with real packets on a
-/// fresh one-node cluster: the pod as a process in its own namespace, the NAT table before and after, the
-/// NodePort Service's chains written by the proxy core through iptables-restore, and requests through the
-/// ClusterIP and the node port answered by the pod, then spread over three endpoints. Always cleans up.
+/// <c>svcnet demo</c>: the seed article ("Kubernetes service iptables magic") replayed with real packets on a fresh
+/// one-node cluster started exactly like <c>svcnet up</c> (API server, node agent, kube-proxy), driven with the
+/// real kubectl: the pod as a process in its own namespace, the NAT table before and after, port-forward, the
+/// NodePort Service's chains, requests through the ClusterIP and the node port answered by the pod, then spread
+/// over three endpoints. Exits non-zero if any answer differs from the seed's; always cleans up.
 /// </summary>
-public sealed class SeedDemo(TextWriter output, DemoOptions options)
+public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposable
 {
     private const string ClusterIP = "10.106.133.16";
     private const int Port = 31001;
     private const int NodePort = 31382;
+    private const string SeedSvcChain = "KUBE-SVC-YLBSDKPE6MPDDRVY";
     private readonly DemoConsole console = new(output);
+    private ClusterNames names = null!;
+    private NodeRecord node = null!;
+    private Exec.Kubectl kubectl = null!;
+    private Kubernetes client = null!;
+
+    public void Dispose() => client?.Dispose();
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
@@ -43,26 +50,25 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         await DemoLeftovers.ReapAsync(output);
         Directory.CreateDirectory(dataDir);
         await File.WriteAllTextAsync(Path.Combine(dataDir, DemoLeftovers.OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), ct);
-        LocalCluster? cluster = null;
+        names = new ClusterNames(dataDir);
         try
         {
             console.Note($"""
                 svcnet demo: the seed's walk-through with real packets. Nodes and pods are network namespaces, pods are
-                real processes, kube-proxy's rules are written with iptables-restore inside the node's namespace.
-                Lines with $ are real commands and their real output; `svcnet exec node -- CMD` stands for
-                `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD).
-                `$ kubectl ...` lines are what svcnet does itself, printed as kubectl prints it (this demo runs without an
-                API server); lines with # explain.
+                real processes, the API server and the node agent run as `svcnet up` starts them, kube-proxy's rules
+                are written with iptables-restore inside the node's namespace. Lines with $ are real commands and
+                their real output (kubectl is the real kubectl); `svcnet exec node -- CMD` stands for
+                `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD); lines with # explain.
                 """);
-            cluster = await UpAsync(dataDir, ct);
-            var node = cluster.Nodes[0];
-            var pod = await StartPodAsync(cluster, ct);
-            await PingAsync(node, pod.PodIP, ct);
+            kubectl = new Exec.Kubectl(Path.Combine(dataDir, "kubeconfig"), dataDir, options.Kubectl);
+            await UpAsync(dataDir, ct);
+            var pod = await StartPodAsync(ct);
+            await PingAsync(pod, ct);
             await PortForwardAsync(pod, ct);
-            var payload = await CreateServiceAsync(cluster, ct);
-            await ShowChainsAsync(cluster, payload, ct);
-            await RequestsAsync(cluster, pod.Name, pod.PodIP, ct);
-            await ScaleAsync(cluster, ct);
+            await CreateServiceAsync(ct);
+            var svcChain = await ShowChainsAsync(ct);
+            await RequestsAsync(pod, ct);
+            await ScaleAsync(svcChain, ct);
             output.WriteLine();
             output.WriteLine("demo: every step answered as in the seed.");
             return 0;
@@ -79,7 +85,8 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
             output.WriteLine("demo interrupted");
             return 130;
         }
-        catch (Exception e) when (e is Exec.CommandFailedException or RestoreFailedException or IOException or InvalidOperationException or Runtime.PodSpecException)
+        catch (Exception e) when (e is Exec.CommandFailedException or IOException or InvalidOperationException or HttpRequestException
+            or k8s.Autorest.HttpOperationException or TimeoutException)
         {
             output.WriteLine();
             output.WriteLine($"demo FAILED: {e.Message}");
@@ -89,204 +96,156 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         {
             output.WriteLine();
             console.Note($"cleaning up: svcnet down --data-dir {dataDir}");
-            if (cluster is not null)
-            {
-                await cluster.DisposeAsync();
-            }
-            else
-            {
-                await new ClusterNetwork(new ClusterNames(dataDir)).DownAsync(CancellationToken.None);
-            }
-
+            await new ClusterNetwork(names).DownAsync(CancellationToken.None);
             Directory.Delete(dataDir, recursive: true);
         }
     }
 
-    private async Task<LocalCluster> UpAsync(string dataDir, CancellationToken ct)
+    private async Task UpAsync(string dataDir, CancellationToken ct)
     {
         console.Step("A one-node cluster (the seed's minikube)");
-        output.WriteLine($"$ svcnet up --nodes 1 --data-dir {dataDir}");
         // The seed's kube-proxy (before v1.19) named an unnamed port "ns/svc:", which is what gives the seed's
         // chain names (KUBE-SVC-YLBSDKPE6MPDDRVY); keep it so the chains below carry the article's names.
-        var cluster = await LocalCluster.UpAsync(dataDir, 1,
-            proxyConfig: n => LocalCluster.DefaultProxyConfig(n) with { LegacyUnnamedPortColon = true },
-            backend: options.Backend, ct: ct);
-        var node = cluster.Nodes[0];
-        output.WriteLine($"cluster {cluster.Names.Hash} up: {node.Name} {node.NodeIP} (podCIDR {node.PodCidr}), external client {NodeAddressing.ExternalAddress}");
-        var proxy = await cluster.ProxyAsync(node.Name, ct);
-        dataDirectory = cluster.Names.DataDir;
-        iptables = proxy.Applier.Tools.Mode == IptablesMode.Legacy ? proxy.Applier.Tools.Iptables : "iptables";
-        var first = await cluster.SyncAsync(ct);
-        console.Note($"kube-proxy on {node.Name}: {proxy.Applier.Tools.Restore} (back-end detected like kube-proxy's iptables wrapper), " +
-            $"first full sync: {first[node.Name].NatRulesWritten} nat rules in {first[node.Name].Duration.TotalMilliseconds:F0} ms");
-        return cluster;
+        output.WriteLine($"$ svcnet up --nodes 1 --legacy-unnamed-port-names --data-dir {dataDir}");
+        var state = await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(LegacyUnnamedPortNames: true), output, ct: ct);
+        node = state.Nodes[0];
+        client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dataDir, "kubeconfig")));
+        output.WriteLine($"$ export KUBECONFIG={dataDir}/kubeconfig");
+        await KubectlAsync(["get", "nodes", "-o", "wide"], ct);
+        // The first full sync ends with the jumps from the built-in chains; nat's three are the last to appear.
+        await WaitForRulesAsync(save => save.Contains("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", StringComparison.Ordinal)
+            && save.Contains("-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", StringComparison.Ordinal)
+            && save.Contains("-j KUBE-POSTROUTING", StringComparison.Ordinal), "kube-proxy's first sync", ct);
     }
 
-    private async Task<Runtime.RunningPod> StartPodAsync(LocalCluster cluster, CancellationToken ct)
+    private async Task<V1Pod> StartPodAsync(CancellationToken ct)
     {
-        var node = cluster.Nodes[0];
         console.Step("Start the seed's pod; the NAT table does not change");
-        await SaveNatAsync(node, "before_starting_pod.txt", ct);
-        output.WriteLine($"$ cat {SeedManifests.PodFile}");
-        console.Text(SeedManifests.Pod);
-        console.Note($"create -f {SeedManifests.PodFile}: the node runtime starts the container as a process in the pod's namespace (a container without command runs svcnet's agnhost-like test server on its containerPorts)");
-        var watch = Stopwatch.StartNew();
-        var pod = await cluster.CreatePodAsync(KubernetesYaml.Deserialize<V1Pod>(SeedManifests.Pod), ct);
-        DemoConsole.Expect(await pod.WaitReadyAsync(TimeSpan.FromSeconds(30), ct), "the pod did not become Ready within 30 s");
-        output.WriteLine($"pod/{pod.Name} created (Ready after {watch.ElapsedMilliseconds} ms)");
-        output.WriteLine("$ kubectl get pod -o wide");
-        console.Text(KubectlFormat.PodsWide(cluster.Pods, DateTimeOffset.UtcNow));
-        await SaveNatAsync(node, "after_starting_pod.txt", ct);
+        await SaveNatAsync("before_starting_pod.txt", ct);
+        var pod = await CreateFromManifestAsync(SeedManifests.PodFile, SeedManifests.Pod, ct);
+        await KubectlAsync(["get", "pod", "-o", "wide"], ct);
+        await SaveNatAsync("after_starting_pod.txt", ct);
         var diff = await console.RunAsync("diff before_starting_pod.txt after_starting_pod.txt", node.Netns,
-            ["diff", Path.Combine(cluster.Names.DataDir, "before_starting_pod.txt"), Path.Combine(cluster.Names.DataDir, "after_starting_pod.txt")], mustSucceed: false, ct: ct);
+            ["diff", Path.Combine(names.DataDir, "before_starting_pod.txt"), Path.Combine(names.DataDir, "after_starting_pod.txt")], mustSucceed: false, ct: ct);
         DemoConsole.Expect(diff.ExitCode == 0, "starting a pod changed the NAT table");
         return pod;
     }
 
-    private async Task PingAsync(NodeRecord node, string podIP, CancellationToken ct)
+    private async Task PingAsync(V1Pod pod, CancellationToken ct)
     {
+        var podIP = pod.Status.PodIP;
         console.Step("The node reaches the pod; its address comes from the pod bridge (the seed's docker0)");
-        if (OnPath("ping"))
-        {
-            await console.RunAsync($"svcnet exec node -- ping -c 1 {podIP}", node.Netns, ["ping", "-c", "1", "-W", "2", podIP], ct: ct);
-        }
-        else
-        {
-            output.WriteLine($"$ svcnet exec node -- ping -c 1 {podIP}");
-            console.Note("the ping tool is not installed here (Debian: iputils-ping); svcnet sends the ICMP echo itself");
-            var rtt = await IcmpEcho.PingAsync(node.Netns, System.Net.IPAddress.Parse(podIP), TimeSpan.FromSeconds(2), ct);
-            DemoConsole.Expect(rtt is not null, $"no ICMP echo reply from {podIP}");
-            output.WriteLine($"64 bytes from {podIP}: icmp_seq=1 time={rtt!.Value.TotalMilliseconds:F3} ms");
-        }
-
+        await console.RunAsync($"svcnet exec node -- ping -c 1 {podIP}", node.Netns, ["ping", "-c", "1", "-W", "2", podIP], ct: ct);
         await console.RunAsync($"svcnet exec node -- ip a show dev {NodeAddressing.PodBridge}", node.Netns, ["ip", "a", "show", "dev", NodeAddressing.PodBridge], ct: ct);
         var direct = await console.RunAsync($"svcnet exec node -- curl -s http://{podIP}:3000/hostname", node.Netns, ["curl", "-sS", "--max-time", "3", $"http://{podIP}:3000/hostname"], ct: ct);
-        DemoConsole.Expect(direct.StandardOutput == "nodehelloworld.example.com", $"the pod answered '{direct.StandardOutput}'");
+        DemoConsole.Expect(direct.StandardOutput == pod.Metadata.Name, $"the pod answered '{direct.StandardOutput}'");
     }
 
-    private async Task PortForwardAsync(Runtime.RunningPod pod, CancellationToken ct)
+    private async Task PortForwardAsync(V1Pod pod, CancellationToken ct)
     {
         console.Step("Reach the pod from outside the cluster by port mapping (\"not the right way\")");
-        output.WriteLine($"$ kubectl describe pod {pod.Name} | grep Port");
-        foreach (var port in pod.Pod.Spec.Containers.SelectMany(c => c.Ports ?? []))
-        {
-            output.WriteLine($"    Port:           {port.ContainerPort}/{port.Protocol ?? "TCP"}");
-        }
+        var describe = await kubectl.RunAsync(["describe", "pod", pod.Metadata.Name], ct);
+        output.WriteLine($"$ kubectl describe pod {pod.Metadata.Name} | grep Port");
+        console.Text(string.Join('\n', describe.EnsureSuccess().StandardOutput.Split('\n').Where(l => l.Contains("Port", StringComparison.Ordinal))));
 
-        Runtime.PortForward forward;
-        try
-        {
-            forward = Runtime.PortForward.Start(pod.Sandbox.Netns, 32000, 3000);
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            // 32000 is taken on this machine: let the kernel choose, as kubectl does for ":3000".
-            forward = Runtime.PortForward.Start(pod.Sandbox.Netns, 0, 3000);
-        }
-
-        await using (forward)
-        {
-            forward.Connection += port => output.WriteLine($"Handling connection for {port}");
-            console.Note("the node runtime does what kubelet does for port-forward: it connects to localhost:3000 inside the pod's namespace");
-            output.WriteLine($"$ kubectl port-forward {pod.Name} {forward.LocalPort}:3000 &");
-            output.WriteLine($"Forwarding from 127.0.0.1:{forward.LocalPort} -> 3000");
-            var url = $"http://127.0.0.1:{forward.LocalPort}/hostname";
-            output.WriteLine($"$ curl -s {url}");
-            var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", url], cancellationToken: ct);
-            console.Text(result.StandardOutput + result.StandardError);
-            DemoConsole.Expect(result.Succeeded && result.StandardOutput == pod.Name, $"port-forward answered '{result.StandardOutput}{result.StandardError}'");
-        }
+        // 32000 as in the seed unless something on this machine has it; then kubectl picks a free port.
+        var local = PortIsFree(32000) ? "32000" : "";
+        output.WriteLine($"$ kubectl port-forward {pod.Metadata.Name} {local}:3000 &");
+        using var forward = await kubectl.PortForwardAsync([pod.Metadata.Name, $"{local}:3000"], output.WriteLine, ct);
+        console.Note("the API server passes the SPDY stream to the node agent, which does what kubelet does: it connects to localhost:3000 inside the pod's namespace");
+        var url = $"http://127.0.0.1:{forward.LocalPort}/hostname";
+        output.WriteLine($"$ curl -s {url}");
+        var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "5", url], cancellationToken: ct);
+        await Task.Delay(100, ct); // lets kubectl's "Handling connection" line arrive in order
+        console.Text(result.StandardOutput + result.StandardError);
+        DemoConsole.Expect(result.Succeeded && result.StandardOutput == pod.Metadata.Name, $"port-forward answered '{result.StandardOutput}{result.StandardError}'");
     }
 
-    private async Task<string> CreateServiceAsync(LocalCluster cluster, CancellationToken ct)
+    private async Task CreateServiceAsync(CancellationToken ct)
     {
-        var node = cluster.Nodes[0];
         console.Step("The NodePort Service");
+        await File.WriteAllTextAsync(Path.Combine(names.DataDir, SeedManifests.ServiceFile), SeedManifests.Service + "\n", ct);
         output.WriteLine($"$ cat {SeedManifests.ServiceFile}");
         console.Text(SeedManifests.Service);
-        var service = KubernetesYaml.Deserialize<V1Service>(SeedManifests.Service);
-        service.Metadata.NamespaceProperty = "default";
-        service.Spec.ClusterIPs = [ClusterIP];
-        service.Spec.ExternalTrafficPolicy = "Cluster";
-        service.Spec.InternalTrafficPolicy = "Cluster";
-        service.Spec.SessionAffinity = "None";
-        var created = DateTimeOffset.UtcNow;
-        cluster.ApplyService(service);
-        output.WriteLine($"service/{service.Metadata.Name} created");
-        var sync = (await cluster.SyncAsync(ct))[node.Name];
-        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.NatRulesWritten} nat + {sync.FilterRules} filter rules written with " +
-            $"`iptables-restore --noflush --counters` in {sync.Duration.TotalMilliseconds:F0} ms");
-        output.WriteLine("$ kubectl get svc -o wide");
-        console.Text(KubectlFormat.ServicesWide([(service, created)], DateTimeOffset.UtcNow));
-        output.WriteLine($"$ kubectl describe svc {service.Metadata.Name}");
-        var slice = cluster.Objects().EndpointSlices.Single(s => s.Metadata.Labels["kubernetes.io/service-name"] == service.Metadata.Name);
-        console.Text(KubectlFormat.DescribeService(service, slice.Endpoints.Select(e => $"{e.Addresses[0]}:{slice.Ports[0].Port}")));
-        return sync.Payload;
+        var watch = Stopwatch.StartNew();
+        await KubectlAsync(["create", "-f", SeedManifests.ServiceFile], ct);
+        await WaitForRulesAsync(save => save.Contains($"-A {SeedSvcChain} ", StringComparison.Ordinal) && save.Contains("-j KUBE-SEP-", StringComparison.Ordinal),
+            "the Service's rules", ct);
+        console.Note($"kube-proxy on {node.Name} programmed the Service {watch.ElapsedMilliseconds} ms after `kubectl create` returned (watch -> EndpointSlice controller -> watch -> iptables-restore)");
+        await KubectlAsync(["get", "svc", "-o", "wide"], ct);
+        var describe = await KubectlAsync(["describe", "svc", "helloworld-service"], ct);
+        DemoConsole.Expect(describe.Contains($"{ClusterIP}", StringComparison.Ordinal) && describe.Contains($"{NodePort}/TCP", StringComparison.Ordinal),
+            "describe svc does not show the seed's ClusterIP and node port");
     }
 
-    private async Task ShowChainsAsync(LocalCluster cluster, string payload, CancellationToken ct)
+    private async Task<string> ShowChainsAsync(CancellationToken ct)
     {
-        var node = cluster.Nodes[0];
         console.Step("What kube-proxy wrote");
-        await SaveNatAsync(node, "after_starting_service.txt", ct);
+        await SaveNatAsync("after_starting_service.txt", ct);
         await console.RunAsync("diff before_starting_pod.txt after_starting_service.txt | grep '+'", node.Netns,
-            ["sh", "-c", $"cd {Exec.CommandRunner.Quote(cluster.Names.DataDir)} && diff -u before_starting_pod.txt after_starting_service.txt | grep '+'"], ct: ct);
-        var svcChain = ChainFor(payload, "KUBE-SVC-");
-        var sepChain = ChainFor(payload, "KUBE-SEP-");
-        DemoConsole.Expect(svcChain == "KUBE-SVC-YLBSDKPE6MPDDRVY", $"expected the seed's chain KUBE-SVC-YLBSDKPE6MPDDRVY, got {svcChain}");
-        foreach (var chain in (string[])["KUBE-SERVICES", svcChain, sepChain, "KUBE-NODEPORTS", "KUBE-MARK-MASQ"])
+            ["sh", "-c", $"cd {Exec.CommandRunner.Quote(names.DataDir)} && diff -u before_starting_pod.txt after_starting_service.txt | grep '+'"], ct: ct);
+        var save = await NatSaveAsync(ct);
+        var sepChain = ChainFor(save, "KUBE-SEP-");
+        foreach (var chain in (string[])["KUBE-SERVICES", SeedSvcChain, sepChain, "KUBE-NODEPORTS", "KUBE-MARK-MASQ"])
         {
-            await console.RunAsync($"svcnet exec node -- iptables -t nat -L {chain}", node.Netns, [IptablesFor(cluster), "-t", "nat", "-L", chain], ct: ct);
+            await console.RunAsync($"svcnet exec node -- iptables -t nat -L {chain}", node.Netns, ["iptables", "-t", "nat", "-L", chain], ct: ct);
         }
+
+        return SeedSvcChain;
     }
 
-    private async Task RequestsAsync(LocalCluster cluster, string podName, string podIP, CancellationToken ct)
+    private async Task RequestsAsync(V1Pod pod, CancellationToken ct)
     {
-        var node = cluster.Nodes[0];
+        var podName = pod.Metadata.Name;
         console.Step("Real requests through the Service");
-        console.Note($"create -f client-pod.yml: a second pod to send requests from");
-        var client = await cluster.CreatePodAsync(KubernetesYaml.Deserialize<V1Pod>(SeedManifests.ClientPod), ct);
-        DemoConsole.Expect(await client.WaitReadyAsync(TimeSpan.FromSeconds(30), ct), "the client pod did not become Ready");
+        var clientPod = await CreateFromManifestAsync("client-pod.yml", SeedManifests.ClientPod, ct);
+        var clientNetns = names.PodNamespace("default", clientPod.Metadata.Name);
         var clusterUrl = $"http://{ClusterIP}:{Port}";
         var nodeUrl = $"http://{node.NodeIP}:{NodePort}";
         console.Note($"from the node to the ClusterIP: the node's address is outside the cluster CIDR, so it is masqueraded to {NodeAddressing.PodGateway(node.Index)}");
         await ExpectAnswer($"svcnet exec node -- curl -s {clusterUrl}/hostname", node.Netns, $"{clusterUrl}/hostname", a => a == podName, ct);
         await ExpectAnswer($"svcnet exec node -- curl -s {clusterUrl}/clientip", node.Netns, $"{clusterUrl}/clientip", a => a.StartsWith(NodeAddressing.PodGateway(node.Index) + ":", StringComparison.Ordinal), ct);
-        console.Note($"from pod/{client.Name} ({client.PodIP}) to the ClusterIP: only DNAT, the pod sees the client pod's own address");
-        await ExpectAnswer($"svcnet exec pod/{client.Name} -- curl -s {clusterUrl}/hostname", client.Sandbox.Netns, $"{clusterUrl}/hostname", a => a == podName, ct);
-        await ExpectAnswer($"svcnet exec pod/{client.Name} -- curl -s {clusterUrl}/clientip", client.Sandbox.Netns, $"{clusterUrl}/clientip", a => a.StartsWith(client.PodIP + ":", StringComparison.Ordinal), ct);
-        console.Note($"from outside ({NodeAddressing.ExternalAddress}) to NodeIP:NodePort: KUBE-NODEPORTS -> KUBE-EXT (mark for masquerade) -> KUBE-SVC -> KUBE-SEP (DNAT to {podIP}:3000)");
-        await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/hostname", cluster.Names.ExternalNamespace, $"{nodeUrl}/hostname", a => a == podName, ct);
-        await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/clientip", cluster.Names.ExternalNamespace, $"{nodeUrl}/clientip", a => !a.StartsWith(NodeAddressing.ExternalAddress, StringComparison.Ordinal), ct);
+        console.Note($"from pod/{clientPod.Metadata.Name} ({clientPod.Status.PodIP}) to the ClusterIP: only DNAT, the pod sees the client pod's own address");
+        await ExpectAnswer($"svcnet exec pod/{clientPod.Metadata.Name} -- curl -s {clusterUrl}/hostname", clientNetns, $"{clusterUrl}/hostname", a => a == podName, ct);
+        await ExpectAnswer($"svcnet exec pod/{clientPod.Metadata.Name} -- curl -s {clusterUrl}/clientip", clientNetns, $"{clusterUrl}/clientip", a => a.StartsWith(clientPod.Status.PodIP + ":", StringComparison.Ordinal), ct);
+        console.Note($"from outside ({NodeAddressing.ExternalAddress}) to NodeIP:NodePort: KUBE-NODEPORTS -> KUBE-EXT (mark for masquerade) -> KUBE-SVC -> KUBE-SEP (DNAT to {pod.Status.PodIP}:3000)");
+        await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/hostname", names.ExternalNamespace, $"{nodeUrl}/hostname", a => a == podName, ct);
+        await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/clientip", names.ExternalNamespace, $"{nodeUrl}/clientip", a => !a.StartsWith(NodeAddressing.ExternalAddress, StringComparison.Ordinal), ct);
         console.Note("the client address is not preserved with externalTrafficPolicy: Cluster (masqueraded)");
     }
 
-    private async Task ScaleAsync(LocalCluster cluster, CancellationToken ct)
+    private async Task ScaleAsync(string svcChain, CancellationToken ct)
     {
-        var node = cluster.Nodes[0];
         console.Step($"Scale to {options.Replicas} endpoints");
+        var files = new List<string>();
         for (var i = 2; i <= options.Replicas; i++)
         {
-            var spec = KubernetesYaml.Deserialize<V1Pod>(SeedManifests.Pod);
-            spec.Metadata.Name = $"nodehelloworld-{i}.example.com";
-            console.Note($"create pod/{spec.Metadata.Name} (same labels, app=helloworld)");
-            var pod = await cluster.CreatePodAsync(spec, ct);
-            DemoConsole.Expect(await pod.WaitReadyAsync(TimeSpan.FromSeconds(30), ct), $"pod {pod.Name} did not become Ready");
+            var file = $"helloworld-pod-{i}.yml";
+            await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), SeedManifests.Pod.Replace("name: nodehelloworld.example.com", $"name: nodehelloworld-{i}.example.com", StringComparison.Ordinal) + "\n", ct);
+            files.Add(file);
         }
 
-        output.WriteLine("$ kubectl get pod -o wide");
-        console.Text(KubectlFormat.PodsWide(cluster.Pods, DateTimeOffset.UtcNow));
-        var sync = (await cluster.SyncAsync(ct))[node.Name];
-        console.Note($"kube-proxy on {node.Name}: {(sync.Full ? "full" : "partial")} sync, {sync.NatRulesWritten} nat rules in {sync.Duration.TotalMilliseconds:F0} ms");
-        var svcChain = ChainFor(sync.Payload, "KUBE-SVC-");
-        await console.RunAsync($"svcnet exec node -- iptables -t nat -L {svcChain}", node.Netns, [IptablesFor(cluster), "-t", "nat", "-L", svcChain], ct: ct);
+        if (files.Count > 0)
+        {
+            await KubectlAsync(["create", .. files.SelectMany(f => (string[])["-f", f])], ct);
+            for (var i = 2; i <= options.Replicas; i++)
+            {
+                await WaitReadyAsync($"nodehelloworld-{i}.example.com", ct);
+            }
+        }
+
+        await WaitForRulesAsync(save => save.Split('\n').Count(l => l.StartsWith($"-A {svcChain} ", StringComparison.Ordinal) && l.Contains("-j KUBE-SEP-", StringComparison.Ordinal)) == options.Replicas,
+            $"{options.Replicas} endpoints in {svcChain}", ct);
+        await KubectlAsync(["get", "pod", "-o", "wide", "-l", "app=helloworld"], ct);
+        await KubectlAsync(["get", "endpoints", "helloworld-service"], ct);
+        await console.RunAsync($"svcnet exec node -- iptables -t nat -L {svcChain}", node.Netns, ["iptables", "-t", "nat", "-L", svcChain], ct: ct);
 
         var url = $"http://{node.NodeIP}:{NodePort}/hostname";
         output.WriteLine($"$ for i in $(seq {options.Requests}); do svcnet exec external -- curl -s {url}; echo; done | sort | uniq -c");
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < options.Requests; i++)
         {
-            var result = await Exec.CommandRunner.RunInNetnsAsync(cluster.Names.ExternalNamespace, ["curl", "-sS", "--max-time", "3", url], cancellationToken: ct);
+            var result = await Exec.CommandRunner.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-sS", "--max-time", "3", url], cancellationToken: ct);
             DemoConsole.Expect(result.Succeeded, $"request {i + 1} failed: {result.StandardError.Trim()}");
             counts[result.StandardOutput] = counts.GetValueOrDefault(result.StandardOutput) + 1;
         }
@@ -299,9 +258,77 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         DemoConsole.Expect(counts.Count == options.Replicas, $"expected answers from {options.Replicas} pods, got {counts.Count}");
     }
 
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Append("/usr/sbin").Append("/usr/bin")
-            .Any(dir => File.Exists(Path.Combine(dir, tool)));
+    /// <summary>Shows and writes the manifest, <c>kubectl create -f</c>s it, waits until the pod is Ready.</summary>
+    private async Task<V1Pod> CreateFromManifestAsync(string file, string manifest, CancellationToken ct)
+    {
+        await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), manifest + "\n", ct);
+        output.WriteLine($"$ cat {file}");
+        console.Text(manifest);
+        var watch = Stopwatch.StartNew();
+        await KubectlAsync(["create", "-f", file], ct);
+        var name = KubernetesYaml.Deserialize<V1Pod>(manifest).Metadata.Name;
+        var pod = await WaitReadyAsync(name, ct);
+        console.Note($"pod/{name} Ready {watch.ElapsedMilliseconds} ms after kubectl create: the node agent started its container as a process in the pod's namespace ({pod.Status.PodIP}); a container without command runs svcnet's agnhost-like test server on its containerPorts");
+        return pod;
+    }
+
+    private async Task<V1Pod> WaitReadyAsync(string name, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var pod = await client.CoreV1.ReadNamespacedPodAsync(name, "default", cancellationToken: ct);
+            if (pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true && pod.Status.PodIP is { Length: > 0 })
+            {
+                return pod;
+            }
+
+            DemoConsole.Expect(DateTime.UtcNow < deadline, $"pod {name} did not become Ready within 30 s (phase {pod.Status?.Phase})");
+            await Task.Delay(50, ct);
+        }
+    }
+
+    private async Task<string> KubectlAsync(IReadOnlyList<string> args, CancellationToken ct)
+    {
+        output.WriteLine("$ " + Exec.CommandRunner.Display("kubectl", args));
+        var result = await kubectl.RunAsync(args, ct);
+        output.Write(result.StandardOutput);
+        output.Write(result.StandardError);
+        if (!result.Succeeded)
+        {
+            throw new DemoFailedException($"kubectl {string.Join(' ', args)} exited with {result.ExitCode}");
+        }
+
+        return result.StandardOutput;
+    }
+
+    private async Task<string> NatSaveAsync(CancellationToken ct) =>
+        (await Exec.CommandRunner.RunInNetnsAsync(node.Netns, ["iptables-save", "-t", "nat"], cancellationToken: ct)).EnsureSuccess().StandardOutput;
+
+    /// <summary>Polls the node's nat table until the proxy's sync loop has written what <paramref name="done"/> looks for.</summary>
+    private async Task WaitForRulesAsync(Func<string, bool> done, string what, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!done(await NatSaveAsync(ct)))
+        {
+            DemoConsole.Expect(DateTime.UtcNow < deadline, $"kube-proxy did not program {what} within 30 s (see {names.DataDir}/logs/agent.log)");
+            await Task.Delay(20, ct);
+        }
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            probe.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
 
     private async Task ExpectAnswer(string display, string netns, string url, Func<string, bool> ok, CancellationToken ct)
     {
@@ -309,23 +336,16 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options)
         DemoConsole.Expect(ok(result.StandardOutput), $"`{display}` answered '{result.StandardOutput}'");
     }
 
-    private async Task SaveNatAsync(NodeRecord node, string file, CancellationToken ct)
+    private async Task SaveNatAsync(string file, CancellationToken ct)
     {
         output.WriteLine($"$ svcnet exec node -- iptables -t nat -L > {file}");
-        var result = await Exec.CommandRunner.RunInNetnsAsync(node.Netns, [iptables, "-t", "nat", "-L"], cancellationToken: ct);
+        var result = await Exec.CommandRunner.RunInNetnsAsync(node.Netns, ["iptables", "-t", "nat", "-L"], cancellationToken: ct);
         result.EnsureSuccess();
-        await File.WriteAllTextAsync(Path.Combine(dataDirectory, file), result.StandardOutput, ct);
+        await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), result.StandardOutput, ct);
     }
 
-    private string dataDirectory = "";
-
-    /// <summary>The plain <c>iptables</c> (the host's default, nft on Debian 12) unless the proxy uses legacy.</summary>
-    private string iptables = "iptables";
-
-    private string IptablesFor(LocalCluster cluster) => iptables;
-
-    /// <summary>The first chain with <paramref name="prefix"/> the payload declares for the seed's service.</summary>
-    private static string ChainFor(string payload, string prefix) =>
-        payload.Split('\n').Where(l => l.StartsWith("-A " + prefix, StringComparison.Ordinal) && l.Contains("helloworld-service", StringComparison.Ordinal))
-            .Select(l => l.Split(' ')[1]).FirstOrDefault() ?? throw new DemoFailedException($"no {prefix} chain for helloworld-service in the payload");
+    /// <summary>The first chain with <paramref name="prefix"/> that holds a rule of the seed's service.</summary>
+    private static string ChainFor(string save, string prefix) =>
+        save.Split('\n').Where(l => l.StartsWith("-A " + prefix, StringComparison.Ordinal) && l.Contains("helloworld-service", StringComparison.Ordinal))
+            .Select(l => l.Split(' ')[1]).FirstOrDefault() ?? throw new DemoFailedException($"no {prefix} chain for helloworld-service in the nat table");
 }

@@ -7,6 +7,12 @@ namespace Svcnet.Node.Network;
 public sealed record NodeRecord(string Name, int Index, string Netns, string NodeIP, string PodCidr);
 
 /// <summary>
+/// How the nodes' kube-proxies are configured beyond the defaults. <see cref="LegacyUnnamedPortNames"/> names an
+/// unnamed Service port <c>ns/svc:</c> like kube-proxy before v1.19 did, which gives the seed's chain names.
+/// </summary>
+public sealed record ProxyOptions(bool LegacyUnnamedPortNames = false);
+
+/// <summary>
 /// What <c>svcnet up</c> created, written to DATA/state.json before the first namespace exists so a killed run
 /// can still be cleaned up. Background processes record their pids here too.
 /// </summary>
@@ -17,6 +23,7 @@ public sealed record ClusterState
     public required DateTimeOffset CreatedAt { get; init; }
     public IReadOnlyList<NodeRecord> Nodes { get; init; } = [];
     public IReadOnlyList<int> DaemonPids { get; init; } = [];
+    public ProxyOptions Proxy { get; init; } = new();
 
     private static readonly JsonSerializerOptions Options = new()
     {

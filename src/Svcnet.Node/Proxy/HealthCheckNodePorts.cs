@@ -10,7 +10,7 @@ namespace Svcnet.Node.Proxy;
 /// namespace on all addresses: 200 with the number of distinct ready local endpoint IPs when there are some and
 /// the proxy is healthy, else 503. Reconciled after each successful sync.
 /// </summary>
-public sealed class HealthCheckNodePorts(string netns, ProxyHealth health) : IAsyncDisposable
+public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHealth health) : IAsyncDisposable
 {
     private readonly Dictionary<int, (ServiceName Service, NetnsHttpServer Server)> servers = [];
     private readonly Lock gate = new();

@@ -1,14 +1,18 @@
 using System.Net;
 using Svcnet.Node.Http;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Conversion;
+using Svcnet.Proxy.Sync;
+using Svcnet.Proxy.Watch;
 
 namespace Svcnet.Node.Proxy;
 
 /// <summary>
-/// A whole kube-proxy on one node: the proxier (<see cref="NodeProxy"/>), its sync loop with canary, and its
-/// endpoints inside the node's namespace: <c>/healthz</c> and <c>/livez</c> on 0.0.0.0:10256, <c>/metrics</c> on
-/// 127.0.0.1:10249, and the health check node ports of eTP=Local load balancers.
+/// A whole kube-proxy on one node, built on the proxy core's <see cref="ProxyRunner"/>: the host set-up kube-proxy
+/// does at start (back-end, sysctls, nfacct, canaries), the sync loop applying through <see cref="NetnsRuleApplier"/>
+/// with UDP conntrack clean-up, the canary monitor, and its endpoints inside the node's namespace:
+/// <c>/healthz</c> and <c>/livez</c> on 0.0.0.0:10256, <c>/metrics</c> on 127.0.0.1:10249, and the health check
+/// node ports of eTP=Local load balancers. Objects reach it through <see cref="State"/>: from an API server with
+/// <see cref="ClusterWatch"/>, or from a caller's own lists with <see cref="ObjectListFeed"/>.
 /// </summary>
 public sealed class NodeKubeProxy : IAsyncDisposable
 {
@@ -17,44 +21,68 @@ public sealed class NodeKubeProxy : IAsyncDisposable
 
     private readonly CancellationTokenSource stopping = new();
     private readonly List<NetnsHttpServer> servers = [];
-    private Task? loop;
+    private readonly TaskCompletionSource firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Task> loops = [];
 
-    private NodeKubeProxy(NodeProxy proxy, ProxySyncRunner runner, ProxyHealth health, NodeProxyMetrics metrics, HealthCheckNodePorts healthChecks)
+    private NodeKubeProxy(NetnsRuleApplier applier, ProxyConfig config, ProxyHostFacts facts, ProxyState state, ProxyRunner runner)
     {
-        Proxy = proxy;
+        Applier = applier;
+        Config = config;
+        Facts = facts;
+        State = state;
         Runner = runner;
-        Health = health;
-        Metrics = metrics;
-        HealthChecks = healthChecks;
+        HealthChecks = new HealthCheckNodePorts(applier.Netns, runner.Health);
+        runner.Synced += outcome =>
+        {
+            if (outcome.Success)
+            {
+                _ = HealthChecks.ReconcileAsync(outcome.Snapshot);
+                firstSync.TrySetResult();
+            }
+        };
     }
 
-    public NodeProxy Proxy { get; }
-    public ProxySyncRunner Runner { get; }
-    public ProxyHealth Health { get; }
-    public NodeProxyMetrics Metrics { get; }
+    /// <summary>The node's applier (iptables in the node namespace, back-end chosen at start).</summary>
+    public NetnsRuleApplier Applier { get; }
+
+    /// <summary>The configuration with the host's facts (nfacct, --random-fully, tcp_be_liberal) filled in.</summary>
+    public ProxyConfig Config { get; }
+
+    public ProxyHostFacts Facts { get; }
+
+    /// <summary>The change trackers the sync loop reads; feed them Services, EndpointSlices and the own Node.</summary>
+    public ProxyState State { get; }
+
+    public ProxyRunner Runner { get; }
+
+    public ProxyHealth Health => Runner.Health;
+
+    public ProxyMetrics Metrics => Runner.Metrics;
+
     public HealthCheckNodePorts HealthChecks { get; }
 
-    /// <summary>Starts everything and waits for the first (full) sync, like kube-proxy's readiness.</summary>
-    public static async Task<NodeKubeProxy> StartAsync(string netns, ProxyConfig config, Func<ClusterObjects> source,
-        IptablesMode? backend = null, CancellationToken ct = default)
+    /// <summary>
+    /// kube-proxy's start-up on node namespace <paramref name="netns"/>: chooses the iptables back-end (detected
+    /// unless forced), sets its sysctls, creates the nfacct counters and the canary chains. Nothing syncs yet.
+    /// </summary>
+    public static async Task<NodeKubeProxy> CreateAsync(string netns, ProxyConfig config, IptablesMode? backend = null,
+        Action<string>? log = null, CancellationToken ct = default)
     {
-        var proxy = await NodeProxy.StartAsync(netns, config, backend, ct);
-        var health = new ProxyHealth(config.SyncPeriod * 2);
-        var metrics = new NodeProxyMetrics();
-        var runner = new ProxySyncRunner(proxy, source, config.MinSyncPeriod, config.SyncPeriod, health, metrics);
-        var healthChecks = new HealthCheckNodePorts(netns, health);
-        var kubeProxy = new NodeKubeProxy(proxy, runner, health, metrics, healthChecks);
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        runner.Synced += result =>
-        {
-            if (proxy.LastApplied is { } snapshot)
-            {
-                _ = healthChecks.ReconcileAsync(snapshot);
-            }
+        var applier = await NetnsRuleApplier.CreateAsync(netns, backend, ct);
+        var (effective, facts) = await ProxyHostSetup.ConfigureAsync(netns, config, applier.Tools, ct);
+        await applier.EnsureCanariesAsync(ct);
+        var state = new ProxyState(effective, log);
+        var runner = new ProxyRunner(effective, state, applier, applier, log, new UdpConntrackReconciler(netns));
+        return new NodeKubeProxy(applier, effective, facts, state, runner);
+    }
 
-            first.TrySetResult();
-        };
-        kubeProxy.servers.Add(NetnsHttpServer.Start(netns, IPAddress.Any, HealthzPort, (_, target) =>
+    /// <summary>
+    /// Starts the sync loop (it waits for the initial lists), the canary monitor and the endpoints; returns at once.
+    /// </summary>
+    public void Start()
+    {
+        var netns = Applier.Netns;
+        servers.Add(NetnsHttpServer.Start(netns, IPAddress.Any, HealthzPort, (_, target) =>
         {
             var path = target.Split('?')[0];
             if (path is not ("/healthz" or "/livez"))
@@ -62,32 +90,33 @@ public sealed class NodeKubeProxy : IAsyncDisposable
                 return new HttpReply(404, "404 page not found\n");
             }
 
-            var (status, body) = health.Report(healthz: path == "/healthz");
-            metrics.HealthRequest(path == "/healthz", status);
+            var (status, body) = Health.Report(healthz: path == "/healthz");
+            Metrics.RecordHealthRequest(path == "/healthz", status);
             return new HttpReply(status, body, "application/json", new Dictionary<string, string> { ["X-Content-Type-Options"] = "nosniff" });
         }));
-        kubeProxy.servers.Add(NetnsHttpServer.Start(netns, IPAddress.Loopback, MetricsPort, (_, target) =>
+        servers.Add(NetnsHttpServer.Start(netns, IPAddress.Loopback, MetricsPort, (_, target) =>
             target.Split('?')[0] == "/metrics"
-                ? new HttpReply(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8")
+                ? new HttpReply(200, Metrics.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8")
                 : new HttpReply(404, "404 page not found\n")));
-        kubeProxy.loop = Task.Run(() => runner.RunAsync(kubeProxy.stopping.Token), CancellationToken.None);
-        runner.RequestSync();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await first.Task.WaitAsync(timeout.Token);
-        return kubeProxy;
+        var canary = new CanaryMonitor(Applier, Config.SyncPeriod, _ =>
+        {
+            Runner.RequestFullSync();
+            return Task.CompletedTask;
+        });
+        loops.Add(Task.Run(() => IgnoreCancellation(Runner.RunAsync(stopping.Token)), CancellationToken.None));
+        loops.Add(Task.Run(() => IgnoreCancellation(canary.RunAsync(stopping.Token)), CancellationToken.None));
     }
 
-    public void RequestSync() => Runner.RequestSync();
+    /// <summary>Waits for the first successful sync, like kube-proxy's readiness.</summary>
+    public Task WaitForFirstSyncAsync(TimeSpan timeout, CancellationToken ct = default) => firstSync.Task.WaitAsync(timeout, ct);
+
+    /// <summary>Makes the next sync full and asks for it.</summary>
+    public void RequestFullSync() => Runner.RequestFullSync();
 
     public async ValueTask DisposeAsync()
     {
         await stopping.CancelAsync();
-        if (loop is not null)
-        {
-            await loop;
-        }
-
+        await Task.WhenAll(loops);
         foreach (var server in servers)
         {
             await server.DisposeAsync();
@@ -95,7 +124,17 @@ public sealed class NodeKubeProxy : IAsyncDisposable
 
         await HealthChecks.DisposeAsync();
         Runner.Dispose();
-        Proxy.Dispose();
         stopping.Dispose();
+    }
+
+    private static async Task IgnoreCancellation(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }

@@ -289,8 +289,28 @@ public sealed class ContainerSupervisor
         }
     }
 
-    private bool IsServing(int? pid) =>
-        pid is not { } p || servedPorts.Count == 0 || servedPorts.All(sp => ProcNet.BoundPorts(p, sp.Udp).Contains(sp.Port));
+    /// <summary>
+    /// Whether the process serves all its declared ports. Once a process has bound them it is remembered: the test
+    /// server never unbinds while it runs, and the status is read for every endpoint of every sync, which must not
+    /// cost a /proc read each time.
+    /// </summary>
+    private bool IsServing(int? pid)
+    {
+        if (pid is not { } p || servedPorts.Count == 0 || servingPid == p)
+        {
+            return true;
+        }
+
+        if (!servedPorts.All(sp => ProcNet.BoundPorts(p, sp.Udp).Contains(sp.Port)))
+        {
+            return false;
+        }
+
+        servingPid = p;
+        return true;
+    }
+
+    private int servingPid;
 
     private void Update(Func<ContainerStatus, ContainerStatus> change)
     {

@@ -4,16 +4,16 @@ using System.Text;
 namespace Svcnet.Proxy.Sync;
 
 /// <summary>
-/// kube-proxy's sync metrics (names and meaning from pkg/proxy/metrics), kept as plain counters and rendered in the
-/// Prometheus text format, so the numbers are testable without a metrics library.
+/// kube-proxy's metrics (names, help texts and buckets from pkg/proxy/metrics), kept as plain counters and
+/// fixed-bucket histograms and rendered in the Prometheus text format, so the numbers are testable without a
+/// metrics library and memory stays constant however long the proxy runs.
 /// </summary>
 public sealed class ProxyMetrics(string ipFamily)
 {
     private readonly Lock _lock = new();
-    private readonly List<double> _syncSeconds = [];
-    private readonly List<double> _fullSyncSeconds = [];
-    private readonly List<double> _partialSyncSeconds = [];
-    private readonly List<double> _programmingSeconds = [];
+    private readonly Histogram _sync = new(), _fullSync = new(), _partialSync = new(), _programming = new(), _conntrack = new();
+    private readonly SortedDictionary<int, long> _healthz = [];
+    private readonly SortedDictionary<int, long> _livez = [];
 
     public string IpFamily => ipFamily;
 
@@ -31,6 +31,8 @@ public sealed class ProxyMetrics(string ipFamily)
 
     public long NoLocalEndpointsExternal { get; private set; }
 
+    public long ConntrackEntriesDeleted { get; private set; }
+
     public DateTimeOffset? LastSync { get; private set; }
 
     public DateTimeOffset? LastQueued { get; set; }
@@ -39,14 +41,15 @@ public sealed class ProxyMetrics(string ipFamily)
 
     public long EndpointChangesTotal { get; set; }
 
-    public int Syncs { get { lock (_lock) { return _syncSeconds.Count; } } }
+    /// <summary>Syncs attempted so far, successful or not.</summary>
+    public long Syncs { get { lock (_lock) { return _sync.Count; } } }
 
     public void RecordSync(bool full, TimeSpan duration, Iptables.RestorePayload payload, bool success, DateTimeOffset now)
     {
         lock (_lock)
         {
-            _syncSeconds.Add(duration.TotalSeconds);
-            (full ? _fullSyncSeconds : _partialSyncSeconds).Add(duration.TotalSeconds);
+            _sync.Observe(duration.TotalSeconds);
+            (full ? _fullSync : _partialSync).Observe(duration.TotalSeconds);
             if (!success)
             {
                 RestoreFailures++;
@@ -68,11 +71,29 @@ public sealed class ProxyMetrics(string ipFamily)
     {
         lock (_lock)
         {
-            _programmingSeconds.Add(latency.TotalSeconds);
+            _programming.Observe(latency.TotalSeconds);
         }
     }
 
-    public IReadOnlyList<double> ProgrammingSeconds { get { lock (_lock) { return [.. _programmingSeconds]; } } }
+    /// <summary>One run of the UDP conntrack reconciler after a sync.</summary>
+    public void RecordConntrack(TimeSpan duration, int deleted)
+    {
+        lock (_lock)
+        {
+            _conntrack.Observe(duration.TotalSeconds);
+            ConntrackEntriesDeleted += deleted;
+        }
+    }
+
+    /// <summary>One answer of <c>/healthz</c> (<paramref name="healthz"/>) or <c>/livez</c>.</summary>
+    public void RecordHealthRequest(bool healthz, int code)
+    {
+        lock (_lock)
+        {
+            var map = healthz ? _healthz : _livez;
+            map[code] = map.GetValueOrDefault(code) + 1;
+        }
+    }
 
     public string ToPrometheusText()
     {
@@ -80,14 +101,16 @@ public sealed class ProxyMetrics(string ipFamily)
         var family = $"ip_family=\"{ipFamily}\"";
         lock (_lock)
         {
-            Histogram(sb, "kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds", family, _syncSeconds);
-            Histogram(sb, "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs", family, _fullSyncSeconds);
-            Histogram(sb, "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs", family, _partialSyncSeconds);
-            Histogram(sb, "kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds", family, _programmingSeconds);
+            _sync.Write(sb, "kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds", family);
+            _fullSync.Write(sb, "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs", family);
+            _partialSync.Write(sb, "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs", family);
+            _programming.Write(sb, "kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds", family);
+            _conntrack.Write(sb, "kubeproxy_conntrack_reconciler_sync_duration_seconds", "ReconcileConntrackFlowsLatency latency in seconds", family);
             Gauge(sb, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced", family, LastSync?.ToUnixTimeMilliseconds() / 1000.0 ?? 0);
             Gauge(sb, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued", family, LastQueued?.ToUnixTimeMilliseconds() / 1000.0 ?? 0);
             Counter(sb, "kubeproxy_sync_proxy_rules_iptables_restore_failures_total", "Cumulative proxy iptables restore failures", family, RestoreFailures);
             Counter(sb, "kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total", "Cumulative proxy iptables partial restore failures", family, PartialRestoreFailures);
+            Counter(sb, "kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler", family, ConntrackEntriesDeleted);
             sb.Append("# HELP kubeproxy_sync_proxy_rules_iptables_total Total number of iptables rules owned by kube-proxy\n# TYPE kubeproxy_sync_proxy_rules_iptables_total gauge\n");
             sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"filter\"}} {FilterRulesLast}\n");
             sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"nat\"}} {NatRulesTotal}\n");
@@ -99,23 +122,11 @@ public sealed class ProxyMetrics(string ipFamily)
             sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_no_local_endpoints_total{{{family},traffic_policy=\"external\"}} {NoLocalEndpointsExternal}\n");
             Counter(sb, "kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes", null, ServiceChangesTotal);
             Counter(sb, "kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes", null, EndpointChangesTotal);
+            CodeCounter(sb, "kubeproxy_proxy_healthz_total", "Cumulative proxy healthz HTTP status", _healthz);
+            CodeCounter(sb, "kubeproxy_proxy_livez_total", "Cumulative proxy livez HTTP status", _livez);
         }
 
         return sb.ToString();
-    }
-
-    private static readonly double[] Buckets = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384];
-
-    private static void Histogram(StringBuilder sb, string name, string help, string labels, List<double> values)
-    {
-        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
-        foreach (var bucket in Buckets)
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{{labels},le=\"{bucket}\"}} {values.Count(v => v <= bucket)}\n");
-        }
-
-        sb.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{{labels},le=\"+Inf\"}} {values.Count}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"{name}_sum{{{labels}}} {values.Sum()}\n{name}_count{{{labels}}} {values.Count}\n");
     }
 
     private static void Gauge(StringBuilder sb, string name, string help, string labels, double value) =>
@@ -123,4 +134,48 @@ public sealed class ProxyMetrics(string ipFamily)
 
     private static void Counter(StringBuilder sb, string name, string help, string? labels, long value) =>
         sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name}{(labels is null ? "" : "{" + labels + "}")} {value}\n");
+
+    private static void CodeCounter(StringBuilder sb, string name, string help, SortedDictionary<int, long> byCode)
+    {
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n");
+        foreach (var (code, n) in byCode)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{name}{{code=\"{code}\"}} {n}\n");
+        }
+    }
+
+    /// <summary>A Prometheus histogram with kube-proxy's buckets: exponential from 1 ms, factor 2, 15 buckets.</summary>
+    private sealed class Histogram
+    {
+        private static readonly double[] Buckets = [.. Enumerable.Range(0, 15).Select(i => 0.001 * Math.Pow(2, i))];
+        private readonly long[] _counts = new long[Buckets.Length];
+        private double _sum;
+
+        public long Count { get; private set; }
+
+        public void Observe(double value)
+        {
+            Count++;
+            _sum += value;
+            for (var i = 0; i < Buckets.Length; i++)
+            {
+                if (value <= Buckets[i])
+                {
+                    _counts[i]++;
+                }
+            }
+        }
+
+        public void Write(StringBuilder sb, string name, string help, string labels)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
+            for (var i = 0; i < Buckets.Length; i++)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{{labels},le=\"{Buckets[i]}\"}} {_counts[i]}\n");
+            }
+
+            sb.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{{labels},le=\"+Inf\"}} {Count}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{name}_sum{{{labels}}} {_sum}\n{name}_count{{{labels}}} {Count}\n");
+        }
+    }
 }

@@ -3,17 +3,16 @@ using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Watch;
 
 namespace Svcnet.Proxy.Sync;
-
-/// <summary>The result of one sync.</summary>
-public sealed record SyncOutcome(bool Success, bool Full, RestorePayload Payload, string Message);
 
 /// <summary>
 /// kube-proxy's sync loop around the compiler: waits for the initial lists, syncs on changes at most once per
 /// min-sync-period (burst 2, like kube-proxy's BoundedFrequencyRunner), resyncs fully every sync-period, and after
 /// any failure forces a full sync and retries after the sync-period. Partial syncs rewrite only changed Services.
+/// The one sync loop of svcnet: <c>svcnet proxy</c>, every node of <c>svcnet up</c>, the demo and the tests run it.
 /// </summary>
 public sealed class ProxyRunner : IDisposable
 {
@@ -21,33 +20,46 @@ public sealed class ProxyRunner : IDisposable
     private readonly ProxyState _state;
     private readonly IRuleApplier _applier;
     private readonly INatChainSource? _chains;
+    private readonly IConntrackReconciler? _conntrack;
     private readonly Action<string> _log;
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly SemaphoreSlim _syncing = new(1, 1);
     private readonly Lock _lock = new();
     private IptablesCompiler? _compiler;
+    private ProxySnapshot? _lastApplied;
+    private HashSet<string>? _knownNatChains;
     private bool _needFull = true;
     private bool _lastLargeCluster;
     private DateTimeOffset _lastStaleCheck = DateTimeOffset.MinValue;
     private double _tokens = 2;
     private DateTimeOffset _tokensAt = DateTimeOffset.UtcNow;
 
-    public ProxyRunner(ProxyConfig config, ProxyState state, IRuleApplier applier, INatChainSource? chains = null, Action<string>? log = null)
+    public ProxyRunner(ProxyConfig config, ProxyState state, IRuleApplier applier, INatChainSource? chains = null,
+        Action<string>? log = null, IConntrackReconciler? conntrack = null)
     {
         _config = config;
         _state = state;
         _applier = applier;
         _chains = chains;
+        _conntrack = conntrack;
         _log = log ?? (_ => { });
         Metrics = new ProxyMetrics(config.Family.ToString());
+        Health = new ProxyHealth(config.SyncPeriod * 2);
         state.Changed += Request;
     }
 
     public ProxyMetrics Metrics { get; }
 
+    /// <summary>kube-proxy's queued/updated bookkeeping behind <c>/healthz</c> and <c>/livez</c>.</summary>
+    public ProxyHealth Health { get; }
+
     /// <summary>Raised after every sync, successful or not.</summary>
     public event Action<SyncOutcome>? Synced;
 
     public DateTimeOffset? LastSuccess { get; private set; }
+
+    /// <summary>The snapshot the last successful sync programmed (null before the first).</summary>
+    public ProxySnapshot? LastApplied => _lastApplied;
 
     public async Task RunAsync(CancellationToken cancel)
     {
@@ -56,10 +68,27 @@ public sealed class ProxyRunner : IDisposable
             await _signal.WaitAsync(cancel);
         }
 
+        var first = true;
         while (!cancel.IsCancellationRequested)
         {
-            await WaitForTokenAsync(cancel);
-            await SyncOnceAsync(false, cancel);
+            bool full;
+            lock (_lock)
+            {
+                full = _needFull;
+            }
+
+            if (first || full || _state.PendingSince is not null)
+            {
+                await WaitForTokenAsync(cancel);
+                await SyncOnceAsync(false, cancel);
+                first = false;
+            }
+            else
+            {
+                // Woken by a request whose change the sync that was running already took: the rules are current,
+                // and an empty partial sync would only rewrite the same lines (one iptables-restore for nothing).
+                Health.Updated();
+            }
 
             // Next: a change, or the sync period (a full resync; after a failure, the retry).
             var signalled = await _signal.WaitAsync(_config.SyncPeriod, cancel);
@@ -77,10 +106,35 @@ public sealed class ProxyRunner : IDisposable
     {
         _state.Changed -= Request;
         _signal.Dispose();
+        _syncing.Dispose();
     }
 
-    /// <summary>One sync now: takes the recorded changes, renders, applies.</summary>
+    /// <summary>Makes the next sync a full one and asks for it (the canary saw a flush).</summary>
+    public void RequestFullSync()
+    {
+        lock (_lock)
+        {
+            _needFull = true;
+        }
+
+        Request();
+    }
+
+    /// <summary>One sync now: takes the recorded changes, renders, applies. Concurrent callers take turns.</summary>
     public async Task<SyncOutcome> SyncOnceAsync(bool forceFull, CancellationToken cancel = default)
+    {
+        await _syncing.WaitAsync(cancel);
+        try
+        {
+            return await SyncLockedAsync(forceFull, cancel);
+        }
+        finally
+        {
+            _syncing.Release();
+        }
+    }
+
+    private async Task<SyncOutcome> SyncLockedAsync(bool forceFull, CancellationToken cancel)
     {
         var pendingSince = _state.PendingSince;
         var (snapshot, changed, nodeChanged) = _state.TakeChanges();
@@ -94,24 +148,30 @@ public sealed class ProxyRunner : IDisposable
                 _needFull = true;
             }
 
-            full = forceFull || _needFull || nodeChanged;
+            full = forceFull || _needFull || nodeChanged || _lastApplied is null;
+            // Until this sync succeeds a retry must be full: the change record has just been consumed.
+            _needFull = true;
         }
 
         var watch = Stopwatch.StartNew();
-        var now = DateTimeOffset.UtcNow;
-        IReadOnlyCollection<string>? existing = null;
-        if (_chains is not null && (full || !_lastLargeCluster || now - _lastStaleCheck >= _config.SyncPeriod))
-        {
-            // kube-proxy skips this check in large-cluster mode unless a sync period has passed since the last one.
-            existing = await _chains.ListNatChainsAsync(cancel);
-            _lastStaleCheck = now;
-        }
-
-        var payload = _compiler.Compile(snapshot, new SyncRequest(full, changed, existing));
+        var existing = await ExistingNatChainsAsync(full, cancel);
+        var payload = _compiler.Compile(snapshot, new SyncRequest(full, full ? null : changed, existing));
         _lastLargeCluster = payload.LargeClusterMode;
         var result = await _applier.ApplyAsync(payload, cancel);
-        watch.Stop();
+        var deleted = 0;
+        if (result.Success)
+        {
+            _knownNatChains = existing is null ? _knownNatChains : [.. existing];
+            _knownNatChains?.UnionWith(payload.ActiveNatChains);
+            _knownNatChains?.ExceptWith(payload.DeletedChains);
+            deleted = await ReconcileConntrackAsync(snapshot, full ? null : changed, cancel);
+        }
+        else
+        {
+            _knownNatChains = null;
+        }
 
+        watch.Stop();
         Metrics.ServiceChangesTotal = _state.ServiceChanges;
         Metrics.EndpointChangesTotal = _state.EndpointChanges;
         Metrics.RecordSync(full, watch.Elapsed, payload, result.Success, DateTimeOffset.UtcNow);
@@ -123,33 +183,70 @@ public sealed class ProxyRunner : IDisposable
                 _needFull = false;
             }
 
+            _lastApplied = snapshot;
             LastSuccess = DateTimeOffset.UtcNow;
+            Health.Updated();
             if (pendingSince is { } since)
             {
                 Metrics.RecordProgramming(LastSuccess.Value - since);
             }
 
-            outcome = new SyncOutcome(true, full, payload, "");
+            outcome = new SyncOutcome(true, full, payload, "", snapshot, full ? null : changed, deleted, watch.Elapsed);
         }
         else
         {
-            // The changes were consumed: only a full sync can restore what this one failed to write.
-            lock (_lock)
-            {
-                _needFull = true;
-            }
-
             _log($"{(full ? "full" : "partial")} sync failed: {result.Message}");
-            outcome = new SyncOutcome(false, full, payload, result.Message);
+            outcome = new SyncOutcome(false, full, payload, result.Message, snapshot, full ? null : changed, 0, watch.Elapsed);
         }
 
         Synced?.Invoke(outcome);
         return outcome;
     }
 
+    /// <summary>
+    /// The nat chains for the stale-chain check. kube-proxy lists them with iptables-save on every sync (in
+    /// large-cluster mode only once per sync period). After a successful sync we know them exactly (what existed,
+    /// plus what we declared, minus what we deleted), so only full syncs pay for the listing; a chain someone else
+    /// adds in between is deleted at the next full sync.
+    /// </summary>
+    private async Task<IReadOnlyCollection<string>?> ExistingNatChainsAsync(bool full, CancellationToken cancel)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (_chains is null || !(full || !_lastLargeCluster || now - _lastStaleCheck >= _config.SyncPeriod))
+        {
+            return null;
+        }
+
+        _lastStaleCheck = now;
+        return !full && _knownNatChains is { } known ? known : await _chains.ListNatChainsAsync(cancel);
+    }
+
+    private async Task<int> ReconcileConntrackAsync(ProxySnapshot snapshot, System.Collections.Immutable.ImmutableHashSet<ServiceName>? changed, CancellationToken cancel)
+    {
+        if (_conntrack is null)
+        {
+            return 0;
+        }
+
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var deleted = await _conntrack.ReconcileAsync(_lastApplied, snapshot, changed, cancel);
+            Metrics.RecordConntrack(watch.Elapsed, deleted);
+            return deleted;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // kube-proxy logs and carries on: the rules are in place, stale flows only delay the switch-over.
+            _log($"conntrack clean-up failed: {e.Message}");
+            return 0;
+        }
+    }
+
     private void Request()
     {
         Metrics.LastQueued = DateTimeOffset.UtcNow;
+        Health.QueuedUpdate();
         lock (_lock)
         {
             if (_signal.CurrentCount == 0)

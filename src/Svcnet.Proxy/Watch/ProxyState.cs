@@ -116,6 +116,9 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
         var changed = false;
         lock (_lock)
         {
+            // Apply the removal and the addition first and recompute each touched Service once: an update that
+            // leaves the endpoints as they were must record no change.
+            var touched = new List<ServiceName>(2);
             foreach (var (slice, keep) in new[] { (old, false), (current, true) })
             {
                 if (slice?.Metadata?.Labels?.TryGetValue(EndpointSliceConverter.ServiceNameLabel, out var serviceName) != true)
@@ -138,7 +141,20 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
                     slices.Remove(slice.Metadata.Name);
                 }
 
-                changed |= Recompute(name, slices);
+                if (!touched.Contains(name))
+                {
+                    touched.Add(name);
+                }
+            }
+
+            foreach (var name in touched)
+            {
+                changed |= Recompute(name, _slices[name]);
+                if (_slices[name].Count == 0)
+                {
+                    _slices.Remove(name);
+                    _endpointKeys.Remove(name);
+                }
             }
 
             if (changed)
@@ -213,11 +229,6 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
         builder.AddRange(merged);
         _endpoints = builder.ToImmutable();
         _endpointKeys[name] = [.. merged.Keys];
-        if (slices.Count == 0)
-        {
-            _slices.Remove(name);
-            _endpointKeys.Remove(name);
-        }
 
         MarkChanged(name);
         return true;

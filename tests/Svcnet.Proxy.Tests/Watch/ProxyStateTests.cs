@@ -32,6 +32,26 @@ public class ProxyStateTests
     }
 
     [Fact]
+    public void A_slice_update_that_keeps_the_endpoints_records_no_change()
+    {
+        var raised = 0;
+        _state.OnService(null, Objects.Service("shop", "web", "10.96.0.10"));
+        var before = Objects.Slice("shop", "web", "web-a", "10.244.1.1");
+        _state.OnEndpointSlice(null, before);
+        _state.TakeChanges();
+        _state.Changed += () => raised++;
+
+        // A new resourceVersion, same endpoints: kube-proxy's tracker drops such no-op changes.
+        var after = Objects.Slice("shop", "web", "web-a", "10.244.1.1");
+        after.Metadata.ResourceVersion = "42";
+        _state.OnEndpointSlice(before, after);
+
+        Assert.Empty(_state.TakeChanges().Changed);
+        Assert.Equal(0, raised);
+        Assert.Equal(0, _state.EndpointChanges - 1);
+    }
+
+    [Fact]
     public void Endpoints_merge_across_slices_and_go_with_their_slice()
     {
         _state.OnService(null, Objects.Service("shop", "web", "10.96.0.10"));

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Sync;
 
 /// <summary>
 /// kube-proxy's health bookkeeping (spec 13.1): "queued" = the first change waiting since the last successful
