@@ -79,11 +79,25 @@ public sealed class EndpointController : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The revision of every slice and Endpoints object this controller wrote, until its event comes back: like
+    /// upstream's endpointSliceTracker, our own writes must not queue the Service again (a no-op pass per write
+    /// that, after a burst of Service creates, kept the queue thousands of keys long). A change by anyone else
+    /// has another revision and does queue it. Touched by the single worker only.
+    /// </summary>
+    private readonly Dictionary<(string Resource, string Namespace, string Name), long> ownWrites = [];
+
     private async Task SyncOneAsync(string ns, string name)
     {
         try
         {
-            await SyncAsync(ns, name);
+            foreach (var e in await SyncAsync(ns, name))
+            {
+                if (e.Resource is "endpointslices.discovery.k8s.io" or "endpoints")
+                {
+                    ownWrites[(e.Resource, e.Namespace, e.Object.Name())] = e.Revision;
+                }
+            }
         }
         catch (ApiException e) when (!stop.IsCancellationRequested)
         {
@@ -97,6 +111,13 @@ public sealed class EndpointController : IAsyncDisposable
 
     private void Collect(WatchEvent e, SortedSet<(string, string)> keys)
     {
+        if (e.Resource is "endpointslices.discovery.k8s.io" or "endpoints"
+            && ownWrites.TryGetValue((e.Resource, e.Namespace, e.Object.Name()), out var written) && written == e.Revision)
+        {
+            ownWrites.Remove((e.Resource, e.Namespace, e.Object.Name()));
+            return;
+        }
+
         switch (e.Resource)
         {
             case "services":
