@@ -157,10 +157,11 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                     var patchType = PatchType(context.Request.ContentType);
                     var validation = FieldValidation.Directive(context.Request, "PatchOptions");
                     var raw = await ReadBodyAsync(context);
-                    var patch = ParseNode(raw);
-                    // The patch body's own repeated keys (a JSON patch is an array of operations: none to check).
+                    var duplicates = DuplicateFields.Find(raw);
+                    var patch = duplicates.Count == 0 ? ParseNode(raw) : Json.ParseObjectLastWins(raw);
+                    // The patch body's own repeated keys (a JSON patch is an array of operations: not checked).
                     List<string> patchErrors = patchType == "json" || validation == FieldValidationDirective.Ignore ? []
-                        : [.. DuplicateFields.Find(raw).Select(p => $"duplicate field \"{p}\"")];
+                        : [.. duplicates.Select(p => $"duplicate field \"{p}\"")];
                     var warnings = new List<string>();
                     var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, DryRun(context),
                         validation, patchErrors, warnings, context.RequestAborted);
@@ -415,10 +416,11 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             case "application/json" or "*/*":
                 {
                     var raw = await ReadBodyAsync(context);
-                    var body = Json.ParseObject(raw);
+                    var duplicates = DuplicateFields.Find(raw);
+                    var body = duplicates.Count == 0 ? Json.ParseObject(raw) : Json.ParseObjectLastWins(raw);
                     if (validation != FieldValidationDirective.Ignore)
                     {
-                        FieldValidation.Enforce(context, validation, type, body, FieldValidation.BodyErrors(type, body, raw));
+                        FieldValidation.Enforce(context, validation, type, body, FieldValidation.BodyErrors(type, body, duplicates));
                     }
                     return body;
                 }

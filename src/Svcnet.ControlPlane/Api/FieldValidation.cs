@@ -54,10 +54,10 @@ public static class FieldValidation
     }
 
     /// <summary>The strict decoding errors of a create or update body: repeated keys, then unknown fields.</summary>
-    public static IReadOnlyList<string> BodyErrors(ResourceType type, JsonObject body, ReadOnlySpan<byte> raw)
+    public static IReadOnlyList<string> BodyErrors(ResourceType type, JsonObject body, IReadOnlyList<string> duplicates)
     {
         var errors = new List<string>();
-        foreach (var path in DuplicateFields.Find(raw))
+        foreach (var path in duplicates)
         {
             errors.Add($"duplicate field \"{path}\"");
         }
