@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s.Models;
+using YamlDotNet.Core;
 using Svcnet.ControlPlane.Api;
 using Svcnet.ControlPlane.Tests.Support;
 
@@ -81,6 +82,46 @@ public class FieldValidationTests
         Assert.Equal(400, e.Code);
         Assert.StartsWith("invalid continue token: continue key is not valid: ", e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>The manifests the README and demo apply with kubectl ≥ 1.25 (strict by default) must stay clean.</summary>
+    [Fact]
+    public void Example_and_seed_manifests_have_no_unknown_fields()
+    {
+        var files = Directory.GetFiles(Path.Combine(Kubectl.RepoRoot, "examples", "seed"), "*.yml")
+            .Concat(Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Seed"), "*.yml")).ToList();
+        Assert.NotEmpty(files);
+        var checkedObjects = 0;
+        foreach (var file in files)
+        {
+            var reader = new YamlDotNet.Serialization.DeserializerBuilder().Build();
+            var parser = new YamlDotNet.Core.Parser(new StringReader(File.ReadAllText(file)));
+            parser.Consume<YamlDotNet.Core.Events.StreamStart>();
+            while (parser.Accept<YamlDotNet.Core.Events.DocumentStart>(out _))
+            {
+                if (FromYaml(reader.Deserialize<object>(parser)) is not JsonObject doc)
+                {
+                    continue;
+                }
+                var objects = doc.Str("kind") == "List" ? doc.Arr("items").Objects().ToList() : [doc];
+                foreach (var obj in objects)
+                {
+                    var type = Resources.All.Single(r => r.Kind == obj.Str("kind"));
+                    Assert.True(KnownFields.Unknown(obj, KnownFields.ModelFor(type)!).Count == 0,
+                        $"{file}: {obj.Name()}: {string.Join(", ", KnownFields.Unknown(obj, KnownFields.ModelFor(type)!))}");
+                    checkedObjects++;
+                }
+            }
+        }
+        Assert.True(checkedObjects >= 5, $"only {checkedObjects} objects found");
+    }
+
+    private static JsonNode? FromYaml(object? value) => value switch
+    {
+        Dictionary<object, object?> map => new JsonObject(map.Select(p => KeyValuePair.Create(p.Key.ToString()!, FromYaml(p.Value)))),
+        List<object?> list => new JsonArray([.. list.Select(FromYaml)]),
+        null => null,
+        _ => JsonValue.Create(value.ToString()),
+    };
 
     private static HttpClient Http(TestServer server) => new() { BaseAddress = new Uri(server.Server.Url + "/") };
 
