@@ -1,3 +1,4 @@
+using Svcnet.ControlPlane.Api;
 using Svcnet.ControlPlane.Tests.Support;
 
 namespace Svcnet.ControlPlane.Tests;
@@ -101,6 +102,37 @@ public class KubectlFieldValidationTests
         var warned = kubectl.RunOk("apply", "--validate=warn", "-f", typo);
         Assert.Contains("Warning: unknown field \"spec.ports[0].tagetPort\"", warned.Stderr, StringComparison.Ordinal);
         Assert.Equal("9090", kubectl.RunOk("get", "svc", "web", "-o", "jsonpath={.spec.ports[0].targetPort}").Stdout);
+    }
+
+    /// <summary>
+    /// What the server writes itself (defaults, allocations, the endpoint controllers' slices and Endpoints, the
+    /// bootstrap objects) must pass strict validation, or a client's read-modify-replace would be refused.
+    /// </summary>
+    [Fact]
+    public async Task Objects_the_server_writes_have_no_unknown_fields_and_replace_round_trips_strictly()
+    {
+        await using var server = await TestServer.StartAsync();
+        var kubectl = Kubectl.For("1.33", server);
+        kubectl.RunOk("create", "-f", Path.Combine(AppContext.BaseDirectory, "Seed", "helloworld.yml"));
+        kubectl.RunOk("create", "-f", Path.Combine(AppContext.BaseDirectory, "Seed", "helloworld-nodeport-service.yml"));
+        await PodStatus.SetAsync(server, "default", "nodehelloworld.example.com", "172.17.0.6");
+        await TestServer.EventuallyAsync(() => server.Server.Store.List("endpointslices.discovery.k8s.io", "default").Items
+            .FirstOrDefault(s => s.ToJsonString().Contains("172.17.0.6", StringComparison.Ordinal)), "the helloworld EndpointSlice");
+        var checkedObjects = 0;
+        foreach (var type in Resources.All)
+        {
+            foreach (var obj in server.Server.Store.List(type.StorageName, null).Items)
+            {
+                var unknown = KnownFields.Unknown(obj, KnownFields.ModelFor(type)!);
+                Assert.True(unknown.Count == 0, $"{type.Kind} {obj.Namespace()}/{obj.Name()}: {string.Join(", ", unknown)}");
+                checkedObjects++;
+            }
+        }
+        Assert.True(checkedObjects >= 10, $"only {checkedObjects} objects");
+
+        var svc = Path.Combine(server.DataDirectory, "svc.json");
+        await File.WriteAllTextAsync(svc, kubectl.RunOk("get", "svc", "helloworld-service", "-o", "json").Stdout);
+        Assert.Contains("service/helloworld-service replaced", kubectl.RunOk("replace", "-f", svc).Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
