@@ -10,35 +10,8 @@ namespace Svcnet.Node.Tests;
 /// </summary>
 public sealed class KubectlProcess(string binary, string kubeconfig, string cacheDir)
 {
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "svcnet.slnx")))
-            {
-                dir = dir.Parent;
-            }
-
-            return dir?.FullName ?? throw new InvalidOperationException("repository root (svcnet.slnx) not found");
-        }
-    }
-
-    private static readonly Lazy<string> Kubectl120 = new(() =>
-    {
-        var path = Path.Combine(RepoRoot, ".build", "kubectl-1.20", "usr", "bin", "kubectl");
-        if (!File.Exists(path))
-        {
-            using var p = Process.Start(new ProcessStartInfo("bash", ["-c", "source scripts/test-tools.sh && svcnet_test_tools"]) { WorkingDirectory = RepoRoot })!;
-            p.WaitForExit(300_000);
-        }
-
-        return File.Exists(path) ? path : throw new InvalidOperationException("kubectl 1.20 could not be installed by scripts/test-tools.sh");
-    });
-
     /// <summary>The kubectl binary of <paramref name="version"/> ("1.20" or a bundled "1.NN").</summary>
-    public static string BinaryFor(string version) =>
-        version == "1.20" ? Kubectl120.Value : "/usr/lib/google-cloud-sdk/bin/kubectl." + version;
+    public static string BinaryFor(string version) => Svcnet.Testing.KubectlBinaries.For(version);
 
     public static KubectlProcess For(string version, string kubeconfig, string dataDir) => new(
         BinaryFor(version),

@@ -69,11 +69,16 @@ public class RuleApplierTests
         Assert.Contains("nosuchmatch", e.Message);
     }
 
-    [RootFact]
-    public async Task Base_chain_jumps_are_inserted_in_kube_proxy_order_once()
+    [RootTheory]
+    [InlineData(IptablesMode.Nft)]
+    [InlineData(IptablesMode.Legacy)]
+    public async Task Base_chain_jumps_are_inserted_in_kube_proxy_order_once(IptablesMode mode)
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
+        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(mode));
+        await applier.EnsureBaseChainJumpsAsync();
+        // Someone deletes one jump; the next full sync puts back that one only, at the top, as kube-proxy's -C/-I do.
+        (await applier.IptablesAsync(["-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"])).EnsureSuccess();
         await applier.EnsureBaseChainJumpsAsync();
         await applier.EnsureBaseChainJumpsAsync();
         var filter = await applier.SaveAsync("filter");
@@ -85,6 +90,9 @@ public class RuleApplierTests
         Assert.Contains("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", nat);
         Assert.Contains("-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING", nat);
         Assert.Single(nat.Split('\n'), l => l.StartsWith("-A OUTPUT", StringComparison.Ordinal));
+        Assert.Single(nat.Split('\n'), l => l.StartsWith("-A PREROUTING", StringComparison.Ordinal));
+        Assert.Equal(14, (filter + nat).Split('\n').Count(l => l.StartsWith("-A INPUT", StringComparison.Ordinal) || l.StartsWith("-A FORWARD", StringComparison.Ordinal)
+            || l.StartsWith("-A OUTPUT", StringComparison.Ordinal) || l.StartsWith("-A PREROUTING", StringComparison.Ordinal) || l.StartsWith("-A POSTROUTING", StringComparison.Ordinal)));
     }
 
     [RootFact]

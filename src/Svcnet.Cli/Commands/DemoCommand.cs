@@ -13,10 +13,12 @@ public static class DemoCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory of the demo's cluster (default: a fresh /tmp/svcnet-demo-*)" };
         var replicas = new Option<int>("--replicas") { Description = "Endpoints after scaling", DefaultValueFactory = _ => 3 };
         var requests = new Option<int>("--requests") { Description = "Requests sent after scaling", DefaultValueFactory = _ => 30 };
+        var backend = new Option<string?>("--iptables-backend") { Description = "nft, legacy or auto (detect like kube-proxy's iptables wrapper)" };
         var cmd = new Command("demo", "Replay the seed's \"Kubernetes service iptables magic\" walk-through with real pods, rules and packets");
         cmd.Options.Add(dataDir);
         cmd.Options.Add(replicas);
         cmd.Options.Add(requests);
+        cmd.Options.Add(backend);
         cmd.SetAction(async (parse, ct) =>
         {
             try
@@ -27,6 +29,7 @@ public static class DemoCommand
                     DataDir = parse.GetValue(dataDir) is { Length: > 0 } d ? Path.GetFullPath(d) : null,
                     Replicas = Math.Clamp(parse.GetValue(replicas), 1, 50),
                     Requests = Math.Clamp(parse.GetValue(requests), 1, 1000),
+                    Backend = Svcnet.Node.Proxy.IptablesBackend.Parse(parse.GetValue(backend)),
                 };
                 // Ctrl-C, SIGTERM and a closed terminal must not kill the demo before it has cleaned up: turn them
                 // into cancellation, so the demo's finally removes pods and namespaces, then exit 130.

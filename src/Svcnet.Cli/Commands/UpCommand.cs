@@ -4,6 +4,7 @@ using k8s;
 using Svcnet.Node.Agent;
 using Svcnet.Node.Kubelet;
 using Svcnet.Node.Network;
+using Svcnet.Node.Proxy;
 using Svcnet.Node.Runtime;
 
 namespace Svcnet.Cli.Commands;
@@ -21,11 +22,13 @@ public static class UpCommand
         var networkOnly = new Option<bool>("--network-only") { Description = "Only create the namespaces and links (no API server, no node agent)" };
         var agent = new Option<bool>("--agent") { Description = "Run the node agent in the foreground (what up starts in the background)", Hidden = true };
         var legacyNames = new Option<bool>("--legacy-unnamed-port-names") { Description = "Name unnamed Service ports ns/svc: in the nodes' rules, like kube-proxy before v1.19 (the seed's chain names)" };
+        var backend = new Option<string?>("--iptables-backend") { Description = "The nodes' iptables back-end: nft, legacy or auto (detected like kube-proxy's iptables wrapper)" };
         var cmd = new Command("up", "Start a cluster on this machine: nodes and pods are network namespaces, nothing leaves them");
         cmd.Options.Add(nodes);
         cmd.Options.Add(dataDir);
         cmd.Options.Add(networkOnly);
         cmd.Options.Add(legacyNames);
+        cmd.Options.Add(backend);
         cmd.Options.Add(agent);
         cmd.SetAction(async (parse, ct) =>
         {
@@ -39,7 +42,7 @@ public static class UpCommand
                     return await RunAgentAsync(names, output, ct);
                 }
 
-                await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames)), output, parse.GetValue(networkOnly), ct);
+                await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames), IptablesBackend.Parse(parse.GetValue(backend))), output, parse.GetValue(networkOnly), ct);
                 output.WriteLine($"try: svcnet exec --data-dir {names.DataDir} node -- iptables -t nat -L ; svcnet down --data-dir {names.DataDir}");
                 return 0;
             }

@@ -18,7 +18,7 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
 
     public string Explain(string ns, string name)
     {
-        var ports = ServiceCatalog.Build(rules).Where(p => p.Namespace == ns && p.Name == name).ToList();
+        var ports = ServiceCatalog.Build(rules, (n, s) => n == ns && s == name);
         if (ports.Count == 0)
         {
             throw new InvalidOperationException($"service {ns}/{name} has no rules in this ruleset");
@@ -41,7 +41,8 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
 
     private IPNetwork? PodCidr()
     {
-        foreach (var rule in rules.ChainsOf("nat").SelectMany(c => c.Rules))
+        // Chain by chain, decoding only until the first answer (a service chain near the start has one).
+        foreach (var rule in rules.ChainsInOrder("nat").SelectMany(c => c.Rules))
         {
             if (rule.JumpChain == "KUBE-MARK-MASQ" && rule.Matches.OfType<AddressMatch>().FirstOrDefault(a => a.Field == PacketField.Source && a.Negated) is { } notLocal)
             {

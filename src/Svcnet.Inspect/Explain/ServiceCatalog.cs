@@ -18,7 +18,13 @@ public static class ServiceCatalog
 
     private static readonly HashSet<string> Shared = ["KUBE-MARK-MASQ", "KUBE-MARK-DROP", "KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-POSTROUTING"];
 
-    public static IReadOnlyList<ServicePort> Build(RuleSet rules)
+    public static IReadOnlyList<ServicePort> Build(RuleSet rules) => Build(rules, null);
+
+    /// <summary>
+    /// The ports of the services <paramref name="include"/> (namespace, name) accepts: the other services' chains are
+    /// not followed, so explaining one service of a large dump decodes only its own chains.
+    /// </summary>
+    public static IReadOnlyList<ServicePort> Build(RuleSet rules, Func<string, string, bool>? include)
     {
         var builders = new Dictionary<string, Builder>(StringComparer.Ordinal);
         foreach (var (table, chainName) in TopLevel)
@@ -30,7 +36,7 @@ public static class ServiceCatalog
             }
             foreach (var rule in chain.Rules)
             {
-                if (ParseComment(rule.Comment) is not { } parsed)
+                if (ParseComment(rule.Comment) is not { } parsed || (include is not null && !include(parsed.Namespace, parsed.Name)))
                 {
                     continue;
                 }

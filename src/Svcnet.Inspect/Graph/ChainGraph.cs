@@ -30,7 +30,7 @@ public sealed class ChainGraph
         HashSet<Rule>? only = null;
         if (serviceName is not null)
         {
-            var ports = ServiceCatalog.Build(rules).Where(p => p.Name == serviceName && (serviceNamespace is null || p.Namespace == serviceNamespace)).ToList();
+            var ports = ServiceCatalog.Build(rules, (n, s) => s == serviceName && (serviceNamespace is null || n == serviceNamespace));
             if (ports.Count == 0)
             {
                 throw new InvalidOperationException($"service {serviceNamespace}/{serviceName} has no rules in this ruleset");
@@ -39,7 +39,7 @@ public sealed class ChainGraph
             // Also draw how packets reach KUBE-SERVICES / KUBE-NODEPORTS from the built-in chains.
             foreach (var table in new[] { "nat", "filter" })
             {
-                foreach (var chain in rules.ChainsOf(table).Where(c => c.IsBuiltin))
+                foreach (var chain in rules.BuiltinChainsOf(table))
                 {
                     only.UnionWith(chain.Rules.Where(r => r.JumpChain is "KUBE-SERVICES" or "KUBE-NODEPORTS" or "KUBE-EXTERNAL-SERVICES" or "KUBE-PROXY-FIREWALL"));
                 }
@@ -48,7 +48,11 @@ public sealed class ChainGraph
         }
         foreach (var table in new[] { "nat", "filter" })
         {
-            foreach (var chain in rules.ChainsOf(table).OrderBy(c => c.Line))
+            // For one service, only the chains holding its rules (a large dump's other chains stay undecoded).
+            var chains = only is null
+                ? rules.ChainsOf(table)
+                : rules.ChainNamesOf(table).Intersect(only.Where(r => r.Table == table).Select(r => r.Chain)).Select(c => rules.GetChain(table, c)!);
+            foreach (var chain in chains.OrderBy(c => c.Line))
             {
                 var weights = Weights(chain);
                 foreach (var rule in chain.Rules)

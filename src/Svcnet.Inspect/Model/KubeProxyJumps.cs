@@ -33,7 +33,7 @@ public static class KubeProxyJumps
     public static RuleSet Complete(RuleSet rules, out int added)
     {
         added = 0;
-        var jumpedTo = rules.Tables.SelectMany(t => rules.ChainsOf(t).Where(c => c.IsBuiltin).SelectMany(c => c.Rules))
+        var jumpedTo = rules.Tables.SelectMany(t => rules.BuiltinChainsOf(t).SelectMany(c => c.Rules))
             .Where(r => r.JumpChain is not null).Select(r => (r.Table, r.JumpChain!)).ToHashSet();
         var inserted = new Dictionary<(string, string), List<Rule>>();
         foreach (var (table, chain, target, text) in Jumps)
@@ -55,8 +55,9 @@ public static class KubeProxyJumps
         {
             return rules;
         }
-        var chains = rules.Tables.SelectMany(rules.ChainsOf).Select(c =>
-            inserted.TryGetValue((c.Table, c.Name), out var extra) ? c with { Rules = new ValueList<Rule>(extra.Concat(c.Rules)) } : c);
-        return new RuleSet(chains.ToList(), rules.IsIPv6);
+        // Only the built-in chains change; a large dump's other chains stay undecoded.
+        var changed = inserted.Select(e => rules.GetChain(e.Key.Item1, e.Key.Item2)!)
+            .Select(c => c with { Rules = new ValueList<Rule>(inserted[(c.Table, c.Name)].Concat(c.Rules)) }).ToList();
+        return rules.WithChains(changed);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing;
@@ -17,13 +18,46 @@ internal sealed class ParseCache
 
     private readonly Dictionary<StatisticMatch, StatisticMatch> _statistics = [];
 
-    public StringPool Pool { get; } = new();
+    /// <summary>How many values a bounded cache keeps before it starts over.</summary>
+    public const int BoundedEntries = 4096;
+
+    /// <summary>A cache that keeps everything (the values become part of the model).</summary>
+    public ParseCache()
+        : this(false)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="bounded"/>, each memo starts over when it holds <see cref="BoundedEntries"/> values: for
+    /// the parse's checking pass, whose values are dropped, so that values seen once are short-lived garbage.
+    /// </summary>
+    public ParseCache(bool bounded)
+    {
+        IsBounded = bounded;
+        Pool = new StringPool(bounded ? 4 * BoundedEntries : int.MaxValue);
+    }
+
+    public bool IsBounded { get; }
+
+    public StringPool Pool { get; }
+
+    [MethodImpl(Jit.Hot)]
+    private void Limit<TKey, TValue>(Dictionary<TKey, TValue> map)
+        where TKey : notnull
+    {
+        if (IsBounded && map.Count >= BoundedEntries)
+        {
+            map.Clear();
+        }
+    }
 
     /// <summary>One instance per distinct statistic match (records compare by value).</summary>
+    [MethodImpl(Jit.Hot)]
     public StatisticMatch Intern(StatisticMatch match)
     {
         if (!_statistics.TryGetValue(match, out var existing))
         {
+            Limit(_statistics);
             _statistics[match] = match;
             existing = match;
         }
@@ -34,13 +68,13 @@ internal sealed class ParseCache
     /// One shared instance per distinct (kind, pooled text, negation) for the matches that repeat most (addresses,
     /// protocols, comments), so the model keeps each once and a repeat costs no allocation.
     /// </summary>
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public Match Shared(int kind, bool negated, string text, Func<ParseCache, string, Match> create)
     {
         var map = _shared[(kind * 2) + (negated ? 1 : 0)];
         if (!map.TryGetValue(text, out var match))
         {
+            Limit(map);
             match = create(this, text);
             if (negated)
             {
@@ -51,22 +85,24 @@ internal sealed class ParseCache
         return match;
     }
 
+    [MethodImpl(Jit.Hot)]
     public IPNetwork Network(string text)
     {
         if (!_networks.TryGetValue(text, out var network))
         {
+            Limit(_networks);
             network = Values.Network(text);
             _networks[text] = network;
         }
         return network;
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public ValueList<PortRange> Ports(string text)
     {
         if (!_ports.TryGetValue(text, out var ports))
         {
+            Limit(_ports);
             ports = Values.Ports(text);
             _ports[text] = ports;
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing;
@@ -28,9 +29,11 @@ internal sealed class RuleParser
 
     public IReadOnlyList<Match> Matches => _matches;
 
+    /// <summary>The index among the words of the target's name (-1 when there is no <c>-j</c>/<c>-g</c>).</summary>
+    public int TargetWord { get; private set; } = -1;
+
     /// <summary>Parses one rule's words from <paramref name="start"/>; read the results before the next call.</summary>
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     public void Parse(List<string> words, int start)
     {
         _words = words;
@@ -40,6 +43,7 @@ internal sealed class RuleParser
         _negate = false;
         _matches.Clear();
         Target = null;
+        TargetWord = -1;
         Packets = null;
         Bytes = null;
         Run();
@@ -51,6 +55,7 @@ internal sealed class RuleParser
 
 
     // Not LINQ: runs for every rule with -p.
+    [MethodImpl(Jit.Hot)]
     private static bool HasUpper(string text)
     {
         foreach (var c in text)
@@ -63,9 +68,11 @@ internal sealed class RuleParser
         return false;
     }
 
+    [MethodImpl(Jit.Hot)]
     private string Next(string option) =>
         _pos < _words.Count ? _words[_pos++] : throw new FormatException($"option {option} needs a value");
 
+    [MethodImpl(Jit.Hot)]
     private bool TakeNegation()
     {
         var n = _negate;
@@ -73,13 +80,14 @@ internal sealed class RuleParser
         return n;
     }
 
+    [MethodImpl(Jit.Hot)]
     private void Add(Match match) => _matches.Add(TakeNegation() ? match with { Negated = true } : match);
 
     /// <summary>Adds a match shared with every other rule that wrote the same text (kind: 0 src, 1 dst, 2 protocol, 3 comment).</summary>
+    [MethodImpl(Jit.Hot)]
     private void AddShared(int kind, string text, Func<ParseCache, string, Match> create) => _matches.Add(_cache.Shared(kind, TakeNegation(), text, create));
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private void Run()
     {
         while (_pos < _words.Count)
@@ -125,9 +133,11 @@ internal sealed class RuleParser
                     _module = Next(word);
                     break;
                 case "-j" or "--jump":
+                    TargetWord = _pos;
                     Target = ParseTarget(Next(word));
                     break;
                 case "-g" or "--goto":
+                    TargetWord = _pos;
                     Target = new JumpTarget(Next(word), IsGoto: true);
                     break;
                 case "-c" or "--set-counters":
@@ -145,8 +155,7 @@ internal sealed class RuleParser
         }
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private void ParseModuleOption(string option)
     {
         var module = _module;
@@ -214,8 +223,7 @@ internal sealed class RuleParser
         }
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private static bool ModuleAccepts(string module, string option) => module switch
     {
         "tcp" => option is "--dport" or "--destination-port" or "--sport" or "--source-port" or "--syn" or "--tcp-flags",
@@ -237,8 +245,7 @@ internal sealed class RuleParser
         _ => false,
     };
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private void ParsePortOption(string option)
     {
         switch (option)
@@ -261,6 +268,7 @@ internal sealed class RuleParser
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private void ParseAddrType(string option)
     {
         switch (option)
@@ -285,6 +293,7 @@ internal sealed class RuleParser
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private void ParseStatistic(string option)
     {
         var index = _matches.FindLastIndex(m => m is StatisticMatch);
@@ -328,6 +337,7 @@ internal sealed class RuleParser
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private void ParseRecent(string option)
     {
         var index = _matches.FindLastIndex(m => m is RecentMatch);
@@ -357,6 +367,7 @@ internal sealed class RuleParser
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private RecentMatch Skip(RecentMatch current, string option)
     {
         Next(option);
@@ -367,8 +378,7 @@ internal sealed class RuleParser
     private static readonly VerdictTarget Drop = new(Verdict.Drop);
     private static readonly VerdictTarget Return = new(Verdict.Return);
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private Target ParseTarget(string name) => name switch
     {
         "ACCEPT" => Accept,
@@ -384,10 +394,15 @@ internal sealed class RuleParser
         _ => Jump(name),
     };
 
+    [MethodImpl(Jit.Hot)]
     private JumpTarget Jump(string chain)
     {
         if (!_jumps.TryGetValue(chain, out var jump))
         {
+            if (_cache.IsBounded && _jumps.Count >= ParseCache.BoundedEntries)
+            {
+                _jumps.Clear();
+            }
             jump = new JumpTarget(chain, false);
             _jumps[chain] = jump;
         }
@@ -395,11 +410,11 @@ internal sealed class RuleParser
     }
 
     // Upper-case names that are iptables extension targets, not chains; tracing them would be guesswork.
+    [MethodImpl(Jit.Hot)]
     private static bool IsKnownUnsupportedTarget(string name) => name is "CT" or "NOTRACK" or "TPROXY" or "REDIRECT" or "CONNMARK"
         or "TCPMSS" or "CHECKSUM" or "NFQUEUE" or "QUEUE" or "TRACE" or "NETMAP" or "CLASSIFY" or "DSCP" or "TOS" or "TTL" or "SET" or "AUDIT" or "NFLOG" or "ULOG";
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private void ParseTargetOption(string option)
     {
         switch (Target)
@@ -450,6 +465,7 @@ internal sealed class RuleParser
         }
     }
 
+    [MethodImpl(Jit.Hot)]
     private MarkTarget ParseMark(string option, MarkTarget mark)
     {
         if (mark.Written.Length > 0)
@@ -470,6 +486,7 @@ internal sealed class RuleParser
         };
     }
 
+    [MethodImpl(Jit.Hot)]
     private static string TargetName(Target? target) => target switch
     {
         JumpTarget j => j.Chain,
@@ -483,6 +500,7 @@ internal sealed class RuleParser
     /// One DNAT rule per endpoint: slicing by span and taking the address from the word pool (the endpoint's
     /// <c>-s</c> rule wrote the same text) avoids five short-lived strings per rule.
     /// </remarks>
+    [MethodImpl(Jit.Hot)]
     private (string Address, int? Port) SplitHostPort(string to)
     {
         var span = to.AsSpan();
@@ -505,6 +523,7 @@ internal sealed class RuleParser
     }
 
     /// <summary>The pooled address text, validated once per distinct text through the network memo.</summary>
+    [MethodImpl(Jit.Hot)]
     private string CheckedAddress(ReadOnlySpan<char> text)
     {
         var address = _cache.Pool.Get(text);
@@ -520,6 +539,7 @@ internal sealed class RuleParser
         return address;
     }
 
+    [MethodImpl(Jit.Hot)]
     private static int PortOf(ReadOnlySpan<char> text)
     {
         var dash = text.IndexOf('-');

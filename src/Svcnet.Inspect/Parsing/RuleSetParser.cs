@@ -1,6 +1,6 @@
-using System.Globalization;
-using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
+using Svcnet.Inspect.Parsing.Compact;
 
 namespace Svcnet.Inspect.Parsing;
 
@@ -9,6 +9,10 @@ namespace Svcnet.Inspect.Parsing;
 /// (<c>-A</c>, <c>-I</c>, <c>-N</c>, <c>-X</c>, <c>-F</c>, chain declarations, COMMIT) into a <see cref="RuleSet"/>.
 /// Every line it does not understand raises <see cref="RuleSetParseException"/> naming that line.
 /// </summary>
+/// <remarks>
+/// Every rule is fully checked during the parse, on all cores (<see cref="LineScanner"/>); the result keeps each
+/// rule as its position in the dump (<see cref="CompactRules"/>) and decodes a chain's rules when it is first used.
+/// </remarks>
 public static class RuleSetParser
 {
     private static readonly Dictionary<string, string[]> BuiltinChains = new(StringComparer.Ordinal)
@@ -20,20 +24,22 @@ public static class RuleSetParser
         ["security"] = ["INPUT", "FORWARD", "OUTPUT"],
     };
 
+    [MethodImpl(Jit.Hot)]
     public static RuleSet ParseFile(string path) => Parse(File.ReadAllText(path));
 
+    [MethodImpl(Jit.Hot)]
     public static RuleSet Parse(string text)
     {
         var lines = SplitLines(text);
-        var pre = PreParseRules(text, lines);
-        var state = new ParseState();
+        var info = LineScanner.ScanAll(text, lines);
+        var state = new OrderedPass(text, new ChainTableBuilder(text, lines.Count));
         for (var i = 0; i < lines.Count; i++)
         {
             var (start, length) = lines[i];
             var lineNumber = i + 1;
             try
             {
-                ParseLine(state, text, start, length, lineNumber, pre[i]);
+                state.Apply(text.AsSpan(start, length).Trim(), lineNumber, in info[i]);
             }
             catch (FormatException e)
             {
@@ -44,13 +50,12 @@ public static class RuleSetParser
         {
             throw new RuleSetParseException(lines.Count, "", $"table {state.Table} has no COMMIT");
         }
-        CheckJumps(state);
-        var chains = state.Chains.Values.Select(c => new Chain(c.Table, c.Name, c.Policy, c.Line, new ValueList<Rule>(c.Rules)));
-        return new RuleSet(chains, state.IsIPv6);
+        var compact = state.Chains.Build();
+        JumpCheck.Run(compact, info);
+        return new RuleSet(compact, state.IsIPv6);
     }
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Jit.Hot)]
     private static List<(int Start, int Length)> SplitLines(string text)
     {
         var lines = new List<(int, int)>(text.Length / 100);
@@ -73,416 +78,174 @@ public static class RuleSetParser
         return lines;
     }
 
-    /// <summary>The words and parsed matches of one rule line, computed in parallel ahead of the in-order pass.</summary>
-    /// <remarks>A struct in one array: 340,000 of these live until the ordered pass, and objects would be copied by every GC.</remarks>
-    private readonly record struct PreParsed(int Offset, int Length, Head Words, Match[]? Matches, Target? Target, long? Packets, long? Bytes, FormatException? Error)
+    /// <summary>The in-order pass: tables, declarations, commands and where each rule goes.</summary>
+    private sealed class OrderedPass(string text, ChainTableBuilder chains)
     {
-        /// <summary>The finished rule, built on the parsing thread when the line's table is known (it is for valid input).</summary>
-        public Rule? Rule { get; init; }
-    }
+        public string? Table { get; private set; }
 
-    /// <summary>The first three words of a line (command, chain, position): all the ordered pass needs besides the parsed rule.</summary>
-    private readonly record struct Head(string? W0, string? W1, string? W2, int Count)
-    {
-        public string this[int i] => (i switch { 0 => W0, 1 => W1, 2 => W2, _ => null }) ?? throw new ArgumentOutOfRangeException(nameof(i));
+        public bool IsIPv6 { get; private set; }
 
-        public static Head Of(List<string> words) =>
-            new(words.Count > 0 ? words[0] : null, words.Count > 1 ? words[1] : null, words.Count > 2 ? words[2] : null, words.Count);
-    }
+        public ChainTableBuilder Chains { get; } = chains;
 
-    /// <summary>
-    /// Rule lines are independent of each other, so their (costly) tokenizing and match parsing runs on all cores;
-    /// chain declarations, -X/-F and ordering are then applied in one pass in file order, as iptables-restore does.
-    /// </summary>
-    private static PreParsed?[] PreParseRules(string text, List<(int Start, int Length)> lines)
-    {
-        var pre = new PreParsed?[lines.Count];
-        var tables = TableOfEachLine(text, lines);
-        var chunk = Math.Max(1024, lines.Count / (Environment.ProcessorCount * 4));
-        Parallel.ForEach(
-            System.Collections.Concurrent.Partitioner.Create(0, lines.Count, chunk),
-            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            range =>
+        private int _lastChain = -1;
+        private string? _lastChainTable;
+        private TextSlice _lastChainName;
+
+        /// <summary>Any command that can delete or recreate chains makes the remembered chain id stale.</summary>
+        private void ForgetLastChain() => _lastChain = -1;
+
+        [MethodImpl(Jit.Hot)]
+        public void Apply(ReadOnlySpan<char> line, int lineNumber, in LineInfo info)
+        {
+            if (line.IsEmpty || line[0] == '#')
             {
-                var cache = new ParseCache();
-                var parser = new RuleParser(cache);
-                var words = new List<string>(32);
-                for (var i = range.Item1; i < range.Item2; i++)
-                {
-                    var p = PreParse(text, lines[i].Start, lines[i].Length, cache, parser, words);
-                    if (p is { Error: null, Matches: not null } ok && tables[i] is { } table && ok.Words.Count >= 2)
+                return;
+            }
+            if (line[0] == '*')
+            {
+                StartTable(line[1..].ToString(), lineNumber);
+                return;
+            }
+            if (line.SequenceEqual("COMMIT"))
+            {
+                RequireTable();
+                Table = null;
+                return;
+            }
+            var table = RequireTable();
+            switch (info.Kind)
+            {
+                case LineKind.Error:
+                    throw info.Extra!.Error!;
+                case LineKind.Declaration:
+                    ForgetLastChain();
+                    DeclareChain(table, info, lineNumber);
+                    return;
+                case LineKind.None:
+                    throw new FormatException("unknown line");
+            }
+            if (info.Command is not (LineCommand.Append or LineCommand.Insert))
+            {
+                ForgetLastChain();
+            }
+            switch (info.Command)
+            {
+                case LineCommand.Append or LineCommand.Insert:
+                    AddRule(table, info, lineNumber);
+                    break;
+                case LineCommand.NewChain:
+                    Chains.Ensure(table, ChainArgument(info), lineNumber);
+                    break;
+                case LineCommand.DeleteChain when info.WordCount < 2:
+                    Chains.DeleteUserChains(table);
+                    break;
+                case LineCommand.DeleteChain:
+                    var name = info.Word(text, 1);
+                    if (!Chains.Delete(table, name.Span))
                     {
-                        // Build the rule here, on all cores; the ordered pass then only files it into its chain.
-                        p = ok with
-                        {
-                            Rule = new Rule(table, ok.Words[1], i + 1, new RuleText(text, ok.Offset, ok.Length),
-                                new ValueList<Match>(ok.Matches, owned: true), ok.Target, ok.Packets, ok.Bytes),
-                        };
+                        throw new FormatException($"chain {name} does not exist in table {table}");
                     }
-                    pre[i] = p;
-                }
-            });
-        return pre;
-    }
+                    break;
+                case LineCommand.Flush when info.WordCount < 2:
+                    Chains.FlushTable(table);
+                    break;
+                case LineCommand.Flush:
+                    if (Chains.Find(table, info.Word(text, 1).Span) is >= 0 and var id)
+                    {
+                        Chains.Flush(id);
+                    }
+                    break;
+                default:
+                    throw new FormatException($"unknown command {info.Word(text, 0)}");
+            }
+        }
 
-    /// <summary>The table each line belongs to (between "*table" and COMMIT), from a quick scan of first characters.</summary>
-    private static string?[] TableOfEachLine(string text, List<(int Start, int Length)> lines)
-    {
-        var tables = new string?[lines.Count];
-        string? current = null;
-        for (var i = 0; i < lines.Count; i++)
+        [MethodImpl(Jit.Hot)]
+        private void StartTable(string table, int lineNumber)
         {
-            var line = text.AsSpan(lines[i].Start, lines[i].Length).Trim();
-            if (line.Length > 1 && line[0] == '*')
+            if (Table is not null)
             {
-                current = string.Intern(line[1..].ToString());
+                throw new FormatException($"table {table} starts before COMMIT of {Table}");
             }
-            else if (line.SequenceEqual("COMMIT"))
-            {
-                current = null;
-            }
-            tables[i] = current;
-        }
-        return tables;
-    }
-
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static PreParsed? PreParse(string text, int lineStart, int lineLength, ParseCache cache, RuleParser parser, List<string> words)
-    {
-        var raw = text.AsSpan(lineStart, lineLength);
-        var line = raw.TrimStart();
-        if (line.IsEmpty || (line[0] != '-' && line[0] != '[' && line[0] != ':'))
-        {
-            return null;
-        }
-        var offset = lineStart + (raw.Length - line.Length);
-        line = line.TrimEnd();
-        try
-        {
-            if (line[0] == ':')
-            {
-                // A chain declaration: a dump declares every chain (110,000 in the benchmark), so its words are
-                // split here on all cores too; the ordered pass only checks them.
-                words.Clear();
-                ArgTokenizer.Split(line[1..], cache.Pool, words);
-                return new PreParsed(offset, line.Length, Head.Of(words), null, null, null, null, null);
-            }
-            long? packets = null, bytes = null;
-            if (line[0] == '[')
-            {
-                var close = line.IndexOf(']');
-                if (close < 0)
-                {
-                    throw new FormatException("bad counters");
-                }
-                (packets, bytes) = ParseCounters(line[1..close]);
-                var rest = line[(close + 1)..];
-                line = rest.TrimStart();
-                offset += close + 1 + (rest.Length - line.Length);
-            }
-            words.Clear();
-            ArgTokenizer.Split(line, cache.Pool, words);
-            // Only the command words are kept; the rest become matches and a target.
-            var head = Head.Of(words);
-            if (words.Count < 2 || words[0] is not ("-A" or "--append" or "-I" or "--insert"))
-            {
-                return new PreParsed(offset, line.Length, head, null, null, packets, bytes, null);
-            }
-            var first = 2;
-            if (words[0] is "-I" or "--insert" && words.Count > 2 && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            {
-                first = 3;
-            }
-            parser.Parse(words, first);
-            return new PreParsed(offset, line.Length, head, [.. parser.Matches], parser.Target, parser.Packets ?? packets, parser.Bytes ?? bytes, null);
-        }
-        catch (FormatException e)
-        {
-            return new PreParsed(offset, line.Length, default, null, null, null, null, e);
-        }
-    }
-
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void ParseLine(ParseState state, string text, int lineStart, int lineLength, int lineNumber, PreParsed? pre)
-    {
-        var raw = text.AsSpan(lineStart, lineLength);
-        var line = raw.Trim();
-        if (line.IsEmpty || line[0] == '#')
-        {
-            return;
-        }
-        if (line[0] == '*')
-        {
-            if (state.Table is not null)
-            {
-                throw new FormatException($"table {line[1..].ToString()} starts before COMMIT of {state.Table}");
-            }
-            var table = line[1..].ToString();
             if (!BuiltinChains.TryGetValue(table, out var builtins))
             {
                 throw new FormatException($"unknown table {table}");
             }
-            state.Table = table;
+            // The dictionary's own key, so that every chain of the table shares one string.
+            Table = BuiltinChains.Keys.First(k => k == table);
             foreach (var chain in builtins)
             {
-                state.Ensure(table, chain, lineNumber).Policy ??= "ACCEPT";
-            }
-            return;
-        }
-        if (line.SequenceEqual("COMMIT"))
-        {
-            RequireTable(state);
-            state.Table = null;
-            return;
-        }
-        var table2 = RequireTable(state);
-        if (line[0] == ':')
-        {
-            if (pre is { Error: { } declarationError })
-            {
-                throw declarationError;
-            }
-            ParseChainDeclaration(state, table2, pre?.Words ?? Head.Of(ArgTokenizer.Split(line[1..])), lineNumber);
-            return;
-        }
-        if (pre is null)
-        {
-            throw new FormatException("unknown line");
-        }
-        if (pre.Value.Error is { } error)
-        {
-            throw error;
-        }
-        var parsed = pre.Value;
-        var words = parsed.Words;
-        switch (words[0])
-        {
-            case "-A" or "--append" or "-I" or "--insert":
-                AddRule(state, table2, words, parsed, new RuleText(text, parsed.Offset, parsed.Length), lineNumber);
-                break;
-            case "-N" or "--new-chain":
-                state.Ensure(table2, Arg(words, 1), lineNumber);
-                break;
-            case "-X" or "--delete-chain":
-                DeleteChain(state, table2, words.Count > 1 ? words[1] : null);
-                break;
-            case "-F" or "--flush":
-                foreach (var c in state.Chains.Values.Where(c => c.Table == table2 && (words.Count < 2 || c.Name == words[1])))
+                var id = Chains.Ensure(Table, new TextSlice(chain), lineNumber);
+                if (Chains.PolicyOf(id) is null)
                 {
-                    c.Rules.Clear();
+                    Chains.SetPolicy(id, "ACCEPT");
                 }
-                break;
-            default:
-                throw new FormatException($"unknown command {words[0]}");
-        }
-    }
-
-    private static string RequireTable(ParseState state) =>
-        state.Table ?? throw new FormatException("line outside a table (no *table before it)");
-
-    private static string Arg(Head words, int i) =>
-        i < words.Count ? words[i] : throw new FormatException($"{words[0]} needs a chain name");
-
-    private static (long, long) ParseCounters(ReadOnlySpan<char> text)
-    {
-        var colon = text.IndexOf(':');
-        if (colon < 0
-            || !long.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var p)
-            || !long.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var b))
-        {
-            throw new FormatException("bad counters");
-        }
-        return (p, b);
-    }
-
-    private static void ParseChainDeclaration(ParseState state, string table, Head words, int lineNumber)
-    {
-        if (words.Count is < 2 or > 3)
-        {
-            throw new FormatException("bad chain declaration");
-        }
-        var chain = state.Ensure(table, words[0], lineNumber);
-        // A declaration flushes the chain, as iptables-restore does.
-        chain.Rules.Clear();
-        if (words[1] != "-")
-        {
-            if (words[1] is not ("ACCEPT" or "DROP"))
-            {
-                throw new FormatException($"bad policy {words[1]}");
-            }
-            if (!BuiltinChains[table].Contains(words[0]))
-            {
-                throw new FormatException($"{words[0]} is not a built-in chain of {table} and cannot have a policy");
-            }
-            chain.Policy = words[1];
-        }
-        if (words.Count == 3)
-        {
-            var counters = words[2].AsSpan();
-            if (counters.Length < 2 || counters[0] != '[' || counters[^1] != ']')
-            {
-                throw new FormatException("bad counters");
-            }
-            ParseCounters(counters[1..^1]);
-        }
-    }
-
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void AddRule(ParseState state, string table, Head words, PreParsed parsed, RuleText text, int lineNumber)
-    {
-        var chainName = Arg(words, 1);
-        if (!state.TryFind(table, chainName, out var chain))
-        {
-            throw new FormatException($"chain {chainName} does not exist in table {table}");
-        }
-        var insertAt = -1;
-        if (words[0] is "-I" or "--insert")
-        {
-            insertAt = 0;
-            if (words.Count > 2 && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
-            {
-                insertAt = n - 1;
             }
         }
-        var matches = parsed.Matches ?? [];
-        foreach (var m in matches)
-        {
-            if (m is AddressMatch a && a.Network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                state.IsIPv6 = true;
-            }
-        }
-        if (parsed.Target is DnatTarget { ToDestination.Length: 0 })
-        {
-            throw new FormatException("DNAT needs --to-destination");
-        }
-        if (parsed.Target is MarkTarget { Written.Length: 0 })
-        {
-            throw new FormatException("MARK needs an operation");
-        }
-        if (parsed.Target is DnatTarget d && d.ToDestination.StartsWith('['))
-        {
-            state.IsIPv6 = true;
-        }
-        var rule = parsed.Rule is { } built && built.Table == table
-            ? built
-            : new Rule(table, chainName, lineNumber, text, new ValueList<Match>(matches, owned: true), parsed.Target, parsed.Packets, parsed.Bytes);
-        if (insertAt >= 0)
-        {
-            chain.Rules.Insert(Math.Min(insertAt, chain.Rules.Count), rule);
-        }
-        else
-        {
-            chain.Rules.Add(rule);
-        }
-    }
 
-    private static void DeleteChain(ParseState state, string table, string? name)
-    {
-        if (name is null)
-        {
-            state.ForgetInstances();
-            foreach (var key in state.Chains.Keys.Where(k => k.Table == table && state.Chains[k].Policy is null).ToList())
-            {
-                state.Chains.Remove(key);
-            }
-            return;
-        }
-        state.ForgetInstances();
-        if (!state.Chains.Remove((table, name)))
-        {
-            throw new FormatException($"chain {name} does not exist in table {table}");
-        }
-    }
+        [MethodImpl(Jit.Hot)]
+        private string RequireTable() => Table ?? throw new FormatException("line outside a table (no *table before it)");
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void CheckJumps(ParseState state)
-    {
-        // Each parsing thread shares one JumpTarget per chain name, so most of the 340,000 jumps are a pointer
-        // lookup in the per-table set of targets already checked, not a hash of two strings.
-        var checkedTargets = new Dictionary<string, HashSet<JumpTarget>>(StringComparer.Ordinal);
-        foreach (var chain in state.Chains.Values)
+        [MethodImpl(Jit.Hot)]
+        private TextSlice ChainArgument(in LineInfo info) =>
+            info.WordCount >= 2 ? info.Word(text, 1) : throw new FormatException($"{info.Word(text, 0)} needs a chain name");
+
+        [MethodImpl(Jit.Hot)]
+        private void DeclareChain(string table, in LineInfo info, int lineNumber)
         {
-            if (!checkedTargets.TryGetValue(chain.Table, out var known))
+            if (info.WordCount is < 2 or > 3)
             {
-                known = new HashSet<JumpTarget>(ReferenceEqualityComparer.Instance);
-                checkedTargets[chain.Table] = known;
+                throw new FormatException("bad chain declaration");
             }
-            foreach (var rule in chain.Rules)
+            var name = info.Word(text, 0);
+            var id = Chains.Ensure(table, name, lineNumber);
+            // A declaration flushes the chain, as iptables-restore does.
+            Chains.Flush(id);
+            var policy = info.Word(text, 1).Span;
+            if (!policy.SequenceEqual("-"))
             {
-                if (rule.Target is not JumpTarget jump || known.Contains(jump))
+                if (!policy.SequenceEqual("ACCEPT") && !policy.SequenceEqual("DROP"))
                 {
-                    continue;
+                    throw new FormatException($"bad policy {policy}");
                 }
-                if (!state.Chains.ContainsKey((chain.Table, jump.Chain)))
+                if (!BuiltinChains[table].Contains(name.ToString()))
                 {
-                    throw new RuleSetParseException(rule.Line, rule.Text, $"jump to unknown chain {jump.Chain} in table {chain.Table}");
+                    throw new FormatException($"{name} is not a built-in chain of {table} and cannot have a policy");
                 }
-                known.Add(jump);
+                Chains.SetPolicy(id, policy.SequenceEqual("DROP") ? "DROP" : "ACCEPT");
+            }
+            if (info.WordCount == 3)
+            {
+                var counters = info.Word(text, 2).Span;
+                if (counters.Length < 2 || counters[0] != '[' || counters[^1] != ']')
+                {
+                    throw new FormatException("bad counters");
+                }
+                Counters.Parse(counters[1..^1]);
             }
         }
-    }
 
-    private sealed class ParseState
-    {
-        public string? Table { get; set; }
-
-        public bool IsIPv6 { get; set; }
-
-        public Dictionary<(string Table, string Name), MutableChain> Chains { get; } = [];
-
-        // Chain names come from the parsing threads' word pools, so the same name is mostly the same instance:
-        // a pointer lookup here spares hashing table and chain name for each of 340,000 rules.
-        private readonly Dictionary<string, MutableChain> _byInstance = new(ReferenceEqualityComparer.Instance);
-        private string? _instancesTable;
-
-        public bool TryFind(string table, string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MutableChain? chain)
+        [MethodImpl(Jit.Hot)]
+        private void AddRule(string table, in LineInfo info, int lineNumber)
         {
-            if (!ReferenceEquals(table, _instancesTable))
+            var name = ChainArgument(info);
+            // A dump lists a chain's rules together: compare with the previous rule's chain before hashing the name.
+            var id = _lastChain >= 0 && ReferenceEquals(table, _lastChainTable) && name.Span.SequenceEqual(_lastChainName.Span)
+                ? _lastChain
+                : Chains.Find(table, name.Span);
+            if (id < 0)
             {
-                _byInstance.Clear();
-                _instancesTable = table;
+                throw new FormatException($"chain {name} does not exist in table {table}");
             }
-            if (_byInstance.TryGetValue(name, out chain))
+            var position = info.Command == LineCommand.Insert ? Math.Max(0, info.InsertPosition - 1) : -1;
+            if (info.Command == LineCommand.Insert && info.InsertPosition == 0)
             {
-                return true;
+                // "-I CHAIN 0" is taken as an append, as before.
+                position = -1;
             }
-            if (!Chains.TryGetValue((table, name), out chain))
-            {
-                return false;
-            }
-            _byInstance[name] = chain;
-            return true;
+            (_lastChain, _lastChainTable, _lastChainName) = (id, table, name);
+            IsIPv6 |= info.IsIPv6;
+            Chains.Add(id, new RuleRow(lineNumber, info.Offset, info.Length, info.Packets, info.Bytes, info.HasCounters), position);
         }
-
-        /// <summary>Called when chains are deleted, so a name declared again finds its new chain.</summary>
-        public void ForgetInstances() => _byInstance.Clear();
-
-        public MutableChain Ensure(string table, string name, int line)
-        {
-            if (!Chains.TryGetValue((table, name), out var chain))
-            {
-                chain = new MutableChain(table, name, line);
-                Chains[(table, name)] = chain;
-            }
-            return chain;
-        }
-    }
-
-    private sealed class MutableChain(string table, string name, int line)
-    {
-        public string Table { get; } = table;
-
-        public string Name { get; } = name;
-
-        public int Line { get; } = line;
-
-        public string? Policy { get; set; }
-
-        public List<Rule> Rules { get; } = [];
     }
 }

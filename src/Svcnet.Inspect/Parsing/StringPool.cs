@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Svcnet.Inspect.Parsing;
 
 /// <summary>
@@ -9,15 +11,38 @@ public sealed class StringPool
     private readonly Dictionary<string, string> _strings = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
-    public StringPool() => _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+    private readonly int _maxCount;
 
-    // Hot on a 340,000-rule dump: compile optimized at once instead of going through tier-0 code.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public StringPool()
+        : this(int.MaxValue)
+    {
+    }
+
+    /// <summary>
+    /// A pool that forgets everything once it holds <paramref name="maxCount"/> words: when the words are only
+    /// checked, not kept, the many that occur once (comments, endpoints) then die young instead of living on
+    /// through the whole parse, and the common ones are pooled again at once.
+    /// </summary>
+    public StringPool(int maxCount)
+    {
+        _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+        _maxCount = maxCount;
+    }
+
+    [MethodImpl(Jit.Hot)]
     public string Get(ReadOnlySpan<char> text)
     {
+        if (KnownWords.Get(text) is { } known)
+        {
+            return known;
+        }
         if (_lookup.TryGetValue(text, out var existing))
         {
             return existing;
+        }
+        if (_strings.Count >= _maxCount)
+        {
+            _strings.Clear();
         }
         var s = text.ToString();
         _strings[s] = s;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Svcnet.Inspect.Model;
 
 namespace Svcnet.Inspect.Parsing;
@@ -8,6 +9,7 @@ namespace Svcnet.Inspect.Parsing;
 /// <summary>Parsers for the value syntaxes iptables uses (addresses, ports, marks, probabilities).</summary>
 internal static class Values
 {
+    [MethodImpl(Jit.Hot)]
     public static IPNetwork Network(string text)
     {
         var slash = text.IndexOf('/', StringComparison.Ordinal);
@@ -38,9 +40,11 @@ internal static class Values
         return new IPNetwork(new IPAddress(bytes), prefix);
     }
 
+    [MethodImpl(Jit.Hot)]
     public static IPAddress Address(string text) =>
         IPAddress.TryParse(text, out var address) ? address : throw new FormatException($"bad address {text}");
 
+    [MethodImpl(Jit.Hot)]
     public static ValueList<PortRange> Ports(string text)
     {
         var ranges = new List<PortRange>();
@@ -62,13 +66,16 @@ internal static class Values
         return new ValueList<PortRange>(ranges);
     }
 
+    [MethodImpl(Jit.Hot)]
     public static int Port(string text) => Port(text.AsSpan());
 
+    [MethodImpl(Jit.Hot)]
     public static int Port(ReadOnlySpan<char> text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
             : WellKnownPort(text.ToString());
 
+    [MethodImpl(Jit.Hot)]
     private static int WellKnownPort(string text) => text switch
     {
         "http" or "www" => 80,
@@ -78,6 +85,7 @@ internal static class Values
         _ => throw new FormatException($"bad port {text}"),
     };
 
+    [MethodImpl(Jit.Hot)]
     public static uint Mark(string text)
     {
         var s = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : null;
@@ -93,17 +101,20 @@ internal static class Values
     }
 
     /// <summary>VALUE[/MASK]; a missing mask means all bits.</summary>
+    [MethodImpl(Jit.Hot)]
     public static (uint Value, uint Mask, bool HasMask) MarkWithMask(string text)
     {
         var slash = text.IndexOf('/', StringComparison.Ordinal);
         return slash < 0 ? (Mark(text), 0xffffffffu, false) : (Mark(text[..slash]), Mark(text[(slash + 1)..]), true);
     }
 
+    [MethodImpl(Jit.Hot)]
     public static double Probability(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p is >= 0 and <= 1
             ? p
             : throw new FormatException($"bad probability {text}");
 
+    [MethodImpl(Jit.Hot)]
     public static int Integer(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw new FormatException($"bad number {text}");
 }

@@ -220,7 +220,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     {
         void Log(string m) => log($"proxy/{node.Name}: {m}");
         var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
-        await using var proxy = await NodeKubeProxy.CreateAsync(node.Netns, config, log: Log, ct: ct);
+        await using var proxy = await NodeKubeProxy.CreateAsync(node.Netns, config, state.Proxy.Backend, Log, ct);
         proxy.Runner.Synced += outcome =>
         {
             if (outcome.ConntrackEntriesDeleted > 0)

@@ -19,6 +19,9 @@ public sealed record DemoOptions
     /// <summary>Requests sent after scaling to show the spread.</summary>
     public int Requests { get; init; } = 30;
 
+    /// <summary>iptables back-end of the node; detected like kube-proxy's wrapper when null.</summary>
+    public Proxy.IptablesMode? Backend { get; init; }
+
     /// <summary>The kubectl binary; <see cref="Exec.Kubectl.Resolve"/>'s choice when null.</summary>
     public string? Kubectl { get; init; }
 }
@@ -43,6 +46,11 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     private Kubernetes client = null!;
 
     public void Dispose() => client?.Dispose();
+
+    /// <summary>The node's iptables commands: the host's default (nft on Debian 12) unless legacy was asked for.</summary>
+    private (string Iptables, string Save) Tools => options.Backend == Proxy.IptablesMode.Legacy
+        ? ("iptables-legacy", "iptables-legacy-save")
+        : ("iptables", "iptables-save");
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
@@ -106,8 +114,8 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Step("A one-node cluster (the seed's minikube)");
         // The seed's kube-proxy (before v1.19) named an unnamed port "ns/svc:", which is what gives the seed's
         // chain names (KUBE-SVC-YLBSDKPE6MPDDRVY); keep it so the chains below carry the article's names.
-        output.WriteLine($"$ svcnet up --nodes 1 --legacy-unnamed-port-names --data-dir {dataDir}");
-        var state = await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(LegacyUnnamedPortNames: true), output, ct: ct);
+        output.WriteLine($"$ svcnet up --nodes 1 --legacy-unnamed-port-names{(options.Backend is { } b ? $" --iptables-backend {b.ToString().ToLowerInvariant()}" : "")} --data-dir {dataDir}");
+        var state = await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(LegacyUnnamedPortNames: true, options.Backend), output, ct: ct);
         node = state.Nodes[0];
         client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dataDir, "kubeconfig")));
         output.WriteLine($"$ export KUBECONFIG={dataDir}/kubeconfig");
@@ -188,7 +196,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         var sepChain = ChainFor(save, "KUBE-SEP-");
         foreach (var chain in (string[])["KUBE-SERVICES", SeedSvcChain, sepChain, "KUBE-NODEPORTS", "KUBE-MARK-MASQ"])
         {
-            await console.RunAsync($"svcnet exec node -- iptables -t nat -L {chain}", node.Netns, ["iptables", "-t", "nat", "-L", chain], ct: ct);
+            await console.RunAsync($"svcnet exec node -- {Tools.Iptables} -t nat -L {chain}", node.Netns, [Tools.Iptables, "-t", "nat", "-L", chain], ct: ct);
         }
 
         return SeedSvcChain;
@@ -238,7 +246,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
             $"{options.Replicas} endpoints in {svcChain}", ct);
         await KubectlAsync(["get", "pod", "-o", "wide", "-l", "app=helloworld"], ct);
         await KubectlAsync(["get", "endpoints", "helloworld-service"], ct);
-        await console.RunAsync($"svcnet exec node -- iptables -t nat -L {svcChain}", node.Netns, ["iptables", "-t", "nat", "-L", svcChain], ct: ct);
+        await console.RunAsync($"svcnet exec node -- {Tools.Iptables} -t nat -L {svcChain}", node.Netns, [Tools.Iptables, "-t", "nat", "-L", svcChain], ct: ct);
 
         var url = $"http://{node.NodeIP}:{NodePort}/hostname";
         output.WriteLine($"$ for i in $(seq {options.Requests}); do svcnet exec external -- curl -s {url}; echo; done | sort | uniq -c");
@@ -303,7 +311,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     }
 
     private async Task<string> NatSaveAsync(CancellationToken ct) =>
-        (await Exec.CommandRunner.RunInNetnsAsync(node.Netns, ["iptables-save", "-t", "nat"], cancellationToken: ct)).EnsureSuccess().StandardOutput;
+        (await Exec.CommandRunner.RunInNetnsAsync(node.Netns, [Tools.Save, "-t", "nat"], cancellationToken: ct)).EnsureSuccess().StandardOutput;
 
     /// <summary>Polls the node's nat table until the proxy's sync loop has written what <paramref name="done"/> looks for.</summary>
     private async Task WaitForRulesAsync(Func<string, bool> done, string what, CancellationToken ct)
@@ -338,8 +346,8 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
 
     private async Task SaveNatAsync(string file, CancellationToken ct)
     {
-        output.WriteLine($"$ svcnet exec node -- iptables -t nat -L > {file}");
-        var result = await Exec.CommandRunner.RunInNetnsAsync(node.Netns, ["iptables", "-t", "nat", "-L"], cancellationToken: ct);
+        output.WriteLine($"$ svcnet exec node -- {Tools.Iptables} -t nat -L > {file}");
+        var result = await Exec.CommandRunner.RunInNetnsAsync(node.Netns, [Tools.Iptables, "-t", "nat", "-L"], cancellationToken: ct);
         result.EnsureSuccess();
         await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), result.StandardOutput, ct);
     }

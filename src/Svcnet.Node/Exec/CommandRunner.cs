@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace Svcnet.Node.Exec;
@@ -9,91 +8,37 @@ namespace Svcnet.Node.Exec;
 /// </summary>
 public static class CommandRunner
 {
-    /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>, optionally feeding <paramref name="stdin"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="file"/> with <paramref name="args"/>, optionally feeding <paramref name="stdin"/>. The
+    /// process handling is the proxy core's <see cref="Svcnet.Proxy.Apply.ProcessRunner"/>; this adds what node
+    /// code wants: a missing program is exit 127 and a timeout exit 124 (like the shell's), not exceptions.
+    /// </summary>
     public static async Task<ProcessResult> RunAsync(string file, IEnumerable<string> args, string? stdin = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        var display = Display(file, psi.ArgumentList);
-        using var process = new Process { StartInfo = psi };
+        var argv = args.ToList();
+        var display = Display(file, argv);
+        var limit = timeout ?? TimeSpan.FromSeconds(60);
         try
         {
-            process.Start();
+            var result = await Svcnet.Proxy.Apply.ProcessRunner.RunAsync(file, argv,
+                stdin is null ? default : Encoding.UTF8.GetBytes(stdin), limit, cancellationToken);
+            return new ProcessResult(display, result.ExitCode, result.Stdout, result.Stderr);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             return new ProcessResult(display, 127, "", $"{file}: {e.Message}");
         }
-
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        if (stdin is not null)
+        catch (TimeoutException)
         {
-            try
-            {
-                await process.StandardInput.WriteAsync(stdin.AsMemory(), cancellationToken);
-            }
-            catch (IOException)
-            {
-                // The tool exited before reading all input (e.g. a parse error); its exit code tells the story.
-            }
+            return new ProcessResult(display, 124, "", $"timed out after {limit}");
         }
-
-        try
-        {
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-        }
-
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-
-            return new ProcessResult(display, 124, await SafeResult(stdout), $"timed out after {timeout ?? TimeSpan.FromSeconds(60)}");
-        }
-
-        return new ProcessResult(display, process.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>Runs a command inside network namespace <paramref name="netns"/> with <c>ip netns exec</c>.</summary>
     public static Task<ProcessResult> RunInNetnsAsync(string netns, IEnumerable<string> command, string? stdin = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         RunAsync("ip", ["netns", "exec", netns, .. command], stdin, timeout, cancellationToken);
-
-    private static async Task<string> SafeResult(Task<string> task)
-    {
-        try
-        {
-            return await task;
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            return "";
-        }
-    }
 
     /// <summary>A copy-pasteable rendering of a command line (words with spaces or quotes get quoted).</summary>
     public static string Display(string file, IEnumerable<string> args)

@@ -6,6 +6,10 @@ public sealed record BaseChainJump(string Table, string BaseChain, string Target
     /// <summary>The rule's argv after <c>-t TABLE -C/-I/-D BASE</c>: extra match, comment, jump.</summary>
     public IReadOnlyList<string> RuleArgs =>
         [.. ExtraMatch, .. Comment is null ? (string[])[] : ["-m", "comment", "--comment", Comment], "-j", Target];
+
+    /// <summary>The rule as iptables-save prints it (and iptables-restore reads it) after <c>-A/-I BASE</c>.</summary>
+    public string RuleText =>
+        string.Join(' ', [.. ExtraMatch, .. Comment is null ? (string[])[] : ["-m", "comment", "--comment", $"\"{Comment}\""], "-j", Target]);
 }
 
 /// <summary>The base-chain jumps in kube-proxy's order; each is inserted at the top, so the last one ends up first.</summary>

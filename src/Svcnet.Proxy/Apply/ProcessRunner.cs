@@ -58,7 +58,12 @@ public static class ProcessRunner
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} did not finish in time");
+            if (cancel.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} did not finish in {timeout ?? TimeSpan.FromMinutes(5)}");
         }
 
         return new CommandResult(process.ExitCode, await stdout, await stderr);

@@ -8,40 +8,9 @@ public sealed class Kubectl(string binary, string kubeconfig, string cacheDir)
     /// <summary>The kubectl versions the tests run: Debian's 1.20, the dispatcher (1.32 by our /version) and 1.33.</summary>
     public static readonly TheoryData<string> Versions = new() { "1.20", "1.32", "1.33" };
 
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "svcnet.slnx")))
-            {
-                dir = dir.Parent;
-            }
-            return dir?.FullName ?? throw new InvalidOperationException("repository root (svcnet.slnx) not found");
-        }
-    }
+    public static string RepoRoot => Svcnet.Testing.Repository.Root;
 
-    private static readonly Lazy<string> Kubectl120 = new(() =>
-    {
-        var path = Path.Combine(RepoRoot, ".build", "kubectl-1.20", "usr", "bin", "kubectl");
-        if (!File.Exists(path))
-        {
-            // Same installer ./run-tests uses; idempotent.
-            var r = Run("bash", ["-c", "source scripts/test-tools.sh && svcnet_test_tools"], RepoRoot, null, 300_000);
-            if (!File.Exists(path))
-            {
-                throw new InvalidOperationException("kubectl 1.20 could not be installed by scripts/test-tools.sh: " + r.Stderr);
-            }
-        }
-        return path;
-    });
-
-    public static string BinaryFor(string version) => version switch
-    {
-        "1.20" => Kubectl120.Value,
-        "1.32" => "kubectl", // the dispatcher on PATH: picks 1.32 from our /version
-        _ => "/usr/lib/google-cloud-sdk/bin/kubectl." + version,
-    };
+    public static string BinaryFor(string version) => Svcnet.Testing.KubectlBinaries.For(version);
 
     public static Kubectl For(string version, TestServer server)
     {

@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
-using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Tests.Support;
@@ -13,25 +11,6 @@ namespace Svcnet.Proxy.Tests.Sync;
 public class ProxyRunnerNodeHooksTests
 {
     private static readonly ProxyConfig Config = new() { NodeName = "node-1", ClusterCidrs = new[] { "10.244.0.0/16" }.ToEquatableArray(), MinSyncPeriod = TimeSpan.Zero };
-
-    private sealed class CountingApplier : IRuleApplier, INatChainSource
-    {
-        public RestoreModel Model { get; } = new();
-
-        public int Listings { get; private set; }
-
-        public Task<ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
-        {
-            Model.Apply(payload.Text);
-            return Task.FromResult(ApplyResult.Ok(TimeSpan.Zero));
-        }
-
-        public Task<IReadOnlyCollection<string>?> ListNatChainsAsync(CancellationToken cancel = default)
-        {
-            Listings++;
-            return Task.FromResult<IReadOnlyCollection<string>?>(Model.Tables.TryGetValue("nat", out var nat) ? [.. nat.Keys] : []);
-        }
-    }
 
     private sealed class RecordingReconciler(int deletes) : IConntrackReconciler
     {
@@ -48,7 +27,7 @@ public class ProxyRunnerNodeHooksTests
     public async Task Conntrack_reconciler_sees_previous_and_current_snapshot_and_the_changed_services()
     {
         var state = new ProxyState(Config);
-        var applier = new CountingApplier();
+        var applier = new ModelApplier();
         var reconciler = new RecordingReconciler(deletes: 2);
         using var runner = new ProxyRunner(Config, state, applier, applier, conntrack: reconciler);
         state.OnService(null, Objects.Service("a", "dns", "10.96.0.10"));
@@ -72,7 +51,7 @@ public class ProxyRunnerNodeHooksTests
     public async Task Partial_syncs_use_the_known_chains_and_only_full_syncs_list_them()
     {
         var state = new ProxyState(Config);
-        var applier = new CountingApplier();
+        var applier = new ModelApplier();
         using var runner = new ProxyRunner(Config, state, applier, applier);
         state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
         state.OnEndpointSlice(null, Objects.Slice("a", "web", "web-1", "10.244.1.1"));
@@ -98,7 +77,7 @@ public class ProxyRunnerNodeHooksTests
     {
         var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(50) };
         var state = new ProxyState(config);
-        var applier = new CountingApplier();
+        var applier = new ModelApplier();
         using var runner = new ProxyRunner(config, state, applier, applier);
         Assert.True(runner.Health.Healthy);
 

@@ -1,4 +1,3 @@
-using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
@@ -11,31 +10,6 @@ namespace Svcnet.Proxy.Tests.Sync;
 public class ProxyRunnerTests
 {
     private static readonly ProxyConfig Config = new() { NodeName = "node-1", ClusterCidrs = new[] { "10.244.0.0/16" }.ToEquatableArray(), MinSyncPeriod = TimeSpan.Zero };
-
-    /// <summary>Applies into the restore model and fails on demand: a fake of our own interface, for our own loop.</summary>
-    private sealed class ModelApplier : IRuleApplier, INatChainSource
-    {
-        public RestoreModel Model { get; } = new();
-
-        public bool Fail { get; set; }
-
-        public List<RestorePayload> Payloads { get; } = [];
-
-        public Task<ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
-        {
-            Payloads.Add(payload);
-            if (Fail)
-            {
-                return Task.FromResult(new ApplyResult(false, "iptables-restore: line 3 failed", TimeSpan.Zero));
-            }
-
-            Model.Apply(payload.Text);
-            return Task.FromResult(ApplyResult.Ok(TimeSpan.Zero));
-        }
-
-        public Task<IReadOnlyCollection<string>?> ListNatChainsAsync(CancellationToken cancel = default) =>
-            Task.FromResult<IReadOnlyCollection<string>?>(Model.Tables.TryGetValue("nat", out var nat) ? [.. nat.Keys] : []);
-    }
 
     [Fact]
     public async Task First_sync_is_full_later_ones_partial_and_a_failure_forces_a_full_resync()
