@@ -207,6 +207,21 @@ public class FieldValidationTests
         var warned = await http.PatchAsync("api/v1/namespaces/default/services/web?fieldValidation=Warn", JsonBody(patch, media));
         Assert.Equal(HttpStatusCode.OK, warned.StatusCode);
         Assert.Equal(["299 - \"unknown field \\\"spec.ports[0].tagetPort\\\"\""], warned.Headers.GetValues("Warning"));
+        // A body with a repeated key: reported under Strict for merge and strategic patches; a JSON patch (an array
+        // of operations) is applied with the last value winning, as Go decodes it.
+        var dup = await http.PatchAsync("api/v1/namespaces/default/services/web?fieldValidation=Strict", JsonBody(
+            media == "application/json-patch+json" ? """[{"op":"add","path":"/metadata/labels","value":{"x":"1"},"value":{"x":"2"}}]""" : """{"metadata":{"labels":{"x":"1","x":"2"}}}""", media));
+        if (media == "application/json-patch+json")
+        {
+            Assert.Equal(HttpStatusCode.OK, dup.StatusCode);
+            Assert.Equal("2", server.Server.Store.Get("services", "default", "web")!.Labels()["x"]);
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, dup.StatusCode);
+            Assert.Equal("strict decoding error: duplicate field \"metadata.labels.x\"", Parse(await dup.Content.ReadAsStringAsync()).Str("message"));
+        }
+
         // Stored with Warn (our store keeps what it was given): a later strict patch of another field is not blamed for it.
         var later = await http.PatchAsync("api/v1/namespaces/default/services/web?fieldValidation=Strict",
             JsonBody("""{"metadata":{"labels":{"a":"b"}}}""", "application/merge-patch+json"));

@@ -158,7 +158,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                     var validation = FieldValidation.Directive(context.Request, "PatchOptions");
                     var raw = await ReadBodyAsync(context);
                     var duplicates = DuplicateFields.Find(raw);
-                    var patch = duplicates.Count == 0 ? ParseNode(raw) : Json.ParseObjectLastWins(raw);
+                    var patch = duplicates.Count == 0 ? ParseNode(raw) : Json.ParseLastWins(raw);
                     // The patch body's own repeated keys (a JSON patch is an array of operations: not checked).
                     List<string> patchErrors = patchType == "json" || validation == FieldValidationDirective.Ignore ? []
                         : [.. duplicates.Select(p => $"duplicate field \"{p}\"")];

@@ -145,12 +145,16 @@ public static class Json
     /// Parses a body whose objects repeat keys (<see cref="DuplicateFields"/> found some): JsonObject refuses
     /// duplicates, Go's decoder keeps the last value, so the tree is built from a JsonDocument with the last one winning.
     /// </summary>
-    public static JsonObject ParseObjectLastWins(ReadOnlySpan<byte> utf8)
+    public static JsonObject ParseObjectLastWins(ReadOnlySpan<byte> utf8) =>
+        ParseLastWins(utf8) as JsonObject ?? throw ApiException.BadRequest("the body of the request must be a JSON object");
+
+    /// <summary><see cref="ParseObjectLastWins"/> for any JSON value (a JSON patch is an array).</summary>
+    public static JsonNode? ParseLastWins(ReadOnlySpan<byte> utf8)
     {
         try
         {
             using var document = JsonDocument.Parse(utf8.ToArray());
-            return LastWins(document.RootElement) as JsonObject ?? throw ApiException.BadRequest("the body of the request must be a JSON object");
+            return LastWins(document.RootElement);
         }
         catch (JsonException e)
         {
