@@ -138,14 +138,16 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 }
             case "POST" when api.Name is null && ns is not null:
                 {
-                    var body = await ReadObjectAsync(context, api.Type);
+                    var validation = FieldValidation.Directive(context.Request, "CreateOptions");
+                    var body = await ReadObjectAsync(context, api.Type, validation);
                     var result = await registry.CreateAsync(api.Type, ns, body, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, 201, result.Object);
                     break;
                 }
             case "PUT" when api.Name is not null && ns is not null && api.Subresource != "binding":
                 {
-                    var body = await ReadObjectAsync(context, api.Type);
+                    var validation = FieldValidation.Directive(context.Request, "UpdateOptions");
+                    var body = await ReadObjectAsync(context, api.Type, validation);
                     var result = await registry.UpdateAsync(api.Type, ns, api.Name, body, api.Subresource, DryRun(context), context.RequestAborted);
                     await WriteJsonAsync(context, result.Created ? 201 : 200, result.Object);
                     break;
@@ -153,8 +155,17 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             case "PATCH" when api.Name is not null && ns is not null && api.Subresource != "binding":
                 {
                     var patchType = PatchType(context.Request.ContentType);
-                    var patch = await ReadNodeAsync(context);
-                    var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, DryRun(context), context.RequestAborted);
+                    var validation = FieldValidation.Directive(context.Request, "PatchOptions");
+                    var raw = await ReadBodyAsync(context);
+                    var duplicates = DuplicateFields.Find(raw);
+                    var patch = duplicates.Count == 0 ? ParseNode(raw) : Json.ParseLastWins(raw);
+                    // The patch body's own repeated keys (a JSON patch is an array of operations: not checked).
+                    List<string> patchErrors = patchType == "json" || validation == FieldValidationDirective.Ignore ? []
+                        : [.. duplicates.Select(p => $"duplicate field \"{p}\"")];
+                    var warnings = new List<string>();
+                    var result = await registry.PatchAsync(api.Type, ns, api.Name, patchType, patch, api.Subresource, DryRun(context),
+                        validation, patchErrors, warnings, context.RequestAborted);
+                    FieldValidation.AddWarnings(context.Response, warnings);
                     await WriteJsonAsync(context, 200, result.Object);
                     break;
                 }
@@ -261,19 +272,28 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             await watches.StreamAsync(context, api.Type, ns, labels, fields);
             return;
         }
-        var (items, revision) = registry.Store.List(api.Type.StorageName, ns);
-        var selected = items.Where(o => labels.Matches(o.Labels()) && fields.Matches(o)).ToList();
-        var rv = revision.ToString(CultureInfo.InvariantCulture);
+        var page = ListPage.Read(registry.Store, api.Type, ns, labels, fields, query["limit"], query["continue"]);
+        var rv = page.Revision.ToString(CultureInfo.InvariantCulture);
         var negotiation = Negotiation.From(context.Request);
         if (negotiation.Table)
         {
-            await WriteJsonAsync(context, 200, TablePrinter.Table(api.Type, selected, rv, negotiation.TableVersion, IncludeObject(context), true, clock.GetUtcNow()));
+            var table = TablePrinter.Table(api.Type, page.Items, rv, negotiation.TableVersion, IncludeObject(context), true, clock.GetUtcNow());
+            if (page.Continue is not null)
+            {
+                var meta = table.Obj("metadata");
+                meta["continue"] = page.Continue;
+                if (page.RemainingItemCount is { } remaining)
+                {
+                    meta["remainingItemCount"] = remaining;
+                }
+            }
+            await WriteJsonAsync(context, 200, table);
             return;
         }
-        await WriteListAsync(context, api.Type, selected, rv);
+        await WriteListAsync(context, api.Type, page.Items, rv, page.Continue, page.RemainingItemCount);
     }
 
-    private static async Task WriteListAsync(HttpContext context, ResourceType type, IReadOnlyList<JsonObject> items, string rv)
+    private static async Task WriteListAsync(HttpContext context, ResourceType type, IReadOnlyList<JsonObject> items, string rv, string? continueToken = null, long? remainingItemCount = null)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
@@ -284,6 +304,14 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         writer.WriteString("apiVersion", type.ApiVersion);
         writer.WriteStartObject("metadata");
         writer.WriteString("resourceVersion", rv);
+        if (continueToken is not null)
+        {
+            writer.WriteString("continue", continueToken);
+            if (remainingItemCount is { } remaining)
+            {
+                writer.WriteNumber("remainingItemCount", remaining);
+            }
+        }
         writer.WriteEndObject();
         writer.WriteStartArray("items");
         foreach (var item in items)
@@ -375,14 +403,27 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         return buffer.ToArray();
     }
 
-    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ResourceType type)
+    /// <summary>
+    /// Reads a create/update body and applies field validation to it (JSON only: our protobuf decoder reads the
+    /// known field numbers and nothing else, so a protobuf body has no unknown fields to report).
+    /// </summary>
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ResourceType type, FieldValidationDirective validation)
     {
         var contentType = context.Request.ContentType;
         var media = contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : "application/json";
         switch (media)
         {
             case "application/json" or "*/*":
-                return Json.ParseObject(await ReadBodyAsync(context));
+                {
+                    var raw = await ReadBodyAsync(context);
+                    var duplicates = DuplicateFields.Find(raw);
+                    var body = duplicates.Count == 0 ? Json.ParseObject(raw) : Json.ParseObjectLastWins(raw);
+                    if (validation != FieldValidationDirective.Ignore)
+                    {
+                        FieldValidation.Enforce(context, validation, type, body, FieldValidation.BodyErrors(type, body, duplicates));
+                    }
+                    return body;
+                }
             case "application/vnd.kubernetes.protobuf":
                 return ProtobufDecoder.Decode(type, await ReadBodyAsync(context));
             default:
@@ -390,9 +431,8 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         }
     }
 
-    private static async Task<JsonNode?> ReadNodeAsync(HttpContext context)
+    private static JsonNode? ParseNode(byte[] body)
     {
-        var body = await ReadBodyAsync(context);
         try
         {
             return JsonNode.Parse(body);

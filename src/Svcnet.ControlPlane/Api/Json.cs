@@ -141,6 +141,49 @@ public static class Json
         }
     }
 
+    /// <summary>
+    /// Parses a body whose objects repeat keys (<see cref="DuplicateFields"/> found some): JsonObject refuses
+    /// duplicates, Go's decoder keeps the last value, so the tree is built from a JsonDocument with the last one winning.
+    /// </summary>
+    public static JsonObject ParseObjectLastWins(ReadOnlySpan<byte> utf8) =>
+        ParseLastWins(utf8) as JsonObject ?? throw ApiException.BadRequest("the body of the request must be a JSON object");
+
+    /// <summary><see cref="ParseObjectLastWins"/> for any JSON value (a JSON patch is an array).</summary>
+    public static JsonNode? ParseLastWins(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(utf8.ToArray());
+            return LastWins(document.RootElement);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest("the body of the request could not be decoded: " + e.Message);
+        }
+    }
+
+    private static JsonNode? LastWins(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                {
+                    var o = new JsonObject();
+                    foreach (var p in element.EnumerateObject())
+                    {
+                        o[p.Name] = LastWins(p.Value);
+                    }
+                    return o;
+                }
+            case JsonValueKind.Array:
+                return new JsonArray([.. element.EnumerateArray().Select(LastWins)]);
+            case JsonValueKind.Null:
+                return null;
+            default:
+                return JsonValue.Create(element.Clone());
+        }
+    }
+
     public static JsonObject ParseObject(ReadOnlySpan<byte> utf8)
     {
         JsonNode? node;

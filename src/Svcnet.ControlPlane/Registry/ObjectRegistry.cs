@@ -210,7 +210,14 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         return null;
     }
 
-    public async Task<WriteResult> PatchAsync(ResourceType type, string ns, string name, string patchType, JsonNode? patch, string? subresource, bool dryRun = false, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Patches an object. With a <paramref name="fieldValidation"/> other than Ignore, the unknown fields of the
+    /// patched result (and <paramref name="patchErrors"/>, the strict errors of the patch body itself) reject the patch
+    /// (Strict: 400, nothing stored) or are added to <paramref name="warnings"/> (Warn), as the real patcher does.
+    /// </summary>
+    public async Task<WriteResult> PatchAsync(ResourceType type, string ns, string name, string patchType, JsonNode? patch, string? subresource, bool dryRun = false,
+        FieldValidationDirective fieldValidation = FieldValidationDirective.Ignore, IReadOnlyList<string>? patchErrors = null, List<string>? warnings = null,
+        CancellationToken cancellationToken = default)
     {
         JsonObject? unchanged = null;
         var events = await store.WriteAsync(tx =>
@@ -228,6 +235,15 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
             if (patched.Name() != name)
             {
                 throw ApiException.BadRequest($"the name of the object ({patched.Name()}) does not match the name on the URL ({name})");
+            }
+            if (fieldValidation != FieldValidationDirective.Ignore)
+            {
+                List<string> strictErrors = [.. patchErrors ?? [], .. FieldValidation.PatchErrors(type, patched, old)];
+                if (strictErrors.Count > 0 && fieldValidation == FieldValidationDirective.Strict)
+                {
+                    throw ApiException.BadRequest(FieldValidation.StrictDecodingError(strictErrors));
+                }
+                warnings?.AddRange(strictErrors);
             }
             unchanged = UpdateIn(tx, type, old, patched, subresource);
         }, dryRun, cancellationToken);

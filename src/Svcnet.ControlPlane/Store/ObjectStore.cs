@@ -130,6 +130,54 @@ public sealed class ObjectStore : IDisposable
     }
 
     /// <summary>
+    /// The objects of a resource (in one namespace or all) as they were at <paramref name="atRevision"/>, sorted, only
+    /// those after <paramref name="after"/> (namespace, name): the continuation of a paged list. Rebuilt from the
+    /// current objects by undoing the retained changes newer than the revision (each change carries the object
+    /// before it). Null when changes after that revision were compacted away, so no consistent answer is possible.
+    /// </summary>
+    public IReadOnlyList<JsonObject>? ListAt(string resource, string? ns, long atRevision, (string Namespace, string Name) after)
+    {
+        var start = new ObjectKey(resource, after.Namespace, after.Name);
+        lock (stateLock)
+        {
+            var oldest = history.First is null ? revision : history.First.Value.Revision - 1;
+            if (atRevision < oldest)
+            {
+                return null;
+            }
+            var snapshot = new SortedDictionary<ObjectKey, JsonObject>();
+            if (objects.TryGetValue(resource, out var t))
+            {
+                foreach (var (key, value) in t)
+                {
+                    if (key > start && (ns is null || key.Namespace == ns))
+                    {
+                        snapshot[key] = value;
+                    }
+                }
+            }
+            for (var node = history.Last; node is not null && node.Value.Revision > atRevision; node = node.Previous)
+            {
+                var e = node.Value;
+                var key = new ObjectKey(resource, e.Namespace, e.Object.Name());
+                if (e.Resource != resource || !(key > start) || (ns is not null && key.Namespace != ns))
+                {
+                    continue;
+                }
+                if (e.Type == WatchEvent.Added)
+                {
+                    snapshot.Remove(key);
+                }
+                else
+                {
+                    snapshot[key] = e.Previous!;
+                }
+            }
+            return [.. snapshot.Values];
+        }
+    }
+
+    /// <summary>
     /// Runs <paramref name="work"/> on the single writer, then commits what it staged atomically and durably.
     /// Exceptions from <paramref name="work"/> or the commit leave nothing stored and run the rollback actions.
     /// Concurrent writes are group-committed: the writer runs every queued transaction in order (each sees the
