@@ -31,7 +31,7 @@ public static class BenchCommand
 
     private static Command Node()
     {
-        var samples = new Option<int>("--samples") { Description = "Programming-latency samples", DefaultValueFactory = _ => 50 };
+        var samples = new Option<int>("--samples") { Description = "Programming-latency samples", DefaultValueFactory = _ => 100 };
         var cmd = new Command("node", "One-node cluster (root): programming latency, pod start, connect time at 100/1,000/5,000 services") { samples };
         cmd.SetAction(async (parse, cancel) =>
         {

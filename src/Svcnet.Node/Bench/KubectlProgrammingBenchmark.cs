@@ -71,7 +71,7 @@ public sealed class KubectlProgrammingBenchmark(Action<string, double> print, in
             (await kubectl.RunAsync(["create", "-f", file], ct)).EnsureSuccess();
             kubectlTimes.Add(kubectlWatch.Elapsed.TotalMilliseconds);
             var watch = Stopwatch.StartNew();
-            while (!await NodeBenchmark.TryConnectAsync(clientNetns, IPAddress.Parse(ip), 80, TimeSpan.FromMilliseconds(20), ct))
+            while (!await NodeBenchmark.TryConnectAsync(clientNetns, IPAddress.Parse(ip), 80, TimeSpan.FromMilliseconds(5), ct))
             {
                 if (watch.Elapsed > TimeSpan.FromSeconds(30))
                 {

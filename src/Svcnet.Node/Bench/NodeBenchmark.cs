@@ -12,7 +12,7 @@ namespace Svcnet.Node.Bench;
 /// <summary>Sizes of <see cref="NodeBenchmark"/>.</summary>
 public sealed record NodeBenchmarkOptions
 {
-    public int ProgrammingSamples { get; init; } = 50;
+    public int ProgrammingSamples { get; init; } = 100;
     public int PodStartSamples { get; init; } = 10;
     public IReadOnlyList<int> ServiceCounts { get; init; } = [100, 1000, 5000];
     public int ConnectsPerLevel { get; init; } = 200;
@@ -80,7 +80,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
             var ip = IPAddress.Parse($"10.98.{i / 250}.{i % 250 + 1}");
             var watch = Stopwatch.StartNew();
             cluster.ApplyService(Service($"prog-{i}", ip.ToString(), "bench"));
-            while (!await TryConnectAsync(client.Sandbox.Netns, ip, 80, TimeSpan.FromMilliseconds(20), ct))
+            while (!await TryConnectAsync(client.Sandbox.Netns, ip, 80, TimeSpan.FromMilliseconds(5), ct))
             {
                 if (watch.Elapsed > TimeSpan.FromSeconds(30))
                 {
