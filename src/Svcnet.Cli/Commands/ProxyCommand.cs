@@ -22,15 +22,21 @@ public static class ProxyCommand
         var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration)", DefaultValueFactory = _ => "30s" };
         var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default 0s here, kube-proxy's is 1s)", DefaultValueFactory = _ => "0s" };
         var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
+        var cleanup = new Option<bool>("--cleanup") { Description = "Remove kube-proxy's rules (base-chain jumps, KUBE-* chains) from the namespace and exit, like kube-proxy --cleanup" };
         var flags = new ProxyFlags();
         var cmd = new Command("proxy", "Run the proxy against an API server: watch Services, EndpointSlices and the Node, sync rules like kube-proxy")
         {
-            kubeconfig, dryRun, netns, syncPeriod, minSyncPeriod, maxSyncs,
+            kubeconfig, dryRun, netns, syncPeriod, minSyncPeriod, maxSyncs, cleanup,
         };
         flags.AddTo(cmd);
         cmd.SetAction(async (parse, cancel) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
+            if (parse.GetValue(cleanup))
+            {
+                return await CleanupAsync(parse.GetValue(netns) ?? "", parse.InvocationConfiguration.Output, stderr, cancel);
+            }
+
             ProxyConfig config;
             KubernetesClientConfiguration clientConfig;
             try
@@ -101,5 +107,22 @@ public static class ProxyCommand
             return runner.Metrics.RestoreFailures > 0 && limit > 0 ? 1 : 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// kube-proxy --cleanup: the base-chain jumps (not kubelet's KUBE-FIREWALL ones) and kube-proxy's chains go,
+    /// with the back-end detected as at start-up; errors are reported and it carries on, exit 1 if there were any.
+    /// </summary>
+    private static async Task<int> CleanupAsync(string netns, TextWriter output, TextWriter stderr, CancellationToken cancel)
+    {
+        var applier = await Svcnet.Node.Proxy.NetnsRuleApplier.CreateAsync(netns, ct: cancel);
+        var errors = await Svcnet.Node.Proxy.ProxyCleanup.RunAsync(applier, cancel);
+        foreach (var error in errors)
+        {
+            stderr.WriteLine("error: " + error);
+        }
+
+        output.WriteLine($"cleaned up kube-proxy's rules ({applier.Tools.Iptables}) in {(netns.Length == 0 ? "this network namespace" : netns)}");
+        return errors.Count == 0 ? 0 : 1;
     }
 }

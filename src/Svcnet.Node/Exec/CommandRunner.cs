@@ -35,10 +35,21 @@ public static class CommandRunner
         }
     }
 
-    /// <summary>Runs a command inside network namespace <paramref name="netns"/> with <c>ip netns exec</c>.</summary>
+    /// <summary>
+    /// Runs a command inside network namespace <paramref name="netns"/> with <c>ip netns exec</c>; the empty name
+    /// means this process's own namespace (kube-proxy in a DaemonSet: <c>svcnet proxy</c> without <c>--netns</c>).
+    /// </summary>
     public static Task<ProcessResult> RunInNetnsAsync(string netns, IEnumerable<string> command, string? stdin = null,
-        TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        RunAsync("ip", ["netns", "exec", netns, .. command], stdin, timeout, cancellationToken);
+        TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        if (netns.Length == 0)
+        {
+            var argv = command.ToList();
+            return RunAsync(argv[0], argv.Skip(1), stdin, timeout, cancellationToken);
+        }
+
+        return RunAsync("ip", ["netns", "exec", netns, .. command], stdin, timeout, cancellationToken);
+    }
 
     /// <summary>A copy-pasteable rendering of a command line (words with spaces or quotes get quoted).</summary>
     public static string Display(string file, IEnumerable<string> args)

@@ -128,6 +128,37 @@ public sealed class ProxyCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Svcnet_proxy_cleanup_removes_what_the_proxy_wrote_in_a_namespace_and_in_its_own()
+    {
+        foreach (var own in new[] { false, true })
+        {
+            await using var ns = await Svcnet.Proxy.Apply.NetworkNamespace.CreateAsync("svcnet-test");
+            var sync = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--netns", ns.Name, "--max-syncs", "1", "--hostname-override", "node-1");
+            Assert.True(sync.ExitCode == 0, sync.Stderr);
+            Assert.Contains(":KUBE-SERVICES", await ns.ExecCheckedAsync("iptables-save"), StringComparison.Ordinal);
+
+            if (own)
+            {
+                // kube-proxy's own case: --cleanup without --netns cleans the namespace it runs in (here: ns).
+                var dll = Path.Combine(AppContext.BaseDirectory, "svcnet.dll");
+                var result = await ns.ExecAsync("dotnet", [dll, "proxy", "--cleanup"], timeout: TimeSpan.FromSeconds(60));
+                Assert.True(result.Success, result.Stderr);
+                Assert.Contains("in this network namespace", result.Stdout, StringComparison.Ordinal);
+            }
+            else
+            {
+                var result = await CliRunner.RunAsync("proxy", "--cleanup", "--netns", ns.Name);
+                Assert.True(result.ExitCode == 0, result.Stderr);
+            }
+
+            var after = await ns.ExecCheckedAsync("iptables-save");
+            Assert.DoesNotContain(":KUBE-SERVICES", after, StringComparison.Ordinal);
+            Assert.DoesNotContain(":KUBE-SVC-", after, StringComparison.Ordinal);
+            Assert.DoesNotContain("-j KUBE-", after.Replace("-j KUBE-FIREWALL", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Svcnet_proxy_reports_a_missing_kubeconfig()
     {
         var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Path.Combine(_dir, "nope"), "--dry-run");
