@@ -62,6 +62,10 @@ public class ControlPlaneClusterTests
             Assert.Matches(@"kubeproxy_sync_proxy_rules_iptables_total\{ip_family=""IPv4"",table=""nat""\} [1-9]", metrics.StandardOutput);
             Assert.Matches(@"kubeproxy_network_programming_duration_seconds_count\{ip_family=""IPv4""\} [1-9]", metrics.StandardOutput);
 
+            var status = await Svcnet("status", "--data-dir", dir);
+            Assert.Contains("kube-proxy on node1: healthy (healthz 200", status.Out);
+            Assert.Contains("kube-proxy on node2: healthy (healthz 200", status.Out);
+
             // Graceful deletion: the agent stops the pod and removes the object.
             await client.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, "default");
             await ClusterNetworkTests.WaitUntil(() => client.CoreV1.ListNamespacedPod("default").Items.Count == 0, 30000);

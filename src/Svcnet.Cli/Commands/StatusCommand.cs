@@ -36,10 +36,16 @@ public static class StatusCommand
             }
 
             output.WriteLine($"{"NAME",-40} {"KIND",-9} {"ADDRESS",-15} {"PROCESSES",9}  NETNS");
+            var proxies = new List<string>();
             foreach (var node in state?.Nodes ?? [])
             {
-                var pids = Netns.Exists(node.Netns) ? (await Netns.PidsAsync(node.Netns, ct)).Count.ToString(System.Globalization.CultureInfo.InvariantCulture) : "MISSING";
+                var exists = Netns.Exists(node.Netns);
+                var pids = exists ? (await Netns.PidsAsync(node.Netns, ct)).Count.ToString(System.Globalization.CultureInfo.InvariantCulture) : "MISSING";
                 output.WriteLine($"{node.Name,-40} {"node",-9} {node.NodeIP,-15} {pids,9}  {node.Netns}");
+                if (exists)
+                {
+                    proxies.Add($"kube-proxy on {node.Name}: {await ProxyHealthAsync(node.Netns, ct)}");
+                }
             }
 
             foreach (var netns in present.Where(n => n.StartsWith(names.Prefix + "pod-", StringComparison.Ordinal)))
@@ -53,8 +59,29 @@ public static class StatusCommand
                 output.WriteLine($"{"external",-40} {"client",-9} {NodeAddressing.ExternalAddress,-15} {"",9}  {names.ExternalNamespace}");
             }
 
+            foreach (var line in proxies)
+            {
+                output.WriteLine(line);
+            }
+
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>kube-proxy's own answer on the node: <c>/healthz</c> on 127.0.0.1:10256 inside the node namespace.</summary>
+    private static async Task<string> ProxyHealthAsync(string netns, CancellationToken ct)
+    {
+        var result = await Svcnet.Node.Exec.CommandRunner.RunInNetnsAsync(netns,
+            ["curl", "-s", "--max-time", "1", "-w", "\n%{http_code}", $"http://127.0.0.1:{Svcnet.Node.Proxy.NodeKubeProxy.HealthzPort}/healthz"], cancellationToken: ct);
+        var lines = result.StandardOutput.Split('\n');
+        if (!result.Succeeded || lines.Length < 2 || lines[^1] is "000")
+        {
+            return "not answering on :10256 (svcnet up --network-only, or the node agent is down)";
+        }
+
+        var code = lines[^1];
+        var lastUpdated = System.Text.RegularExpressions.Regex.Match(lines[0], "\"lastUpdated\":\"([^\"]+)\"").Groups[1].Value;
+        return code == "200" ? $"healthy (healthz 200, last sync {lastUpdated})" : $"UNHEALTHY (healthz {code}): {lines[0]}";
     }
 }
