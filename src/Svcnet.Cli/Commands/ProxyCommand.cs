@@ -32,6 +32,14 @@ public static class ProxyCommand
         cmd.SetAction(async (parse, cancel) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
+            if (parse.GetValue(netns) is { } given && !given.StartsWith("svcnet-", StringComparison.Ordinal))
+            {
+                // An empty or foreign name would program (or clean) a namespace svcnet did not make, even the
+                // host's own: refuse before anything runs.
+                stderr.WriteLine($"error: --netns '{given}': give the name of an svcnet network namespace (svcnet-...); without --netns the proxy uses its own namespace");
+                return 1;
+            }
+
             if (parse.GetValue(cleanup))
             {
                 return await CleanupAsync(parse.GetValue(netns) ?? "", parse.InvocationConfiguration.Output, stderr, cancel);

@@ -104,6 +104,10 @@ public sealed class EndpointController : IAsyncDisposable
             if (registry.Store.Get("services", ns, name) is { } svc)
             {
                 await events.RecordAsync(svc, "Service", "Warning", "FailedToUpdateEndpointSlices", $"Error updating Endpoint Slices for Service {ns}/{name}: {e.Message}");
+                // Upstream requeues with back-off; one retry a second later, and again while it keeps failing.
+                _ = Task.Delay(TimeSpan.FromSeconds(1), stop.Token).ContinueWith(
+                    _ => changes.Writer.TryWrite(new WatchEvent(0, WatchEvent.Modified, "services", svc, svc)),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             }
         }
         Interlocked.Increment(ref syncs);
@@ -152,11 +156,14 @@ public sealed class EndpointController : IAsyncDisposable
                 }
                 break;
             default:
-                var labels = e.Object.Labels();
-                if (labels.GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) is EndpointSliceBuilder.ManagedBy or EndpointSliceMirror.ManagedBy
-                    && labels.TryGetValue(EndpointSliceBuilder.ServiceNameLabel, out var owner))
+                // The slice's owner now and, if somebody relabelled it, before: both Services may need a pass.
+                foreach (var labels in (IEnumerable<IReadOnlyDictionary<string, string>>)[e.Object.Labels(), .. e.Previous is null ? [] : new[] { e.Previous.Labels() }])
                 {
-                    keys.Add((e.Namespace, owner));
+                    if (labels.GetValueOrDefault(EndpointSliceBuilder.ManagedByLabel) is EndpointSliceBuilder.ManagedBy or EndpointSliceMirror.ManagedBy
+                        && labels.TryGetValue(EndpointSliceBuilder.ServiceNameLabel, out var owner))
+                    {
+                        keys.Add((e.Namespace, owner));
+                    }
                 }
                 break;
         }

@@ -20,6 +20,10 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly List<RunningPod> pods = [];
     private readonly Dictionary<string, V1Service> services = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ProxyOnNode> proxies = new(StringComparer.Ordinal);
+    // Building the objects and feeding them is one step: callers on other threads (container status changes) must
+    // not hand a proxy an older picture after a newer one.
+    private readonly Lock feeding = new();
+    private readonly SemaphoreSlim creating = new(1, 1);
     private readonly Func<NodeRecord, ProxyConfig> proxyConfig;
     private readonly IptablesMode? backend;
 
@@ -169,10 +173,13 @@ public sealed class LocalCluster : IAsyncDisposable
             return;
         }
 
-        var objects = Objects();
-        foreach (var proxy in running)
+        lock (feeding)
         {
-            proxy.Feed(objects);
+            var objects = Objects();
+            foreach (var proxy in running)
+            {
+                proxy.Feed(objects);
+            }
         }
     }
 
@@ -195,7 +202,11 @@ public sealed class LocalCluster : IAsyncDisposable
             }
 
             proxy.Proxy.Start();
-            proxy.Feed(Objects());
+            lock (feeding)
+            {
+                proxy.Feed(Objects());
+            }
+
             await proxy.Proxy.WaitForFirstSyncAsync(TimeSpan.FromSeconds(30), ct);
             started[node.Name] = proxy.Proxy;
         }
@@ -221,12 +232,15 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Syncs every node's proxy with the current objects now; returns each node's outcome, throws if one failed.</summary>
     public async Task<IReadOnlyDictionary<string, SyncOutcome>> SyncAsync(CancellationToken ct = default)
     {
-        var objects = Objects();
         var results = new Dictionary<string, SyncOutcome>(StringComparer.Ordinal);
         foreach (var node in State.Nodes)
         {
             var proxy = await ProxyOnAsync(node.Name, ct);
-            proxy.Feed(objects);
+            lock (feeding)
+            {
+                proxy.Feed(Objects());
+            }
+
             var outcome = await proxy.Proxy.Runner.SyncOnceAsync(false, ct);
             if (!outcome.Success)
             {
@@ -241,22 +255,30 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private async Task<ProxyOnNode> ProxyOnAsync(string nodeName, CancellationToken ct)
     {
-        lock (proxies)
+        await creating.WaitAsync(ct);
+        try
         {
-            if (proxies.TryGetValue(nodeName, out var existing))
+            lock (proxies)
             {
-                return existing;
+                if (proxies.TryGetValue(nodeName, out var existing))
+                {
+                    return existing;
+                }
             }
-        }
 
-        var node = Node(nodeName);
-        var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, proxyConfig(node), backend, ct: ct));
-        lock (proxies)
+            var node = Node(nodeName);
+            var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, proxyConfig(node), backend, ct: ct));
+            lock (proxies)
+            {
+                proxies[nodeName] = proxy;
+            }
+
+            return proxy;
+        }
+        finally
         {
-            proxies[nodeName] = proxy;
+            creating.Release();
         }
-
-        return proxy;
     }
 
     /// <summary>A node's kube-proxy and the feed that turns this cluster's object lists into its informer events.</summary>
@@ -300,5 +322,6 @@ public sealed class LocalCluster : IAsyncDisposable
         }
 
         await Network.DownAsync(CancellationToken.None);
+        creating.Dispose();
     }
 }

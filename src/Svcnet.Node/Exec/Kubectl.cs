@@ -44,6 +44,16 @@ public sealed partial class Kubectl(string kubeconfig, string workingDirectory, 
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start kubectl port-forward");
+        var printing = new Lock();
+        var print = onLine;
+        onLine = line =>
+        {
+            // stdout and stderr arrive on two threads.
+            lock (printing)
+            {
+                print(line);
+            }
+        };
         var ready = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         void Line(string? line)
         {

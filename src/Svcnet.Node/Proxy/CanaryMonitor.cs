@@ -28,10 +28,17 @@ public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Fun
         while (!ct.IsCancellationRequested)
         {
             await Task.Delay(interval, ct);
-            if (await CheckOnceAsync(ct))
+            try
             {
-                await onFlushed(ct);
-                await applier.EnsureCanariesAsync(ct);
+                if (await CheckOnceAsync(ct))
+                {
+                    await onFlushed(ct);
+                    await applier.EnsureCanariesAsync(ct);
+                }
+            }
+            catch (Exec.CommandFailedException)
+            {
+                // iptables busy or the tables half gone: the next check tries again (kube-proxy logs and goes on).
             }
         }
     }

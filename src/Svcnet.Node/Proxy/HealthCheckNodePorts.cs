@@ -76,7 +76,7 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
                     servers[port] = (service, server);
                 }
             }
-            catch (System.Net.Sockets.SocketException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
             {
             }
         }

@@ -125,12 +125,17 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
             var insert = new List<string>();
             foreach (var jump in BaseChainJumps.All.Where(j => j.Table == table))
             {
-                if (chains.Add(jump.Target))
+                var targetExisted = !chains.Add(jump.Target);
+                if (!targetExisted)
                 {
                     declare.Add($":{jump.Target} - [0:0]");
                 }
 
-                if (!rules.Contains($"-A {jump.BaseChain} {jump.RuleText}"))
+                // A jump can only be there if its target chain is. When the text does not match but the chain
+                // exists, ask iptables itself (-C compares rules, not text), so that an iptables that prints a rule
+                // differently can never make us insert it again at every full sync.
+                if (!rules.Contains($"-A {jump.BaseChain} {jump.RuleText}")
+                    && !(targetExisted && (await IptablesAsync(["-t", table, "-C", jump.BaseChain, .. jump.RuleArgs], ct)).Succeeded))
                 {
                     insert.Add($"-I {jump.BaseChain} {jump.RuleText}");
                 }

@@ -23,6 +23,8 @@ public sealed class NodeKubeProxy : IAsyncDisposable
     private readonly List<NetnsHttpServer> servers = [];
     private readonly TaskCompletionSource firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> loops = [];
+    private readonly Lock reconcileGate = new();
+    private Task reconciling = Task.CompletedTask;
 
     private NodeKubeProxy(NetnsRuleApplier applier, ProxyConfig config, ProxyHostFacts facts, ProxyState state, ProxyRunner runner)
     {
@@ -36,7 +38,13 @@ public sealed class NodeKubeProxy : IAsyncDisposable
         {
             if (outcome.Success)
             {
-                _ = HealthChecks.ReconcileAsync(outcome.Snapshot);
+                // One reconcile after another, in sync order, so an older snapshot never undoes a newer one.
+                lock (reconcileGate)
+                {
+                    reconciling = reconciling.ContinueWith(_ => HealthChecks.ReconcileAsync(outcome.Snapshot), CancellationToken.None,
+                        TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+                }
+
                 firstSync.TrySetResult();
             }
         };
@@ -116,15 +124,28 @@ public sealed class NodeKubeProxy : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await stopping.CancelAsync();
-        await Task.WhenAll(loops);
-        foreach (var server in servers)
+        try
         {
-            await server.DisposeAsync();
+            await Task.WhenAll(loops);
         }
+        finally
+        {
+            foreach (var server in servers)
+            {
+                await server.DisposeAsync();
+            }
 
-        await HealthChecks.DisposeAsync();
-        Runner.Dispose();
-        stopping.Dispose();
+            Task last;
+            lock (reconcileGate)
+            {
+                last = reconciling;
+            }
+
+            await last.ContinueWith(_ => { }, TaskScheduler.Default); // its errors are the health check servers', logged there
+            await HealthChecks.DisposeAsync();
+            Runner.Dispose();
+            stopping.Dispose();
+        }
     }
 
     private static async Task IgnoreCancellation(Task task)

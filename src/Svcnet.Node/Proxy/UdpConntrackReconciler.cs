@@ -6,9 +6,9 @@ using Svcnet.Proxy.Sync;
 namespace Svcnet.Node.Proxy;
 
 /// <summary>
-/// kube-proxy's UDP conntrack clean-up (spec 12) on a node: for services whose endpoints changed and that have a
-/// UDP port before or after the sync, entries to the service's addresses or node port whose reply source is no
-/// longer a serving endpoint are deleted with <c>conntrack -D</c> inside the node namespace.
+/// kube-proxy's UDP conntrack clean-up (spec 12) on a node: when a service whose endpoints changed has a UDP port
+/// before or after the sync, entries to any UDP service's addresses or node port whose reply source is not one of
+/// its serving endpoints are deleted with <c>conntrack -D</c> inside the node namespace.
 /// </summary>
 public sealed class UdpConntrackReconciler(string netns) : IConntrackReconciler
 {
@@ -16,14 +16,16 @@ public sealed class UdpConntrackReconciler(string netns) : IConntrackReconciler
 
     public async Task<int> ReconcileAsync(ProxySnapshot? previous, ProxySnapshot current, ImmutableHashSet<ServiceName>? changed, CancellationToken cancel)
     {
-        bool Relevant(ServicePortName name) => name.Protocol == Protocol.UDP && (changed is null || changed.Contains(name.Service));
-        var hadUdp = previous?.ServicePorts.Keys.Any(Relevant) ?? false;
-        var ports = current.ServicePorts.Where(kv => Relevant(kv.Key)).Select(kv => ToUdpPort(kv.Value, current.EndpointsOf(kv.Key))).ToList();
-        if (ports.Count == 0 && !hadUdp)
+        // Spec 12: only when a service whose endpoints changed has a UDP port (before or after); then every UDP
+        // service port with serving endpoints is reconciled, and those without are left alone.
+        bool ChangedUdp(ServicePortName name) => name.Protocol == Protocol.UDP && (changed is null || changed.Contains(name.Service));
+        if (!current.ServicePorts.Keys.Any(ChangedUdp) && !(previous?.ServicePorts.Keys.Any(ChangedUdp) ?? false))
         {
             return 0;
         }
 
+        var ports = current.ServicePorts.Where(kv => kv.Key.Protocol == Protocol.UDP)
+            .Select(kv => ToUdpPort(kv.Value, current.EndpointsOf(kv.Key))).ToList();
         return await cleaner.CleanAsync(ports, cancel);
     }
 

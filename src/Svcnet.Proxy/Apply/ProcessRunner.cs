@@ -33,26 +33,27 @@ public static class ProcessRunner
         }
 
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancel);
-        var stderr = process.StandardError.ReadToEndAsync(cancel);
-        try
-        {
-            if (!stdin.IsEmpty)
-            {
-                await process.StandardInput.BaseStream.WriteAsync(stdin, cancel);
-            }
-
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // The program exited before reading all input; its exit code and stderr say why.
-        }
-
+        // One deadline for writing stdin and waiting: a hung tool must not block a large write forever.
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         timer.CancelAfter(timeout ?? TimeSpan.FromMinutes(5));
+        var stdout = process.StandardOutput.ReadToEndAsync(timer.Token);
+        var stderr = process.StandardError.ReadToEndAsync(timer.Token);
         try
         {
+            try
+            {
+                if (!stdin.IsEmpty)
+                {
+                    await process.StandardInput.BaseStream.WriteAsync(stdin, timer.Token);
+                }
+
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The program exited before reading all input; its exit code and stderr say why.
+            }
+
             await process.WaitForExitAsync(timer.Token);
         }
         catch (OperationCanceledException)

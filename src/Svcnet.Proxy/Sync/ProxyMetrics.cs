@@ -66,6 +66,15 @@ public sealed class ProxyMetrics(string ipFamily)
         }
     }
 
+    /// <summary>A sync that ended in an exception rather than a restore result; counted as a restore failure.</summary>
+    public void RecordFailure()
+    {
+        lock (_lock)
+        {
+            RestoreFailures++;
+        }
+    }
+
     /// <summary>Time from the first change a sync picked up to the rules being applied.</summary>
     public void RecordProgramming(TimeSpan latency)
     {

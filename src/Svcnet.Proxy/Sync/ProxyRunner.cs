@@ -29,6 +29,8 @@ public sealed class ProxyRunner : IDisposable
     private ProxySnapshot? _lastApplied;
     private HashSet<string>? _knownNatChains;
     private bool _needFull = true;
+    private bool _fullRequested;
+    private DateTimeOffset _lastFullSync = DateTimeOffset.MinValue;
     private bool _lastLargeCluster;
     private DateTimeOffset _lastStaleCheck = DateTimeOffset.MinValue;
     private double _tokens = 2;
@@ -74,13 +76,29 @@ public sealed class ProxyRunner : IDisposable
             bool full;
             lock (_lock)
             {
-                full = _needFull;
+                full = _needFull || _fullRequested;
             }
 
             if (first || full || _state.PendingSince is not null)
             {
                 await WaitForTokenAsync(cancel);
-                await SyncOnceAsync(false, cancel);
+                try
+                {
+                    await SyncOnceAsync(false, cancel);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+                {
+                    // Whatever went wrong (a tool that hung, a bug), the loop must go on: like a failed restore,
+                    // the next attempt is a full sync, after the sync period.
+                    lock (_lock)
+                    {
+                        _needFull = true;
+                    }
+
+                    Metrics.RecordFailure();
+                    _log($"sync failed: {e.GetType().Name}: {e.Message}");
+                }
+
                 first = false;
             }
             else
@@ -114,7 +132,9 @@ public sealed class ProxyRunner : IDisposable
     {
         lock (_lock)
         {
-            _needFull = true;
+            // Apart from _needFull, which a sync running now clears when it succeeds: this request is for a sync
+            // that starts after it (the canary saw a flush that the running sync may not have written over).
+            _fullRequested = true;
         }
 
         Request();
@@ -136,8 +156,7 @@ public sealed class ProxyRunner : IDisposable
 
     private async Task<SyncOutcome> SyncLockedAsync(bool forceFull, CancellationToken cancel)
     {
-        var pendingSince = _state.PendingSince;
-        var (snapshot, changed, nodeChanged) = _state.TakeChanges();
+        var (snapshot, changed, nodeChanged, pendingSince) = _state.TakeChanges();
         var effective = SnapshotBuilder.WithNodeFacts(_config, snapshot.Node);
         bool full;
         lock (_lock)
@@ -148,7 +167,10 @@ public sealed class ProxyRunner : IDisposable
                 _needFull = true;
             }
 
-            full = forceFull || _needFull || nodeChanged || _lastApplied is null;
+            // kube-proxy: a full sync also whenever the last one is a sync period old, even under steady churn.
+            full = forceFull || _needFull || _fullRequested || nodeChanged || _lastApplied is null
+                || DateTimeOffset.UtcNow - _lastFullSync >= _config.SyncPeriod;
+            _fullRequested = false;
             // Until this sync succeeds a retry must be full: the change record has just been consumed.
             _needFull = true;
         }
@@ -161,7 +183,7 @@ public sealed class ProxyRunner : IDisposable
         var deleted = 0;
         if (result.Success)
         {
-            _knownNatChains = existing is null ? _knownNatChains : [.. existing];
+            _knownNatChains = existing is not null ? [.. existing] : full ? null : _knownNatChains;
             _knownNatChains?.UnionWith(payload.ActiveNatChains);
             _knownNatChains?.ExceptWith(payload.DeletedChains);
             deleted = await ReconcileConntrackAsync(snapshot, full ? null : changed, cancel);
@@ -183,6 +205,11 @@ public sealed class ProxyRunner : IDisposable
                 _needFull = false;
             }
 
+            if (full)
+            {
+                _lastFullSync = DateTimeOffset.UtcNow;
+            }
+
             _lastApplied = snapshot;
             LastSuccess = DateTimeOffset.UtcNow;
             Health.Updated();
@@ -199,7 +226,19 @@ public sealed class ProxyRunner : IDisposable
             outcome = new SyncOutcome(false, full, payload, result.Message, snapshot, full ? null : changed, 0, watch.Elapsed);
         }
 
-        Synced?.Invoke(outcome);
+        foreach (var handler in Synced?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<SyncOutcome>)handler)(outcome);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A subscriber's bug must not stop the sync loop.
+                _log($"a Synced handler failed: {e.Message}");
+            }
+        }
+
         return outcome;
     }
 

@@ -191,11 +191,11 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
     }
 
     /// <summary>The current snapshot and what changed since the last call; the change record is reset.</summary>
-    public (ProxySnapshot Snapshot, ImmutableHashSet<ServiceName> Changed, bool NodeChanged) TakeChanges()
+    public (ProxySnapshot Snapshot, ImmutableHashSet<ServiceName> Changed, bool NodeChanged, DateTimeOffset? PendingSince) TakeChanges()
     {
         lock (_lock)
         {
-            var result = (new ProxySnapshot(_ports, _endpoints, _node), _changed.ToImmutableHashSet(), _nodeChanged);
+            var result = (new ProxySnapshot(_ports, _endpoints, _node), _changed.ToImmutableHashSet(), _nodeChanged, PendingSince);
             _changed.Clear();
             _nodeChanged = false;
             PendingSince = null;

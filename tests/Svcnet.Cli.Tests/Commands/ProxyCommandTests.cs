@@ -158,6 +158,17 @@ public sealed class ProxyCommandTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("default")]
+    public async Task Svcnet_proxy_refuses_a_network_namespace_svcnet_did_not_make(string name)
+    {
+        var result = await CliRunner.RunAsync("proxy", "--cleanup", "--netns", name);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("give the name of an svcnet network namespace", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+    }
+
     [Fact]
     public async Task Svcnet_proxy_reports_a_missing_kubeconfig()
     {

@@ -90,4 +90,93 @@ public class ProxyRunnerNodeHooksTests
         Assert.True(runner.Health.Healthy);
         Assert.Equal(200, runner.Health.Report(healthz: true).Status);
     }
+
+    /// <summary>Holds the first apply until released; throws on the first apply if asked to.</summary>
+    private sealed class GatedApplier(bool throwFirst = false) : Svcnet.Proxy.Apply.IRuleApplier
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Calls { get; private set; }
+
+        public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(Svcnet.Proxy.Iptables.RestorePayload payload, CancellationToken cancel = default)
+        {
+            if (++Calls == 1)
+            {
+                Entered.TrySetResult();
+                await Release.Task;
+                if (throwFirst)
+                {
+                    throw new InvalidOperationException("iptables-restore hung and was killed");
+                }
+            }
+
+            return Svcnet.Proxy.Apply.ApplyResult.Ok(TimeSpan.Zero);
+        }
+    }
+
+    [Fact]
+    public async Task A_full_sync_requested_while_a_sync_runs_is_done_by_the_next_one()
+    {
+        var state = new ProxyState(Config);
+        var applier = new GatedApplier();
+        using var runner = new ProxyRunner(Config, state, applier);
+        state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
+        var first = runner.SyncOnceAsync(false);
+        await applier.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        runner.RequestFullSync(); // the canary saw a flush while the (full) first sync was writing
+        applier.Release.SetResult();
+        Assert.True((await first).Success);
+
+        Assert.True((await runner.SyncOnceAsync(false)).Full);
+        Assert.False((await runner.SyncOnceAsync(false)).Full);
+    }
+
+    [Fact]
+    public async Task A_sync_period_old_full_sync_makes_the_next_sync_full_even_under_steady_changes()
+    {
+        var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(300) };
+        var state = new ProxyState(config);
+        var applier = new ModelApplier();
+        using var runner = new ProxyRunner(config, state, applier, applier);
+        state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
+        Assert.True((await runner.SyncOnceAsync(false)).Full);
+        state.OnService(null, Objects.Service("a", "api", "10.96.0.11"));
+        Assert.False((await runner.SyncOnceAsync(false)).Full);
+
+        await Task.Delay(400);
+        state.OnService(null, Objects.Service("a", "db", "10.96.0.12"));
+        Assert.True((await runner.SyncOnceAsync(false)).Full);
+    }
+
+    [Fact]
+    public async Task An_exception_in_a_sync_does_not_stop_the_loop_and_the_retry_is_full()
+    {
+        var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(200) };
+        var state = new ProxyState(config);
+        var applier = new GatedApplier(throwFirst: true);
+        var logged = new List<string>();
+        using var runner = new ProxyRunner(config, state, applier, log: m => { lock (logged) { logged.Add(m); } });
+        var synced = new TaskCompletionSource<SyncOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        runner.Synced += o => synced.TrySetResult(o);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
+        state.OnServicesSynced();
+        state.OnEndpointSlicesSynced();
+        var loop = runner.RunAsync(cancel.Token);
+
+        await applier.Entered.Task.WaitAsync(cancel.Token);
+        applier.Release.SetResult();
+        var retry = await synced.Task.WaitAsync(cancel.Token);
+
+        Assert.True(retry.Success && retry.Full);
+        Assert.Equal(2, applier.Calls);
+        Assert.Contains(logged, m => m.Contains("iptables-restore hung", StringComparison.Ordinal));
+        Assert.Equal(1, runner.Metrics.RestoreFailures);
+        Assert.False(loop.IsCompleted);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+    }
 }

@@ -26,7 +26,7 @@ public class ObjectListFeedTests
         feed.Update(new ClusterObjects([Objects.Service("a", "web", "10.96.0.10"), Objects.Service("a", "api", "10.96.0.11")],
             [Objects.Slice("a", "web", "web-1", "10.244.1.1")], [], [Node("node-1", "z1"), Node("node-2", "z2")]));
         Assert.True(state.IsInitialized);
-        var (snapshot, changed, nodeChanged) = state.TakeChanges();
+        var (snapshot, changed, nodeChanged, _) = state.TakeChanges();
         Assert.Equal(2, changed.Count);
         Assert.True(nodeChanged);
         Assert.Equal("z1", snapshot.Node.Zone); // its own Node, not the last one listed
@@ -34,7 +34,7 @@ public class ObjectListFeedTests
         // Rebuilt but equal objects record nothing; a removed Service and a changed slice do.
         feed.Update(new ClusterObjects([Objects.Service("a", "web", "10.96.0.10")],
             [Objects.Slice("a", "web", "web-1", "10.244.1.2")], [], [Node("node-1", "z1")]));
-        (snapshot, changed, nodeChanged) = state.TakeChanges();
+        (snapshot, changed, nodeChanged, _) = state.TakeChanges();
         Assert.Equal([new ServiceName("a", "api"), new ServiceName("a", "web")], changed.OrderBy(n => n.Name, StringComparer.Ordinal));
         Assert.False(nodeChanged);
         Assert.DoesNotContain(snapshot.ServicePorts.Keys, k => k.Service.Name == "api");

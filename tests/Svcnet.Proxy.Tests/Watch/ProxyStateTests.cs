@@ -18,7 +18,7 @@ public class ProxyStateTests
         _state.OnService(null, web);
         _state.OnEndpointSlice(null, Objects.Slice("shop", "web", "web-1", "10.244.1.1"));
 
-        var (snapshot, changed, _) = _state.TakeChanges();
+        var (snapshot, changed, _, _) = _state.TakeChanges();
         Assert.Equal([new ServiceName("shop", "web")], changed);
         var port = Assert.Single(snapshot.ServicePorts).Value;
         Assert.Equal("10.96.0.10", port.ClusterIP);
@@ -59,12 +59,12 @@ public class ProxyStateTests
         var b = Objects.Slice("shop", "web", "web-b", "10.244.2.1", "10.244.1.1");
         _state.OnEndpointSlice(null, a);
         _state.OnEndpointSlice(null, b);
-        var (snapshot, _, _) = _state.TakeChanges();
+        var (snapshot, _, _, _) = _state.TakeChanges();
         var name = snapshot.ServicePorts.Keys.Single();
         Assert.Equal(["10.244.1.1:8080", "10.244.2.1:8080"], snapshot.EndpointsOf(name).Select(e => e.EndpointString));
 
         _state.OnEndpointSlice(b, null);
-        var (after, changed, _) = _state.TakeChanges();
+        var (after, changed, _, _) = _state.TakeChanges();
         Assert.Equal(["10.244.1.1:8080"], after.EndpointsOf(name).Select(e => e.EndpointString));
         Assert.Single(changed);
 
@@ -79,7 +79,7 @@ public class ProxyStateTests
         _state.OnService(null, web);
         _state.TakeChanges();
         _state.OnService(web, null);
-        var (snapshot, changed, _) = _state.TakeChanges();
+        var (snapshot, changed, _, _) = _state.TakeChanges();
         Assert.Empty(snapshot.ServicePorts);
         Assert.Equal([new ServiceName("shop", "web")], changed);
     }
@@ -99,7 +99,7 @@ public class ProxyStateTests
     {
         var node = new k8s.Models.V1Node { Metadata = new() { Name = "node-1", Labels = new Dictionary<string, string> { ["topology.kubernetes.io/zone"] = "a" } } };
         _state.OnNode(null, node);
-        var (snapshot, _, nodeChanged) = _state.TakeChanges();
+        var (snapshot, _, nodeChanged, _) = _state.TakeChanges();
         Assert.True(nodeChanged);
         Assert.Equal("a", snapshot.Node.Zone);
         _state.OnNode(node, node);
