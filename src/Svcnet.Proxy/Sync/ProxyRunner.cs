@@ -34,11 +34,15 @@ public sealed class ProxyRunner : IDisposable
     private bool _lastLargeCluster;
     private DateTimeOffset _lastStaleCheck = DateTimeOffset.MinValue;
     private double _tokens = 2;
-    private DateTimeOffset _tokensAt = DateTimeOffset.UtcNow;
+    private readonly TimeProvider _clock;
+    private DateTimeOffset _tokensAt;
 
+    /// <summary>A sync loop; <paramref name="time"/> is the clock for sync-period decisions (tests pass a manual one).</summary>
     public ProxyRunner(ProxyConfig config, ProxyState state, IRuleApplier applier, INatChainSource? chains = null,
-        Action<string>? log = null, IConntrackReconciler? conntrack = null)
+        Action<string>? log = null, IConntrackReconciler? conntrack = null, TimeProvider? time = null)
     {
+        _clock = time ?? TimeProvider.System;
+        _tokensAt = _clock.GetUtcNow();
         _config = config;
         _state = state;
         _applier = applier;
@@ -46,7 +50,7 @@ public sealed class ProxyRunner : IDisposable
         _conntrack = conntrack;
         _log = log ?? (_ => { });
         Metrics = new ProxyMetrics(config.Family.ToString());
-        Health = new ProxyHealth(config.SyncPeriod * 2);
+        Health = new ProxyHealth(config.SyncPeriod * 2, _clock);
         state.Changed += Request;
     }
 
@@ -169,7 +173,7 @@ public sealed class ProxyRunner : IDisposable
 
             // kube-proxy: a full sync also whenever the last one is a sync period old, even under steady churn.
             full = forceFull || _needFull || _fullRequested || nodeChanged || _lastApplied is null
-                || DateTimeOffset.UtcNow - _lastFullSync >= _config.SyncPeriod;
+                || _clock.GetUtcNow() - _lastFullSync >= _config.SyncPeriod;
             _fullRequested = false;
             // Until this sync succeeds a retry must be full: the change record has just been consumed.
             _needFull = true;
@@ -196,7 +200,7 @@ public sealed class ProxyRunner : IDisposable
         watch.Stop();
         Metrics.ServiceChangesTotal = _state.ServiceChanges;
         Metrics.EndpointChangesTotal = _state.EndpointChanges;
-        Metrics.RecordSync(full, watch.Elapsed, payload, result.Success, DateTimeOffset.UtcNow);
+        Metrics.RecordSync(full, watch.Elapsed, payload, result.Success, _clock.GetUtcNow());
         SyncOutcome outcome;
         if (result.Success)
         {
@@ -207,11 +211,11 @@ public sealed class ProxyRunner : IDisposable
 
             if (full)
             {
-                _lastFullSync = DateTimeOffset.UtcNow;
+                _lastFullSync = _clock.GetUtcNow();
             }
 
             _lastApplied = snapshot;
-            LastSuccess = DateTimeOffset.UtcNow;
+            LastSuccess = _clock.GetUtcNow();
             Health.Updated();
             if (pendingSince is { } since)
             {
@@ -250,7 +254,7 @@ public sealed class ProxyRunner : IDisposable
     /// </summary>
     private async Task<IReadOnlyCollection<string>?> ExistingNatChainsAsync(bool full, CancellationToken cancel)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = _clock.GetUtcNow();
         if (_chains is null || !(full || !_lastLargeCluster || now - _lastStaleCheck >= _config.SyncPeriod))
         {
             return null;
@@ -284,7 +288,7 @@ public sealed class ProxyRunner : IDisposable
 
     private void Request()
     {
-        Metrics.LastQueued = DateTimeOffset.UtcNow;
+        Metrics.LastQueued = _clock.GetUtcNow();
         Health.QueuedUpdate();
         lock (_lock)
         {
@@ -304,14 +308,14 @@ public sealed class ProxyRunner : IDisposable
             return;
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = _clock.GetUtcNow();
         _tokens = Math.Min(2, _tokens + ((now - _tokensAt) / min));
         _tokensAt = now;
         if (_tokens < 1)
         {
-            await Task.Delay(min * (1 - _tokens), cancel);
+            await Task.Delay(min * (1 - _tokens), _clock, cancel);
             _tokens = 1;
-            _tokensAt = DateTimeOffset.UtcNow;
+            _tokensAt = _clock.GetUtcNow();
         }
 
         _tokens -= 1;

@@ -75,14 +75,17 @@ public class ProxyRunnerNodeHooksTests
     [Fact]
     public async Task Health_turns_unhealthy_when_a_queued_change_is_not_synced_within_twice_the_sync_period()
     {
-        var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(50) };
+        var config = Config with { SyncPeriod = TimeSpan.FromSeconds(30) };
         var state = new ProxyState(config);
         var applier = new ModelApplier();
-        using var runner = new ProxyRunner(config, state, applier, applier);
+        var clock = new ManualClock();
+        using var runner = new ProxyRunner(config, state, applier, applier, time: clock);
         Assert.True(runner.Health.Healthy);
 
         state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
-        await Task.Delay(150);
+        clock.Advance(TimeSpan.FromSeconds(59));
+        Assert.True(runner.Health.Healthy);
+        clock.Advance(TimeSpan.FromSeconds(2));
         Assert.False(runner.Health.Healthy);
         Assert.Equal(503, runner.Health.Report(healthz: false).Status);
 
@@ -137,16 +140,18 @@ public class ProxyRunnerNodeHooksTests
     [Fact]
     public async Task A_sync_period_old_full_sync_makes_the_next_sync_full_even_under_steady_changes()
     {
-        var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(300) };
+        var config = Config with { SyncPeriod = TimeSpan.FromSeconds(30) };
         var state = new ProxyState(config);
         var applier = new ModelApplier();
-        using var runner = new ProxyRunner(config, state, applier, applier);
+        var clock = new ManualClock();
+        using var runner = new ProxyRunner(config, state, applier, applier, time: clock);
         state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
         Assert.True((await runner.SyncOnceAsync(false)).Full);
+        clock.Advance(TimeSpan.FromSeconds(29));
         state.OnService(null, Objects.Service("a", "api", "10.96.0.11"));
         Assert.False((await runner.SyncOnceAsync(false)).Full);
 
-        await Task.Delay(400);
+        clock.Advance(TimeSpan.FromSeconds(1));
         state.OnService(null, Objects.Service("a", "db", "10.96.0.12"));
         Assert.True((await runner.SyncOnceAsync(false)).Full);
     }
@@ -159,8 +164,9 @@ public class ProxyRunnerNodeHooksTests
         var applier = new GatedApplier(throwFirst: true);
         var logged = new List<string>();
         using var runner = new ProxyRunner(config, state, applier, log: m => { lock (logged) { logged.Add(m); } });
-        var synced = new TaskCompletionSource<SyncOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        runner.Synced += o => synced.TrySetResult(o);
+        // The applier's call count as the first Synced event saw it: later resyncs (every sync period) add calls.
+        var synced = new TaskCompletionSource<(SyncOutcome Outcome, int Calls)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        runner.Synced += o => synced.TrySetResult((o, applier.Calls));
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         state.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
         state.OnServicesSynced();
@@ -169,10 +175,10 @@ public class ProxyRunnerNodeHooksTests
 
         await applier.Entered.Task.WaitAsync(cancel.Token);
         applier.Release.SetResult();
-        var retry = await synced.Task.WaitAsync(cancel.Token);
+        var (retry, calls) = await synced.Task.WaitAsync(cancel.Token);
 
         Assert.True(retry.Success && retry.Full);
-        Assert.Equal(2, applier.Calls);
+        Assert.Equal(2, calls); // the failed attempt raised no Synced event; the retry was the second apply
         Assert.Contains(logged, m => m.Contains("iptables-restore hung", StringComparison.Ordinal));
         Assert.Equal(1, runner.Metrics.RestoreFailures);
         Assert.False(loop.IsCompleted);
