@@ -79,7 +79,10 @@ public class KubectlFieldValidationTests
         var warned = kubectl.RunOk("create", "--validate=warn", "-f", file);
         Assert.Contains("service/web created", warned.Stdout, StringComparison.Ordinal);
         Assert.Contains("Warning: unknown field \"spec.ports[0].tagetPort\"", warned.Stderr, StringComparison.Ordinal);
-        Assert.NotNull(server.Server.Store.Get("services", "default", "web"));
+        // Like the real server, the object kubectl reads back no longer has the field it was warned about.
+        var json = kubectl.RunOk("get", "svc", "web", "-o", "json").Stdout;
+        Assert.Contains("\"targetPort\": 80", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("tagetPort", json, StringComparison.Ordinal);
     }
 
     [Theory]

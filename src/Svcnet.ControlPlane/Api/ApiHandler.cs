@@ -422,6 +422,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                     {
                         FieldValidation.Enforce(context, validation, type, body, FieldValidation.BodyErrors(type, body, duplicates));
                     }
+                    FieldValidation.Prune(type, body);
                     return body;
                 }
             case "application/vnd.kubernetes.protobuf":

@@ -85,6 +85,15 @@ public static class FieldValidation
         return [.. KnownFields.Unknown(patched, model).Where(p => !before.Contains(p)).Select(p => $"unknown field \"{p}\"")];
     }
 
+    /// <summary>Drops the unknown fields of an accepted body or patched object, as decoding into the typed object does.</summary>
+    public static void Prune(ResourceType type, JsonObject obj)
+    {
+        if (KnownFields.ModelFor(type) is { } model)
+        {
+            KnownFields.Prune(obj, model);
+        }
+    }
+
     /// <summary>
     /// Applies the directive to create/update errors: Strict throws transformDecodeError's 400
     /// (<c>Service in version "v1" cannot be handled as a Service: strict decoding error: ...</c>), Warn adds headers.

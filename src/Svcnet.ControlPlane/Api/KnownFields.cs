@@ -37,11 +37,26 @@ public static class KnownFields
     public static IReadOnlyList<string> Unknown(JsonNode? obj, Type model)
     {
         var found = new List<string>();
-        Walk(obj, model, "", found);
+        Walk(obj, model, "", found, null);
         return found;
     }
 
-    private static void Walk(JsonNode? node, Type type, string path, List<string> found)
+    /// <summary>
+    /// Removes the unknown fields, as the real server's decode into its Go types drops them: an object accepted under
+    /// <c>fieldValidation=Warn</c> or <c>Ignore</c> is stored (and read back) without them. Returns how many went.
+    /// </summary>
+    public static int Prune(JsonNode? obj, Type model)
+    {
+        var owners = new List<(JsonObject Parent, string Name)>();
+        Walk(obj, model, "", null, owners);
+        foreach (var (parent, name) in owners)
+        {
+            parent.Remove(name);
+        }
+        return owners.Count;
+    }
+
+    private static void Walk(JsonNode? node, Type type, string path, List<string>? found, List<(JsonObject, string)>? owners)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         switch (node)
@@ -52,24 +67,25 @@ public static class KnownFields
                     var child = path.Length == 0 ? name : path + "." + name;
                     if (fields.TryGetValue(name, out var fieldType))
                     {
-                        Walk(value, fieldType, child, found);
+                        Walk(value, fieldType, child, found, owners);
                     }
                     else
                     {
-                        found.Add(child);
+                        found?.Add(child);
+                        owners?.Add((o, name));
                     }
                 }
                 break;
             case JsonObject o when MapValueType(type) is { } valueType:
                 foreach (var (key, value) in o)
                 {
-                    Walk(value, valueType, path.Length == 0 ? key : path + "." + key, found);
+                    Walk(value, valueType, path.Length == 0 ? key : path + "." + key, found, owners);
                 }
                 break;
             case JsonArray a when ElementType(type) is { } elementType:
                 for (var i = 0; i < a.Count; i++)
                 {
-                    Walk(a[i], elementType, path + "[" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "]", found);
+                    Walk(a[i], elementType, path + "[" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "]", found, owners);
                 }
                 break;
             default:

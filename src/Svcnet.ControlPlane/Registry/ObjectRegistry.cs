@@ -245,6 +245,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 }
                 warnings?.AddRange(strictErrors);
             }
+            FieldValidation.Prune(type, patched);
             unchanged = UpdateIn(tx, type, old, patched, subresource);
         }, dryRun, cancellationToken);
         return new WriteResult(unchanged ?? events[0].Object, false);
