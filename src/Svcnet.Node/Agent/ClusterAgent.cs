@@ -22,6 +22,18 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private readonly Dictionary<string, NodeAgent> agents = state.Nodes.ToDictionary(n => n.Name, n => new NodeAgent(n, runtime), StringComparer.Ordinal);
     private readonly Channel<V1Pod> podEvents = Channel.CreateUnbounded<V1Pod>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<string> deleting = new(StringComparer.Ordinal);
+    private readonly PodStatusReporter statuses = new(
+        async (ns, name, status, ct) =>
+        {
+            try
+            {
+                await client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(new { status }, V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                // Deleted meanwhile: nothing left to report to.
+            }
+        }, log);
 
     /// <summary>Port of this agent's kubelet API on 127.0.0.1 (<see cref="Kubelet.KubeletServer"/>), published in every Node's status.</summary>
     public int KubeletPort { get; set; }
@@ -35,7 +47,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
         foreach (var node in state.Nodes)
         {
             await RegisterAsync(node, ct);
-            agents[node.Name].StatusChanged += (ns, name, status) => _ = ReportAsync(ns, name, status);
+            agents[node.Name].StatusChanged += statuses.Offer;
         }
 
         var pods = new Informer<V1Pod, V1PodList>(
@@ -45,7 +57,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
                 allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c),
             new PodHandler(podEvents.Writer), log);
         var proxies = state.Nodes.Select(n => RunProxyAsync(n, ct)).ToList();
-        await Task.WhenAll([pods.RunAsync(ct), HandlePodsAsync(ct), HeartbeatAsync(ct), .. proxies]);
+        await Task.WhenAll([pods.RunAsync(ct), HandlePodsAsync(ct), HeartbeatAsync(ct), statuses.RunAsync(ct), .. proxies]);
     }
 
     private async Task RegisterAsync(NodeRecord node, CancellationToken ct)
@@ -198,18 +210,6 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
 
         var running = await owner.PodAddedAsync(pod, ct);
         log($"pod {key} started on {nodeName}: {running.PodIP}");
-    }
-
-    private async Task ReportAsync(string ns, string name, V1PodStatus status)
-    {
-        try
-        {
-            await client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(new { status }, V1Patch.PatchType.MergePatch), name, ns);
-        }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
-        {
-            log($"pod {ns}/{name}: status update failed: {e.Message}");
-        }
     }
 
     /// <summary>

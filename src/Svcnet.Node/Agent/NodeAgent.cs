@@ -84,7 +84,17 @@ public sealed class NodeAgent(NodeRecord node, PodRuntime runtime) : IAsyncDispo
         }
     }
 
-    private void Report(RunningPod pod) => StatusChanged?.Invoke(pod.Namespace, pod.Name, PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow));
+    private void Report(RunningPod pod)
+    {
+        // Container events arrive on pool threads: building and handing over under one lock keeps the order in which
+        // subscribers see statuses the order in which they were built (a newer status never lands before an older one).
+        lock (reportGate)
+        {
+            StatusChanged?.Invoke(pod.Namespace, pod.Name, PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow));
+        }
+    }
+
+    private readonly Lock reportGate = new();
 
     public async ValueTask DisposeAsync()
     {
