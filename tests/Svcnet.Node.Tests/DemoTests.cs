@@ -36,4 +36,23 @@ public class DemoTests
         Assert.DoesNotContain(await Netns.ListAsync(), n => n.StartsWith(new ClusterNames(dir).Prefix, StringComparison.Ordinal));
         Assert.False(Directory.Exists(dir));
     }
+
+    [RootFact]
+    public async Task A_failed_step_exits_1_shows_the_daemons_log_tails_and_still_leaves_nothing_behind()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
+        var output = new StringWriter();
+
+        // A kubectl that fails every command: the demo stops at its first kubectl step, after `up` has run for real.
+        using var demo = new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 1, Kubectl = "/bin/false" });
+        var exit = await demo.RunAsync(CancellationToken.None);
+
+        var text = output.ToString();
+        Assert.True(exit == 1, text);
+        Assert.Contains("demo FAILED", text, StringComparison.Ordinal);
+        Assert.Matches(@"# the last \d+ lines of agent\.log:\n(  .*\n)*  .*node/node1 registered", text);
+        Assert.Contains("lines of apiserver.log:", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(await Netns.ListAsync(), n => n.StartsWith(new ClusterNames(dir).Prefix, StringComparison.Ordinal));
+        Assert.False(Directory.Exists(dir));
+    }
 }

@@ -85,6 +85,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         {
             output.WriteLine();
             output.WriteLine($"demo FAILED: {e.Message}");
+            ShowLogTails(dataDir);
             return 1;
         }
         catch (OperationCanceledException)
@@ -98,6 +99,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         {
             output.WriteLine();
             output.WriteLine($"demo FAILED: {e.Message}");
+            ShowLogTails(dataDir);
             return 1;
         }
         finally
@@ -113,6 +115,32 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
             {
                 // The demo's own answer (its exit code) stands; the leftovers are reaped by the next demo.
                 output.WriteLine($"clean-up incomplete: {e.Message} (run svcnet down --data-dir {dataDir})");
+            }
+        }
+    }
+
+    /// <summary>The end of the daemons' logs: the clean-up below deletes them, and they usually say why a step failed.</summary>
+    private void ShowLogTails(string dataDir)
+    {
+        foreach (var name in (string[])["agent.log", "apiserver.log"])
+        {
+            var path = Path.Combine(dataDir, "logs", name);
+            try
+            {
+                if (!File.Exists(path))
+                {
+                    continue;
+                }
+                var lines = File.ReadAllLines(path);
+                console.Note($"the last {Math.Min(lines.Length, 20)} lines of {name}:");
+                foreach (var line in lines.TakeLast(20))
+                {
+                    output.WriteLine("  " + line);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                output.WriteLine($"(cannot read {path}: {e.Message})");
             }
         }
     }
