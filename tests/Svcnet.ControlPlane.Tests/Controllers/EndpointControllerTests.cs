@@ -7,8 +7,19 @@ namespace Svcnet.ControlPlane.Tests.Controllers;
 /// <summary>The in-process EndpointSlice controller: one pass per change, its own writes do not queue it again.</summary>
 public class EndpointControllerTests
 {
-    private static async Task QuietAsync(TestServer server)
+    /// <summary>
+    /// Waits for the controller to have made more than <paramref name="passesBefore"/> passes (so a pass delayed by a
+    /// busy machine is not mistaken for none), then for store and controller to stay unchanged for 400 ms.
+    /// </summary>
+    private static async Task QuietAsync(TestServer server, long passesBefore = -1)
     {
+        var start = DateTime.UtcNow;
+        while (server.Server.Endpoints.Syncs <= passesBefore)
+        {
+            Assert.True(DateTime.UtcNow - start < TimeSpan.FromSeconds(20), "the controller made no pass");
+            await Task.Delay(10);
+        }
+
         var last = (-1L, -1L);
         var quietSince = DateTime.UtcNow;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -39,7 +50,7 @@ public class EndpointControllerTests
         var before = server.Server.Endpoints.Syncs;
 
         await registry.CreateAsync(Resources.Services, "default", (JsonObject)JsonNode.Parse("""{"metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80,"targetPort":"http"}]}}""")!);
-        await QuietAsync(server);
+        await QuietAsync(server, before);
 
         // The Service's event queues one pass; the slice and Endpoints it writes come back as events but are its own.
         Assert.Equal(1, server.Server.Endpoints.Syncs - before);
@@ -49,8 +60,9 @@ public class EndpointControllerTests
         // Somebody else empties the managed slice: that is not the controller's write, so it puts the endpoint back.
         var edited = (JsonObject)slice.DeepClone();
         edited["endpoints"] = new JsonArray();
+        var beforeEdit = server.Server.Endpoints.Syncs;
         await registry.UpdateAsync(Resources.EndpointSlices, "default", slice["metadata"]!["name"]!.GetValue<string>(), edited, null);
-        await QuietAsync(server);
+        await QuietAsync(server, beforeEdit);
         Assert.Equal("10.244.0.7", Slice(server, "web")!["endpoints"]![0]!["addresses"]![0]!.GetValue<string>());
     }
 }
