@@ -11,7 +11,7 @@ public class CliCommandTests
     [RootFact]
     public async Task Up_status_exec_down_round_trip()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-cli-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = await ScratchClusters.CreateAsync("cli");
         var names = new ClusterNames(dir);
         try
         {

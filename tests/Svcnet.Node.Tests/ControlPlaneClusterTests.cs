@@ -16,7 +16,7 @@ public class ControlPlaneClusterTests
     [RootFact]
     public async Task Seed_objects_through_the_api_server_serve_real_traffic_and_down_removes_everything()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-up-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = await ScratchClusters.CreateAsync("up");
         var names = new ClusterNames(dir);
         try
         {
@@ -88,7 +88,7 @@ public class ControlPlaneClusterTests
     [RootFact]
     public async Task Udp_flow_follows_a_replaced_pod_through_the_agents_conntrack_cleanup()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-up-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = await ScratchClusters.CreateAsync("up");
         var names = new ClusterNames(dir);
         try
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Svcnet.Node.Cluster;
 using Svcnet.Node.Exec;
+using Svcnet.Node.Network;
 using Svcnet.Node.Runtime;
 
 namespace Svcnet.Node.Tests;
@@ -21,7 +22,7 @@ public sealed class E2eCluster : IAsyncDisposable
 
     public static async Task<E2eCluster> StartAsync(int nodes = 1)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-e2e-" + Guid.NewGuid().ToString("N")[..10]);
+        var dir = await ScratchClusters.CreateAsync("e2e");
         var cluster = await LocalCluster.UpAsync(dir, nodes);
         return new E2eCluster(cluster, dir);
     }

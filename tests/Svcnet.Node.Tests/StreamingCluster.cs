@@ -26,6 +26,7 @@ public sealed class StreamingCluster : IAsyncLifetime
             return;
         }
 
+        await ScratchClusters.ClaimAsync(DataDir);
         var up = await SvcnetCli.RunCapturedAsync(["up", "--data-dir", DataDir]);
         Assert.True(up.ExitCode == 0, up.Stdout + up.Stderr);
         Client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig));

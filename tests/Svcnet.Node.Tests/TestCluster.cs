@@ -26,7 +26,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     public static async Task<TestCluster> StartAsync(int nodes = 1)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-test-" + Guid.NewGuid().ToString("N")[..10]);
+        var dir = await ScratchClusters.CreateAsync("test");
         var names = new ClusterNames(dir);
         var network = new ClusterNetwork(names);
         try

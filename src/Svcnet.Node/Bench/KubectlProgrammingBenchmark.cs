@@ -17,9 +17,8 @@ public sealed class KubectlProgrammingBenchmark(Action<string, double> print, in
 {
     public async Task RunAsync(CancellationToken ct)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-bench-up-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = await ScratchClusters.CreateAsync("bench-up");
         var names = new ClusterNames(dir);
-        Directory.CreateDirectory(dir);
         try
         {
             await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(), TextWriter.Null, ct: ct);

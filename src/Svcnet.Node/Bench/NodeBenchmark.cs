@@ -34,7 +34,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
     public async Task RunAsync(CancellationToken ct)
     {
         await new KubectlProgrammingBenchmark(Print, options.ProgrammingSamples, options.PodStartSamples).RunAsync(ct);
-        var dir = Path.Combine(Path.GetTempPath(), "svcnet-bench-node-" + Guid.NewGuid().ToString("N")[..8]);
+        var dir = await ScratchClusters.CreateAsync("bench-node");
         await using var cluster = await LocalCluster.UpAsync(dir, 1, ct: ct);
         try
         {

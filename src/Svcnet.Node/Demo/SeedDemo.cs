@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using k8s;
 using k8s.Models;
 using Svcnet.Node.Agent;
@@ -54,10 +53,17 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
-        var dataDir = options.DataDir ?? Path.Combine(Path.GetTempPath(), $"svcnet-demo-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
-        await DemoLeftovers.ReapAsync(output);
-        Directory.CreateDirectory(dataDir);
-        await File.WriteAllTextAsync(Path.Combine(dataDir, DemoLeftovers.OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), ct);
+        string dataDir;
+        if (options.DataDir is { } given)
+        {
+            dataDir = given;
+            await ScratchClusters.ClaimAsync(dataDir, output);
+        }
+        else
+        {
+            dataDir = await ScratchClusters.CreateAsync("demo", output);
+        }
+
         names = new ClusterNames(dataDir);
         try
         {
