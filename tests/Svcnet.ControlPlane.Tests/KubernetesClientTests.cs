@@ -271,6 +271,40 @@ public class KubernetesClientTests
         Assert.Contains("kubernetes.io/hostname=node1", r.Stdout, StringComparison.Ordinal);
         Assert.Contains("10.1.2.3", r.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_uid_in_an_update_is_a_precondition_and_a_status_patch_with_another_pods_uid_is_refused()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = Client(server);
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "web" },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "x" }] },
+        };
+        var first = await client.CoreV1.CreateNamespacedPodAsync(pod, "default");
+        await client.CoreV1.DeleteNamespacedPodAsync("web", "default", new V1DeleteOptions { GracePeriodSeconds = 0 });
+        var second = await client.CoreV1.CreateNamespacedPodAsync(pod, "default");
+        Assert.NotEqual(first.Metadata.Uid, second.Metadata.Uid);
+
+        // The kubelet's status patch names the pod it is about; a late one for the deleted pod must not land on its successor.
+        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => client.CoreV1.PatchNamespacedPodStatusAsync(
+            new V1Patch(new { metadata = new { uid = first.Metadata.Uid }, status = new { podIP = "10.244.0.9" } }, V1Patch.PatchType.MergePatch), "web", "default"));
+        Assert.Equal(422, (int)stale.Response.StatusCode);
+        Assert.Equal($"Pod \"web\" is invalid: metadata.uid: Invalid value: \"{first.Metadata.Uid}\": field is immutable",
+            JsonNode.Parse(stale.Response.Content)!["message"]!.GetValue<string>());
+        Assert.Null((await client.CoreV1.ReadNamespacedPodAsync("web", "default")).Status?.PodIP);
+
+        var current = await client.CoreV1.PatchNamespacedPodStatusAsync(
+            new V1Patch(new { metadata = new { uid = second.Metadata.Uid }, status = new { podIP = "10.244.0.9" } }, V1Patch.PatchType.MergePatch), "web", "default");
+        Assert.Equal("10.244.0.9", current.Status.PodIP);
+
+        // A PUT of the old object (its uid and all) is a 409 precondition failure, not an overwrite of the new one.
+        first.Metadata.ResourceVersion = null;
+        var replaced = await Assert.ThrowsAsync<HttpOperationException>(() => client.CoreV1.ReplaceNamespacedPodAsync(first, "web", "default"));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, replaced.Response.StatusCode);
+        Assert.Contains($"Precondition failed: UID in precondition: {first.Metadata.Uid}, UID in object meta: {second.Metadata.Uid}", replaced.Response.Content, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>Watch details over raw HTTP: streaming lists, selector transitions, timeouts.</summary>

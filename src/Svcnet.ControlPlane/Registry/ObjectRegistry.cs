@@ -149,6 +149,12 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 }
                 throw ApiException.NotFound(type, name);
             }
+            // The apiserver takes an update body's uid as a precondition (defaultUpdatedObjectInfo.Preconditions):
+            // a PUT of an object that was deleted and created again under the same name is a 409, not an overwrite.
+            if (body.Metadata().Str("uid") is { Length: > 0 } uid && uid != old.ObjOrNull("metadata").Str("uid"))
+            {
+                throw new ApiException(409, "Conflict", $"Operation cannot be fulfilled on {ApiException.Qualified(type)} \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {old.ObjOrNull("metadata").Str("uid")}");
+            }
             unchanged = UpdateIn(tx, type, old, body, subresource);
         }, dryRun, cancellationToken);
         return new WriteResult(unchanged ?? events[0].Object, created);
@@ -164,6 +170,12 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         if (!string.IsNullOrEmpty(rv) && rv != oldMeta.Str("resourceVersion"))
         {
             throw ApiException.Conflict(type, old.Name());
+        }
+        // A patch that sets another uid (the kubelet's status patch carries the pod's uid for exactly this) fails
+        // validation like ValidateObjectMetaUpdate's: status writes included, since ResetObjectMetaForStatus keeps it.
+        if (meta.Str("uid") is { Length: > 0 } newUid && newUid != oldMeta.Str("uid"))
+        {
+            throw ApiException.Invalid(type.Kind, old.Name(), [FieldError.Invalid("metadata.uid", JsonValue.Create(newUid), "field is immutable")]);
         }
         JsonObject updated;
         if (subresource == "status")
