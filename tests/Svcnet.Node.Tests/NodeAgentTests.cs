@@ -11,11 +11,11 @@ public class NodeAgentTests
         await using var cluster = await TestCluster.StartAsync();
         await using var agent = new NodeAgent(cluster.Node1, cluster.Runtime);
         var reports = new List<V1PodStatus>();
-        agent.StatusChanged += (_, _, status) =>
+        agent.StatusChanged += report =>
         {
             lock (reports)
             {
-                reports.Add(status);
+                reports.Add(report.Status);
             }
         };
 

@@ -18,6 +18,12 @@ public static class DownCommand
                 DataDirectory.RequireRoot("svcnet down");
                 var names = new ClusterNames(DataDirectory.Resolve(parse.GetValue(dataDir)));
                 var removed = await new ClusterNetwork(names).DownAsync(ct);
+                if (Directory.Exists(names.DataDir))
+                {
+                    // Taken down by hand (a demo whose clean-up failed, say): no longer anybody's scratch cluster.
+                    ScratchClusters.Release(names.DataDir);
+                }
+
                 foreach (var netns in removed)
                 {
                     parse.InvocationConfiguration.Output.WriteLine($"deleted netns {netns}");

@@ -42,6 +42,7 @@ public static class UpCommand
                     return await RunAgentAsync(names, output, ct);
                 }
 
+                ScratchClusters.ReleaseIfOrphaned(names.DataDir);
                 await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames), IptablesBackend.Parse(parse.GetValue(backend))), output, parse.GetValue(networkOnly), ct);
                 output.WriteLine($"try: svcnet exec --data-dir {names.DataDir} node -- iptables -t nat -L ; svcnet down --data-dir {names.DataDir}");
                 return 0;

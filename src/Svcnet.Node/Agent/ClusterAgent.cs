@@ -23,17 +23,12 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private readonly Channel<V1Pod> podEvents = Channel.CreateUnbounded<V1Pod>(new UnboundedChannelOptions { SingleReader = true });
     private readonly HashSet<string> deleting = new(StringComparer.Ordinal);
     private readonly PodStatusReporter statuses = new(
-        async (ns, name, status, ct) =>
-        {
-            try
-            {
-                await client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(new { status }, V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
-            {
-                // Deleted meanwhile: nothing left to report to.
-            }
-        }, log);
+        (report, ct) => client.CoreV1.PatchNamespacedPodStatusAsync(
+            // The uid, as in the kubelet's status patch: a late status of a deleted pod is refused by its successor.
+            // (In a merge patch a null would delete the field: no uid, no metadata.)
+            new V1Patch(report.Uid is { } uid ? new { metadata = new { uid }, status = report.Status } : new { status = report.Status }, V1Patch.PatchType.MergePatch),
+            report.Name, report.Namespace, cancellationToken: ct),
+        log);
 
     /// <summary>Port of this agent's kubelet API on 127.0.0.1 (<see cref="Kubelet.KubeletServer"/>), published in every Node's status.</summary>
     public int KubeletPort { get; set; }

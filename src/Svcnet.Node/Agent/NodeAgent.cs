@@ -17,8 +17,8 @@ public sealed class NodeAgent(NodeRecord node, PodRuntime runtime) : IAsyncDispo
 
     public NodeRecord Node { get; } = node;
 
-    /// <summary>(namespace, name, status) after a pod started, a container changed state, or readiness flipped.</summary>
-    public event Action<string, string, V1PodStatus>? StatusChanged;
+    /// <summary>A pod's status after it started, a container changed state, or readiness flipped.</summary>
+    public event Action<PodStatusReport>? StatusChanged;
 
     public IReadOnlyList<RunningPod> Pods
     {
@@ -90,7 +90,7 @@ public sealed class NodeAgent(NodeRecord node, PodRuntime runtime) : IAsyncDispo
         // subscribers see statuses the order in which they were built (a newer status never lands before an older one).
         lock (reportGate)
         {
-            StatusChanged?.Invoke(pod.Namespace, pod.Name, PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow));
+            StatusChanged?.Invoke(new PodStatusReport(pod.Namespace, pod.Name, pod.Pod.Metadata.Uid, PodStatusBuilder.Build(pod, DateTimeOffset.UtcNow)));
         }
     }
 

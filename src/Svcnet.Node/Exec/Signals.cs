@@ -14,6 +14,30 @@ public static partial class Signals
     /// <summary>Sends <paramref name="signal"/>; a negative pid addresses the process group. False if there was nobody.</summary>
     public static bool Send(int pid, int signal) => pid != 0 && pid != -1 && Kill(pid, signal) == 0;
 
+    /// <summary>
+    /// The process's start time (field 22 of /proc/PID/stat, clock ticks since boot), or null if there is no such
+    /// process: with the pid it names one process for good, where a pid alone may be reused by another.
+    /// </summary>
+    public static long? StartTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 && long.TryParse(fields[19], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEffectiveUserId();
+
+    /// <summary>This process's effective user id.</summary>
+    public static uint EffectiveUserId => GetEffectiveUserId();
+
     /// <summary>True while the process exists and is not a zombie.</summary>
     public static bool IsAlive(int pid)
     {

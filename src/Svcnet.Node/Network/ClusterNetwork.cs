@@ -129,13 +129,17 @@ public sealed class ClusterNetwork(ClusterNames names)
         return ordered;
     }
 
-    /// <summary>Only signal a recorded pid if it still is an svcnet process (pids get reused after a reboot).</summary>
-    private static bool IsOurs(int pid)
+    /// <summary>
+    /// Only signal a recorded pid if it still is this cluster's daemon: pids get reused (after a reboot, or by the
+    /// thousands of short processes a test run starts), and the daemons are started with <c>--data-dir DATADIR</c>.
+    /// </summary>
+    private bool IsOurs(int pid)
     {
         try
         {
             var cmdline = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline");
-            return cmdline.Contains("svcnet", StringComparison.Ordinal);
+            return cmdline.Contains("svcnet", StringComparison.Ordinal)
+                && cmdline.Contains("\0--data-dir\0" + Names.DataDir + "\0", StringComparison.Ordinal);
         }
         catch (IOException)
         {

@@ -4,17 +4,23 @@ namespace Svcnet.Node.Network;
 
 /// <summary>
 /// Data directories of short-lived clusters (the demo, the node benchmark, the node tests) under the temp directory:
-/// <c>svcnet-KIND-...</c> with an owner file naming the process that made it. Such a process takes its cluster down
-/// when it ends; one killed before that (SIGKILL, a stopped session) leaves namespaces behind, so the first scratch
-/// cluster a process creates first takes down every one whose owner is gone. Clusters of <c>svcnet up</c> have no
-/// owner file and are never touched here (their leftovers are <c>svcnet down</c>'s).
+/// <c>svcnet-KIND-...</c> with an owner file naming the process that made it (pid and start time, so a reused pid
+/// is not taken for the owner). Such a process takes its cluster down when it ends; one killed before that (SIGKILL,
+/// a stopped session) leaves namespaces behind, so the first scratch cluster a process creates first takes down
+/// every one whose owner is gone. Clusters of <c>svcnet up</c> have no owner file and are never touched here
+/// (their leftovers are <c>svcnet down</c>'s), nor is a directory another user owns or a symbolic link.
 /// </summary>
 public static class ScratchClusters
 {
-    /// <summary>The owner file: the pid of the process that owns the cluster.</summary>
+    /// <summary>The owner file: "PID STARTTIME" of the process that owns the cluster.</summary>
     public const string OwnerFile = "owner.pid";
 
-    private const string LegacyDemoOwnerFile = "demo.pid";
+    /// <summary>The owner file of demos before <see cref="OwnerFile"/> (a pid alone).</summary>
+    public const string LegacyDemoOwnerFile = "demo.pid";
+
+    /// <summary>An owner file that cannot be read is taken as one being written for this long, then as an orphan's.</summary>
+    private static readonly TimeSpan UnreadableGrace = TimeSpan.FromMinutes(1);
+
     private static readonly SemaphoreSlim ReapOnce = new(1, 1);
     private static bool reaped;
 
@@ -31,7 +37,33 @@ public static class ScratchClusters
     {
         await ReapOnceAsync(output);
         Directory.CreateDirectory(dir);
-        await File.WriteAllTextAsync(Path.Combine(dir, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        var pid = Environment.ProcessId;
+        var owner = $"{pid.ToString(CultureInfo.InvariantCulture)} {Exec.Signals.StartTime(pid)?.ToString(CultureInfo.InvariantCulture)}\n";
+        // Written aside and renamed into place: a reaper never reads a half-written owner file.
+        var temp = Path.Combine(dir, $".{OwnerFile}.{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(temp, owner);
+        File.Move(temp, Path.Combine(dir, OwnerFile), overwrite: true);
+    }
+
+    /// <summary>Removes the owner files of <paramref name="dataDir"/>: once taken down, a directory is nobody's scratch cluster.</summary>
+    public static void Release(string dataDir)
+    {
+        foreach (var name in (string[])[OwnerFile, LegacyDemoOwnerFile])
+        {
+            File.Delete(Path.Combine(dataDir, name));
+        }
+    }
+
+    /// <summary>
+    /// For <c>svcnet up</c> on a directory that was a scratch cluster whose owner died (a demo the user took over):
+    /// from now on it is an up cluster, which no reaper may take down.
+    /// </summary>
+    public static void ReleaseIfOrphaned(string dataDir)
+    {
+        if (Directory.Exists(dataDir) && IsOrphan(dataDir))
+        {
+            Release(dataDir);
+        }
     }
 
     /// <summary>Takes down every scratch cluster whose owner process is gone; returns how many.</summary>
@@ -40,26 +72,30 @@ public static class ScratchClusters
         var count = 0;
         foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "svcnet-*"))
         {
-            if (!IsOrphan(dir))
-            {
-                continue;
-            }
-
             try
             {
-                // Another process reaping at the same moment holds this lock: leave the directory to it.
-                using (var claim = new FileStream(Path.Combine(dir, ".reaping"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+                if (!IsOrphan(dir) || !await IsOwnDirectoryAsync(dir))
                 {
-                    var removed = await new ClusterNetwork(new ClusterNames(dir)).DownAsync(CancellationToken.None);
-                    output?.WriteLine($"# removed the leftovers of an interrupted run in {dir} ({removed.Count} namespaces)");
+                    continue;
                 }
 
+                // Another process reaping at the same moment holds this lock (an advisory flock): leave the directory
+                // to it. The lock is held until the directory is gone (unlinking an open file is fine on Linux).
+                using var claim = new FileStream(Path.Combine(dir, ".reaping"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                if (!IsOrphan(dir))
+                {
+                    continue; // reaped and re-created meanwhile
+                }
+
+                var removed = await new ClusterNetwork(new ClusterNames(dir)).DownAsync(CancellationToken.None);
+                output?.WriteLine($"# removed the leftovers of an interrupted run in {dir} ({removed.Count} namespaces)");
                 Directory.Delete(dir, recursive: true);
                 count++;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or Exec.CommandFailedException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException
+                or Exec.CommandFailedException or System.ComponentModel.Win32Exception)
             {
-                // Being reaped by another process, or half gone: the next reaper tries again.
+                // Being reaped by another process, half gone, or not ours to read: the next reaper looks again.
             }
         }
 
@@ -73,8 +109,8 @@ public static class ScratchClusters
         {
             if (!reaped)
             {
-                reaped = true;
                 await ReapAsync(output);
+                reaped = true;
             }
         }
         finally
@@ -95,14 +131,32 @@ public static class ScratchClusters
             }
         }
 
-        try
+        var fields = File.ReadAllText(owner).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (fields.Length == 0 || !int.TryParse(fields[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
         {
-            return !int.TryParse(File.ReadAllText(owner).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-                || !Exec.Signals.IsAlive(pid);
+            return DateTime.UtcNow - File.GetLastWriteTimeUtc(owner) > UnreadableGrace;
         }
-        catch (IOException)
+
+        if (!Exec.Signals.IsAlive(pid))
         {
-            return false; // removed while we looked: its owner is cleaning up
+            return true;
         }
+
+        // Alive, but is it the owner? A pid recorded with its start time names one process; another one now is not it.
+        return fields.Length > 1 && long.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started)
+            && Exec.Signals.StartTime(pid) is { } now && now != started;
+    }
+
+    /// <summary>A real directory (not a link) owned by this process's user: nobody else can make us take a cluster down.</summary>
+    private static async Task<bool> IsOwnDirectoryAsync(string dir)
+    {
+        if (new DirectoryInfo(dir).LinkTarget is not null)
+        {
+            return false;
+        }
+
+        var stat = await Exec.CommandRunner.RunAsync("stat", ["-c", "%u", "--", dir]);
+        return stat.ExitCode == 0 && uint.TryParse(stat.StandardOutput.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var uid)
+            && uid == Exec.Signals.EffectiveUserId;
     }
 }
