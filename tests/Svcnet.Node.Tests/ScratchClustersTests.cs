@@ -14,13 +14,16 @@ public class ScratchClustersTests
         return p.Id;
     }
 
-    private static async Task<(string Dir, string Netns)> FakeClusterAsync(string kind, int? owner)
+    private static Task<(string Dir, string Netns)> FakeClusterAsync(string kind, int? owner) =>
+        FakeClusterAsync(kind, owner?.ToString(CultureInfo.InvariantCulture));
+
+    private static async Task<(string Dir, string Netns)> FakeClusterAsync(string kind, string? owner)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"svcnet-{kind}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(dir);
-        if (owner is { } pid)
+        if (owner is not null)
         {
-            await File.WriteAllTextAsync(Path.Combine(dir, ScratchClusters.OwnerFile), pid.ToString(CultureInfo.InvariantCulture));
+            await File.WriteAllTextAsync(Path.Combine(dir, ScratchClusters.OwnerFile), owner);
         }
         var netns = new ClusterNames(dir).NodeNamespace("node1");
         await Netns.AddAsync(netns);
@@ -37,11 +40,18 @@ public class ScratchClustersTests
 
         var orphan = await FakeClusterAsync("reaptest", await DeadPidAsync());
         var live = await FakeClusterAsync("reaptest", Environment.ProcessId);
-        var unowned = await FakeClusterAsync("reaptest", owner: null); // like svcnet up's: svcnet down's to remove
+        var unowned = await FakeClusterAsync("reaptest", owner: (string?)null); // like svcnet up's: svcnet down's to remove
+        // Our pid, but another start time: the owner died and its pid went to us.
+        var reused = await FakeClusterAsync("reaptest", $"{Environment.ProcessId} 1");
+        // Not a pid (yet): taken as a file being written, for a minute.
+        var writing = await FakeClusterAsync("reaptest", "");
         try
         {
             var output = new StringWriter();
-            Assert.True(await ScratchClusters.ReapAsync(output) >= 1);
+            Assert.True(await ScratchClusters.ReapAsync(output) >= 2);
+            Assert.False(Netns.Exists(reused.Netns));
+            Assert.False(Directory.Exists(reused.Dir));
+            Assert.True(Netns.Exists(writing.Netns));
 
             Assert.False(Netns.Exists(orphan.Netns));
             Assert.False(Directory.Exists(orphan.Dir));
@@ -53,7 +63,7 @@ public class ScratchClustersTests
         }
         finally
         {
-            foreach (var (dir, netns) in new[] { orphan, live, unowned })
+            foreach (var (dir, netns) in new[] { orphan, live, unowned, reused, writing })
             {
                 await new ClusterNetwork(new ClusterNames(dir)).DownAsync(CancellationToken.None);
                 if (Directory.Exists(dir))
