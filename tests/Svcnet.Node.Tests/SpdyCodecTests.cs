@@ -113,17 +113,44 @@ public class SpdyCodecTests
         Assert.Empty(decoder.Decode(two));
     }
 
+    /// <summary>A connected TCP pair on loopback: the server side for the session, the client side for raw frames.</summary>
+    private sealed class LoopbackPair : IAsyncDisposable
+    {
+        private LoopbackPair(Socket clientSocket, Socket serverSocket)
+        {
+            ClientSocket = clientSocket;
+            Client = new NetworkStream(clientSocket, ownsSocket: true);
+            Server = new NetworkStream(serverSocket, ownsSocket: true);
+        }
+
+        public Socket ClientSocket { get; }
+
+        public NetworkStream Client { get; }
+
+        public NetworkStream Server { get; }
+
+        public static async Task<LoopbackPair> ConnectAsync()
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync(listener.LocalEndPoint!);
+            return new LoopbackPair(client, await listener.AcceptAsync());
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Session_replies_to_syn_stream_echoes_pings_and_carries_data_both_ways()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        using var serverSocket = await listener.AcceptAsync();
-        await using var serverStream = new NetworkStream(serverSocket);
-        await using var client = new NetworkStream(clientSocket);
+        await using var pair = await LoopbackPair.ConnectAsync();
+        var (serverStream, client, clientSocket) = (pair.Server, pair.Client, pair.ClientSocket);
 
         // Server: upper-cases what a stream sends, then half-closes.
         using var session = new SpdySession(serverStream, async stream =>
@@ -167,14 +194,8 @@ public class SpdyCodecTests
     [Fact]
     public async Task Rst_stream_aborts_the_stream_and_ends_its_reads()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        using var serverSocket = await listener.AcceptAsync();
-        await using var serverStream = new NetworkStream(serverSocket);
-        await using var client = new NetworkStream(clientSocket);
+        await using var pair = await LoopbackPair.ConnectAsync();
+        var (serverStream, client, clientSocket) = (pair.Server, pair.Client, pair.ClientSocket);
         var ended = new TaskCompletionSource<(int Read, bool Aborted)>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var session = new SpdySession(serverStream, async stream =>
         {
