@@ -134,4 +134,63 @@ public sealed class ObjectStoreTests : IDisposable
         }
         Assert.Equal(0, store.WatcherCount);
     }
+
+    /// <summary>
+    /// Holds the single writer inside a transaction until <paramref name="queue"/> has queued its writes, so that they
+    /// are read off the queue together and run as one group commit.
+    /// </summary>
+    private static async Task<T> InOneGroupAsync<T>(ObjectStore store, Func<T> queue)
+    {
+        using var started = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        var blocker = store.WriteAsync(_ =>
+        {
+            started.Release();
+            release.Wait();
+        });
+        await started.WaitAsync();
+        var queued = queue();
+        release.Release();
+        await blocker;
+        return queued;
+    }
+
+    [Fact]
+    public async Task Two_updates_with_the_same_resource_version_in_one_group_commit_give_one_success_and_one_conflict()
+    {
+        using var store = new ObjectStore(Db);
+        await store.WriteAsync(tx => tx.Put("configmaps", Cm("race", "0")));
+        var rv = store.Get("configmaps", "default", "race")!.ObjOrNull("metadata").Str("resourceVersion");
+        // The registry's precondition: the body's resourceVersion must be the stored one (tx.Get sees the group).
+        Task<IReadOnlyList<WatchEvent>> Update(string value) => store.WriteAsync(tx =>
+        {
+            var current = tx.Get("configmaps", "default", "race")!;
+            if (current.ObjOrNull("metadata").Str("resourceVersion") != rv)
+            {
+                throw new ApiException(409, "Conflict", "the object has been modified");
+            }
+            // As the registry stages an update: the body keeps the resourceVersion it was read at until commit.
+            var updated = Cm("race", value);
+            updated.Metadata()["resourceVersion"] = rv;
+            tx.Put("configmaps", updated);
+        });
+        var (first, second) = await InOneGroupAsync(store, () => (Update("a"), Update("b")));
+        Assert.Single(await first);
+        Assert.Equal(409, (await Assert.ThrowsAsync<ApiException>(() => second)).Code);
+        Assert.Equal("a", store.Get("configmaps", "default", "race")!["data"]!["k"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_later_transaction_of_the_same_group_reads_the_new_resource_version()
+    {
+        using var store = new ObjectStore(Db);
+        await store.WriteAsync(tx => tx.Put("configmaps", Cm("o")));
+        string? seen = null;
+        var (write, read) = await InOneGroupAsync(store, () => (
+            store.WriteAsync(tx => tx.Put("configmaps", Cm("o", "2"))),
+            store.WriteAsync(tx => seen = tx.Get("configmaps", "default", "o")!.ObjOrNull("metadata").Str("resourceVersion"))));
+        var events = await write;
+        await read;
+        Assert.Equal(events[0].Revision.ToString(System.Globalization.CultureInfo.InvariantCulture), seen);
+    }
 }

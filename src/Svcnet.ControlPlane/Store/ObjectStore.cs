@@ -272,17 +272,22 @@ public sealed class ObjectStore : IDisposable
             foreach (var (key, value) in tx.Changes)
             {
                 var previous = overlay.TryGetValue(key, out var o) ? o : Get(key.Resource, key.Namespace, key.Name);
-                overlay[key] = value;
                 if (value is null && previous is null)
                 {
+                    overlay[key] = null;
                     continue;
                 }
                 next++;
                 var rv = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var stored = (JsonObject)(value ?? previous)!.DeepClone();
                 stored.Metadata()["resourceVersion"] = rv;
+                var canonical = Json.Canonical(stored);
+                // Later transactions of this group must see the object as it will be stored, with its new
+                // resourceVersion: a precondition check against the staged object's old resourceVersion would let
+                // two writers with the same resourceVersion both succeed (a lost update).
+                overlay[key] = value is null ? null : canonical;
                 var type = value is null ? WatchEvent.Deleted : previous is null ? WatchEvent.Added : WatchEvent.Modified;
-                p.Events.Add(new WatchEvent(next, type, key.Resource, Json.Canonical(stored), previous));
+                p.Events.Add(new WatchEvent(next, type, key.Resource, canonical, previous));
             }
             accepted.Add(p);
         }
