@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
+using Svcnet.Platform.Namespaces;
 using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Iptables;

@@ -1,4 +1,5 @@
 using Svcnet.Node.Network;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Tests;
 
@@ -15,11 +16,11 @@ public class ClusterNetworkTests
             Assert.Equal([prefix + "external", prefix + "net", prefix + "node1", prefix + "node2"], present);
 
             var addr = await cluster.RunAsync(cluster.Node1.Netns, "ip", "-4", "-o", "addr", "show", "dev", "cni0");
-            Assert.Contains("10.244.0.1/24", addr.EnsureSuccess().StandardOutput);
+            Assert.Contains("10.244.0.1/24", addr.EnsureSuccess().Stdout);
             var routes = await cluster.RunAsync(cluster.Node1.Netns, "ip", "route");
-            Assert.Contains("10.244.1.0/24 via 192.168.49.3", routes.StandardOutput);
+            Assert.Contains("10.244.1.0/24 via 192.168.49.3", routes.Stdout);
             var forward = await cluster.RunAsync(cluster.Node1.Netns, "sysctl", "-n", "net.ipv4.ip_forward");
-            Assert.Equal("1", forward.StandardOutput.Trim());
+            Assert.Equal("1", forward.Stdout.Trim());
 
             Assert.NotNull(await IcmpEcho.PingAsync(cluster.Names.ExternalNamespace, System.Net.IPAddress.Parse("192.168.49.3"), TimeSpan.FromSeconds(2)));
             // Nothing answers outside the cluster's networks: the cluster-network namespace does not forward.
@@ -47,7 +48,7 @@ public class ClusterNetworkTests
 
         Assert.Contains(cluster.Names.PodNamespace("default", "sleeper"), removed);
         Assert.Empty(await cluster.Network.ListNamespacesAsync());
-        await WaitUntil(() => !Svcnet.Node.Exec.Signals.IsAlive(pid));
+        await WaitUntil(() => !Signals.IsAlive(pid));
     }
 
     [RootFact]

@@ -2,6 +2,8 @@ using k8s;
 using k8s.Models;
 using Svcnet.Cli;
 using Svcnet.Node.Network;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Tests;
 
@@ -49,18 +51,18 @@ public class ControlPlaneClusterTests
             string? answer = null;
             await ClusterNetworkTests.WaitUntil(() =>
             {
-                var result = Exec.CommandRunner.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-s", "--max-time", "1", "http://192.168.49.3:31382/hostname"]).GetAwaiter().GetResult();
-                answer = result.StandardOutput;
-                return result.Succeeded;
+                var result = ProcessCommandRunner.Default.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-s", "--max-time", "1", "http://192.168.49.3:31382/hostname"]).GetAwaiter().GetResult();
+                answer = result.Stdout;
+                return result.Success;
             }, 30000);
             Assert.Equal(pod.Metadata.Name, answer);
 
             // Each node's kube-proxy answers its health and metrics endpoints inside the node namespace.
-            var healthz = await Exec.CommandRunner.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-s", "--max-time", "2", "-w", "\n%{http_code}", "http://192.168.49.3:10256/healthz"]);
-            Assert.EndsWith("\n200", healthz.StandardOutput);
-            var metrics = await Exec.CommandRunner.RunInNetnsAsync(names.NodeNamespace("node2"), ["curl", "-s", "--max-time", "2", "http://127.0.0.1:10249/metrics"]);
-            Assert.Matches(@"kubeproxy_sync_proxy_rules_iptables_total\{ip_family=""IPv4"",table=""nat""\} [1-9]", metrics.StandardOutput);
-            Assert.Matches(@"kubeproxy_network_programming_duration_seconds_count\{ip_family=""IPv4""\} [1-9]", metrics.StandardOutput);
+            var healthz = await ProcessCommandRunner.Default.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-s", "--max-time", "2", "-w", "\n%{http_code}", "http://192.168.49.3:10256/healthz"]);
+            Assert.EndsWith("\n200", healthz.Stdout);
+            var metrics = await ProcessCommandRunner.Default.RunInNetnsAsync(names.NodeNamespace("node2"), ["curl", "-s", "--max-time", "2", "http://127.0.0.1:10249/metrics"]);
+            Assert.Matches(@"kubeproxy_sync_proxy_rules_iptables_total\{ip_family=""IPv4"",table=""nat""\} [1-9]", metrics.Stdout);
+            Assert.Matches(@"kubeproxy_network_programming_duration_seconds_count\{ip_family=""IPv4""\} [1-9]", metrics.Stdout);
 
             var status = await Svcnet("status", "--data-dir", dir);
             Assert.Contains("kube-proxy on node1: healthy (healthz 200", status.Out);
@@ -73,7 +75,7 @@ public class ControlPlaneClusterTests
             var down = await Svcnet("down", "--data-dir", dir);
             Assert.Equal(0, down.Code);
             Assert.Empty(await new ClusterNetwork(names).ListNamespacesAsync());
-            Assert.All(pids, pid => Assert.False(Exec.Signals.IsAlive(pid)));
+            Assert.All(pids, pid => Assert.False(Signals.IsAlive(pid)));
         }
         finally
         {

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Svcnet.Node.Cluster;
-using Svcnet.Node.Exec;
 using Svcnet.Node.Network;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -43,9 +43,9 @@ public sealed class E2eCluster : IAsyncDisposable
     public static async Task<(int Exit, string Body, TimeSpan Elapsed)> GetAsync(string netns, string url, double maxSeconds = 3)
     {
         var watch = Stopwatch.StartNew();
-        var result = await CommandRunner.RunInNetnsAsync(netns, ["curl", "-sS", "--max-time", maxSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), url],
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["curl", "-sS", "--max-time", maxSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), url],
             timeout: TimeSpan.FromSeconds(maxSeconds + 5));
-        return (result.ExitCode, result.StandardOutput, watch.Elapsed);
+        return (result.ExitCode, result.Stdout, watch.Elapsed);
     }
 
     public static async Task<string> MustGetAsync(string netns, string url)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using k8s.Models;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -19,8 +19,8 @@ public class KubeProxyLoopTests
         await WaitForAnswer(e2e.Node1, "http://10.106.133.16:31001/hostname", "web", TimeSpan.FromSeconds(10));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10));
 
-        (await CommandRunner.RunInNetnsAsync(e2e.Node1, ["iptables", "-t", "nat", "-F"])).EnsureSuccess();
-        (await CommandRunner.RunInNetnsAsync(e2e.Node1, ["nft", "flush", "ruleset"])).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(e2e.Node1, ["iptables", "-t", "nat", "-F"])).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(e2e.Node1, ["nft", "flush", "ruleset"])).EnsureSuccess();
         Assert.NotEqual(0, (await E2eCluster.GetAsync(e2e.Node1, "http://10.106.133.16:31001/hostname", 1)).Exit);
 
         // Canary check every sync period (1 s), then a full resync: well within a few seconds.
@@ -37,9 +37,9 @@ public class KubeProxyLoopTests
         await using var e2e = await E2eCluster.StartAsync();
         await e2e.Cluster.StartKubeProxiesAsync(minSyncPeriod: TimeSpan.Zero, syncPeriod: TimeSpan.FromSeconds(5));
 
-        var healthz = await CommandRunner.RunInNetnsAsync(e2e.Node1, ["curl", "-sS", "-w", "\n%{http_code}", "http://192.168.49.2:10256/healthz"]);
-        Assert.EndsWith("\n200", healthz.EnsureSuccess().StandardOutput);
-        Assert.Contains("\"nodeEligible\":true", healthz.StandardOutput);
+        var healthz = await ProcessCommandRunner.Default.RunInNetnsAsync(e2e.Node1, ["curl", "-sS", "-w", "\n%{http_code}", "http://192.168.49.2:10256/healthz"]);
+        Assert.EndsWith("\n200", healthz.EnsureSuccess().Stdout);
+        Assert.Contains("\"nodeEligible\":true", healthz.Stdout);
         var livez = await E2eCluster.MustGetAsync(e2e.External, "http://192.168.49.2:10256/livez");
         Assert.Contains("\"healthy\":true", livez);
 
@@ -90,13 +90,13 @@ public class KubeProxyLoopTests
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (true)
         {
-            var result = await CommandRunner.RunInNetnsAsync(netns, ["curl", "-sS", "--max-time", "1", "-w", "\n%{http_code}", url]);
-            if (result.Succeeded && result.StandardOutput.EndsWith("\n" + status, StringComparison.Ordinal))
+            var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["curl", "-sS", "--max-time", "1", "-w", "\n%{http_code}", url]);
+            if (result.Success && result.Stdout.EndsWith("\n" + status, StringComparison.Ordinal))
             {
-                return result.StandardOutput;
+                return result.Stdout;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"{url} did not answer {status}: {result.StandardOutput}{result.StandardError}");
+            Assert.True(DateTime.UtcNow < deadline, $"{url} did not answer {status}: {result.Stdout}{result.Stderr}");
             await Task.Delay(100);
         }
     }

@@ -1,4 +1,5 @@
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -131,14 +132,14 @@ public class PortForwardTests
         var connections = 0;
         forward.Connection += _ => Interlocked.Increment(ref connections);
 
-        var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{forward.LocalPort}/clientip"]);
+        var result = await ProcessCommandRunner.Default.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{forward.LocalPort}/clientip"]);
 
         // The pod sees the connection coming from its own loopback, as with kubelet's port-forward.
-        Assert.StartsWith("127.0.0.1:", result.EnsureSuccess().StandardOutput);
+        Assert.StartsWith("127.0.0.1:", result.EnsureSuccess().Stdout);
         Assert.Equal(1, connections);
 
         await using var nowhere = PortForward.Start(pod.Sandbox.Netns, 0, 3999);
-        var refused = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{nowhere.LocalPort}/"]);
+        var refused = await ProcessCommandRunner.Default.RunAsync("curl", ["-sS", "--max-time", "3", $"http://127.0.0.1:{nowhere.LocalPort}/"]);
         // curl 52 (empty reply) or 56 (reset): the forward closed the connection without an answer.
         Assert.Contains(refused.ExitCode, new[] { 52, 56 });
     }

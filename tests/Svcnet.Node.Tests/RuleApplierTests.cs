@@ -1,5 +1,5 @@
-using Svcnet.Node.Exec;
 using Svcnet.Node.Proxy;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -104,7 +104,7 @@ public class RuleApplierTests
         await applier.EnsureCanariesAsync();
         Assert.False(await monitor.CheckOnceAsync(CancellationToken.None));
 
-        (await CommandRunner.RunInNetnsAsync(ns.Name, ["nft", "flush", "ruleset"])).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(ns.Name, ["nft", "flush", "ruleset"])).EnsureSuccess();
 
         Assert.True(await monitor.CheckOnceAsync(CancellationToken.None));
         Assert.Equal(1, monitor.FlushesDetected);
@@ -143,8 +143,8 @@ public class RuleApplierTests
         await using var ns = await PrivateNetns.CreateAsync();
         var rootBefore = await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet");
         var facts = await ProxyHostSetup.ApplyAsync(ns.Name, new IptablesTools(IptablesMode.Nft), localhostNodePorts: true);
-        var inside = await CommandRunner.RunInNetnsAsync(ns.Name, ["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]);
-        Assert.Equal("1", inside.StandardOutput.Trim());
+        var inside = await ProcessCommandRunner.Default.RunInNetnsAsync(ns.Name, ["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]);
+        Assert.Equal("1", inside.Stdout.Trim());
         Assert.Equal(rootBefore, await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet"));
         Assert.True(facts.RandomFullySupported);
         Assert.Contains("ct_state_invalid_dropped_pkts", facts.NfacctCounters);

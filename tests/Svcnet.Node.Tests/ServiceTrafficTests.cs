@@ -1,4 +1,5 @@
 using Svcnet.Node.Network;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -133,7 +134,7 @@ public class ServiceTrafficTests
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         await e2e.Cluster.SyncAsync();
         var proxy = await e2e.Cluster.ProxyAsync("node1");
-        (await Exec.CommandRunner.RunInNetnsAsync(e2e.Node1, ["nft", "flush", "ruleset"])).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(e2e.Node1, ["nft", "flush", "ruleset"])).EnsureSuccess();
         Assert.NotEqual(0, (await E2eCluster.GetAsync(e2e.Node1, ClusterIPUrl + "/hostname", 1)).Exit);
 
         var monitor = new Proxy.CanaryMonitor(proxy.Applier, TimeSpan.FromMilliseconds(100), _ =>

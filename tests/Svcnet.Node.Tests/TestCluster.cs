@@ -1,6 +1,6 @@
-using Svcnet.Node.Exec;
 using Svcnet.Node.Network;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -41,15 +41,15 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    public Task<ProcessResult> RunAsync(string netns, params string[] command) =>
-        CommandRunner.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20));
+    public Task<CommandResult> RunAsync(string netns, params string[] command) =>
+        ProcessCommandRunner.Default.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20));
 
     /// <summary>curl from inside <paramref name="netns"/>; returns the body, or throws with curl's error.</summary>
     public async Task<string> CurlAsync(string netns, string url)
     {
         var result = await RunAsync(netns, "curl", "-sS", "--max-time", "3", url);
         result.EnsureSuccess();
-        return result.StandardOutput;
+        return result.Stdout;
     }
 
     public async ValueTask DisposeAsync()

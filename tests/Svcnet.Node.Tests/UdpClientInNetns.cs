@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Svcnet.Node.Network;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Tests;
 

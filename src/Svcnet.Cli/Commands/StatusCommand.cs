@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svcnet.Node.Network;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Cli.Commands;
 
@@ -72,10 +73,10 @@ public static class StatusCommand
     /// <summary>kube-proxy's own answer on the node: <c>/healthz</c> on 127.0.0.1:10256 inside the node namespace.</summary>
     private static async Task<string> ProxyHealthAsync(string netns, CancellationToken ct)
     {
-        var result = await Svcnet.Node.Exec.CommandRunner.RunInNetnsAsync(netns,
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns,
             ["curl", "-s", "--max-time", "1", "-w", "\n%{http_code}", $"http://127.0.0.1:{Svcnet.Node.Proxy.NodeKubeProxy.HealthzPort}/healthz"], cancellationToken: ct);
-        var lines = result.StandardOutput.Split('\n');
-        if (!result.Succeeded || lines.Length < 2 || lines[^1] is "000")
+        var lines = result.Stdout.Split('\n');
+        if (!result.Success || lines.Length < 2 || lines[^1] is "000")
         {
             return "not answering on :10256 (svcnet up --network-only, or the node agent is down)";
         }

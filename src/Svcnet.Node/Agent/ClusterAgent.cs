@@ -6,6 +6,7 @@ using Svcnet.Node.Cluster;
 using Svcnet.Node.Network;
 using Svcnet.Node.Proxy;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Watch;
 
@@ -117,7 +118,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
             {
                 await HandleAsync(pod, ct);
             }
-            catch (Exception e) when (e is HttpOperationException or HttpRequestException or PodSpecException or Exec.CommandFailedException or InvalidOperationException or IOException)
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or PodSpecException or CommandFailedException or InvalidOperationException or IOException)
             {
                 log($"pod {pod.Metadata.NamespaceProperty}/{pod.Metadata.Name}: {e.Message}");
             }

@@ -1,5 +1,6 @@
 using k8s;
 using Svcnet.Node.Network;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Agent;
 
@@ -38,7 +39,7 @@ public static class ClusterLauncher
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!File.Exists(kubeconfig))
         {
-            if (DateTime.UtcNow > deadline || !Exec.Signals.IsAlive(server))
+            if (DateTime.UtcNow > deadline || !Signals.IsAlive(server))
             {
                 throw new InvalidOperationException($"the API server did not start (see {Path.Combine(logs, "apiserver.log")})");
             }
@@ -65,7 +66,7 @@ public static class ClusterLauncher
             {
             }
 
-            if (DateTime.UtcNow > deadline || !Exec.Signals.IsAlive(agent))
+            if (DateTime.UtcNow > deadline || !Signals.IsAlive(agent))
             {
                 throw new InvalidOperationException($"the nodes did not become Ready (see {Path.Combine(logs, "agent.log")})");
             }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Svcnet.Node.Exec;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Agent;
 
@@ -22,7 +23,7 @@ public static class Daemons
     {
         Directory.CreateDirectory(Path.GetDirectoryName(logFile)!);
         var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (var arg in (string[])["sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandRunner.Quote(logFile)} 2>&1", .. SvcnetCommand(), .. args])
+        foreach (var arg in (string[])["sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logFile)} 2>&1", .. SvcnetCommand(), .. args])
         {
             psi.ArgumentList.Add(arg);
         }

@@ -6,6 +6,7 @@ using k8s.Models;
 using Svcnet.Node.Cluster;
 using Svcnet.Node.Network;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Bench;
 

@@ -2,6 +2,7 @@ using k8s.Models;
 using Svcnet.Node.Network;
 using Svcnet.Node.Proxy;
 using Svcnet.Node.Runtime;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Snapshot;
@@ -311,7 +312,7 @@ public sealed class LocalCluster : IAsyncDisposable
             {
                 await Runtime.DeletePodAsync(pod, TimeSpan.FromMilliseconds(500));
             }
-            catch (Exception e) when (e is IOException or Exec.CommandFailedException or InvalidOperationException)
+            catch (Exception e) when (e is IOException or CommandFailedException or InvalidOperationException)
             {
                 // DownAsync below removes whatever is left.
             }

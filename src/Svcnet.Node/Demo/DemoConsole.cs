@@ -1,4 +1,4 @@
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Demo;
 
@@ -27,23 +27,23 @@ public sealed class DemoConsole(TextWriter output)
     public void Text(string text) => output.Write(text.EndsWith('\n') ? text : text + "\n");
 
     /// <summary>Shows <c>$ display</c>, runs <paramref name="argv"/> in <paramref name="netns"/>, shows its output.</summary>
-    public async Task<ProcessResult> RunAsync(string display, string netns, IReadOnlyList<string> argv, bool mustSucceed = true, bool echo = true, CancellationToken ct = default)
+    public async Task<CommandResult> RunAsync(string display, string netns, IReadOnlyList<string> argv, bool mustSucceed = true, bool echo = true, CancellationToken ct = default)
     {
         output.WriteLine("$ " + display);
-        var result = await CommandRunner.RunInNetnsAsync(netns, argv, timeout: TimeSpan.FromSeconds(30), cancellationToken: ct);
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, argv, timeout: TimeSpan.FromSeconds(30), cancellationToken: ct);
         if (echo)
         {
-            output.Write(result.StandardOutput);
-            output.Write(result.StandardError);
-            if (result.StandardOutput.Length > 0 && !result.StandardOutput.EndsWith('\n') && result.StandardError.Length == 0)
+            output.Write(result.Stdout);
+            output.Write(result.Stderr);
+            if (result.Stdout.Length > 0 && !result.Stdout.EndsWith('\n') && result.Stderr.Length == 0)
             {
                 output.WriteLine();
             }
         }
 
-        if (mustSucceed && !result.Succeeded)
+        if (mustSucceed && !result.Success)
         {
-            throw new DemoFailedException($"`{display}` exited with {result.ExitCode}: {result.StandardError.Trim()}");
+            throw new DemoFailedException($"`{display}` exited with {result.ExitCode}: {result.Stderr.Trim()}");
         }
 
         return result;

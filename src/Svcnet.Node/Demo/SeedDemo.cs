@@ -3,6 +3,7 @@ using k8s;
 using k8s.Models;
 using Svcnet.Node.Agent;
 using Svcnet.Node.Network;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Demo;
 
@@ -100,7 +101,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
             output.WriteLine("demo interrupted");
             return 130;
         }
-        catch (Exception e) when (e is Exec.CommandFailedException or IOException or InvalidOperationException or HttpRequestException
+        catch (Exception e) when (e is CommandFailedException or IOException or InvalidOperationException or HttpRequestException
             or k8s.Autorest.HttpOperationException or TimeoutException)
         {
             output.WriteLine();
@@ -117,7 +118,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
                 await new ClusterNetwork(names).DownAsync(CancellationToken.None);
                 Directory.Delete(dataDir, recursive: true);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or Exec.CommandFailedException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or CommandFailedException)
             {
                 // The demo's own answer (its exit code) stands; the leftovers are reaped by the next demo.
                 output.WriteLine($"clean-up incomplete: {e.Message} (run svcnet down --data-dir {dataDir})");
@@ -188,7 +189,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         await console.RunAsync($"svcnet exec node -- ping -c 1 {podIP}", node.Netns, ["ping", "-c", "1", "-W", "2", podIP], ct: ct);
         await console.RunAsync($"svcnet exec node -- ip a show dev {NodeAddressing.PodBridge}", node.Netns, ["ip", "a", "show", "dev", NodeAddressing.PodBridge], ct: ct);
         var direct = await console.RunAsync($"svcnet exec node -- curl -s http://{podIP}:3000/hostname", node.Netns, ["curl", "-sS", "--max-time", "3", $"http://{podIP}:3000/hostname"], ct: ct);
-        DemoConsole.Expect(direct.StandardOutput == pod.Metadata.Name, $"the pod answered '{direct.StandardOutput}'");
+        DemoConsole.Expect(direct.Stdout == pod.Metadata.Name, $"the pod answered '{direct.Stdout}'");
     }
 
     private async Task PortForwardAsync(V1Pod pod, CancellationToken ct)
@@ -196,7 +197,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Step("Reach the pod from outside the cluster by port mapping (\"not the right way\")");
         var describe = await kubectl.RunAsync(["describe", "pod", pod.Metadata.Name], ct);
         output.WriteLine($"$ kubectl describe pod {pod.Metadata.Name} | grep Port");
-        console.Text(string.Join('\n', describe.EnsureSuccess().StandardOutput.Split('\n').Where(l => l.Contains("Port", StringComparison.Ordinal))));
+        console.Text(string.Join('\n', describe.EnsureSuccess().Stdout.Split('\n').Where(l => l.Contains("Port", StringComparison.Ordinal))));
 
         // 32000 as in the seed unless something on this machine has it; then kubectl picks a free port.
         var local = PortIsFree(32000) ? "32000" : "";
@@ -205,10 +206,10 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Note("the API server passes the SPDY stream to the node agent, which does what kubelet does: it connects to localhost:3000 inside the pod's namespace");
         var url = $"http://127.0.0.1:{forward.LocalPort}/hostname";
         output.WriteLine($"$ curl -s {url}");
-        var result = await Exec.CommandRunner.RunAsync("curl", ["-sS", "--max-time", "5", url], cancellationToken: ct);
+        var result = await ProcessCommandRunner.Default.RunAsync("curl", ["-sS", "--max-time", "5", url], cancellationToken: ct);
         await Task.Delay(100, ct); // lets kubectl's "Handling connection" line arrive in order
-        console.Text(result.StandardOutput + result.StandardError);
-        DemoConsole.Expect(result.Succeeded && result.StandardOutput == pod.Metadata.Name, $"port-forward answered '{result.StandardOutput}{result.StandardError}'");
+        console.Text(result.Stdout + result.Stderr);
+        DemoConsole.Expect(result.Success && result.Stdout == pod.Metadata.Name, $"port-forward answered '{result.Stdout}{result.Stderr}'");
     }
 
     private async Task CreateServiceAsync(CancellationToken ct)
@@ -233,7 +234,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Step("What kube-proxy wrote");
         await SaveNatAsync("after_starting_service.txt", ct);
         await console.RunAsync("diff before_starting_pod.txt after_starting_service.txt | grep '+'", node.Netns,
-            ["sh", "-c", $"cd {Exec.CommandRunner.Quote(names.DataDir)} && diff -u before_starting_pod.txt after_starting_service.txt | grep '+'"], ct: ct);
+            ["sh", "-c", $"cd {CommandLine.Quote(names.DataDir)} && diff -u before_starting_pod.txt after_starting_service.txt | grep '+'"], ct: ct);
         var save = await NatSaveAsync(ct);
         var sepChain = ChainFor(save, "KUBE-SEP-");
         foreach (var chain in (string[])["KUBE-SERVICES", SeedSvcChain, sepChain, "KUBE-NODEPORTS", "KUBE-MARK-MASQ"])
@@ -295,9 +296,9 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < options.Requests; i++)
         {
-            var result = await Exec.CommandRunner.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-sS", "--max-time", "3", url], cancellationToken: ct);
-            DemoConsole.Expect(result.Succeeded, $"request {i + 1} failed: {result.StandardError.Trim()}");
-            counts[result.StandardOutput] = counts.GetValueOrDefault(result.StandardOutput) + 1;
+            var result = await ProcessCommandRunner.Default.RunInNetnsAsync(names.ExternalNamespace, ["curl", "-sS", "--max-time", "3", url], cancellationToken: ct);
+            DemoConsole.Expect(result.Success, $"request {i + 1} failed: {result.Stderr.Trim()}");
+            counts[result.Stdout] = counts.GetValueOrDefault(result.Stdout) + 1;
         }
 
         foreach (var (host, n) in counts)
@@ -340,20 +341,20 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
 
     private async Task<string> KubectlAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
-        output.WriteLine("$ " + Exec.CommandRunner.Display("kubectl", args));
+        output.WriteLine("$ " + CommandLine.Display("kubectl", args));
         var result = await kubectl.RunAsync(args, ct);
-        output.Write(result.StandardOutput);
-        output.Write(result.StandardError);
-        if (!result.Succeeded)
+        output.Write(result.Stdout);
+        output.Write(result.Stderr);
+        if (!result.Success)
         {
             throw new DemoFailedException($"kubectl {string.Join(' ', args)} exited with {result.ExitCode}");
         }
 
-        return result.StandardOutput;
+        return result.Stdout;
     }
 
     private async Task<string> NatSaveAsync(CancellationToken ct) =>
-        (await Exec.CommandRunner.RunInNetnsAsync(node.Netns, [Tools.Save, "-t", "nat"], cancellationToken: ct)).EnsureSuccess().StandardOutput;
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, [Tools.Save, "-t", "nat"], cancellationToken: ct)).EnsureSuccess().Stdout;
 
     /// <summary>Polls the node's nat table until the proxy's sync loop has written what <paramref name="done"/> looks for.</summary>
     private async Task WaitForRulesAsync(Func<string, bool> done, string what, CancellationToken ct)
@@ -383,15 +384,15 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     private async Task ExpectAnswer(string display, string netns, string url, Func<string, bool> ok, CancellationToken ct)
     {
         var result = await console.RunAsync(display, netns, ["curl", "-sS", "--max-time", "3", url], ct: ct);
-        DemoConsole.Expect(ok(result.StandardOutput), $"`{display}` answered '{result.StandardOutput}'");
+        DemoConsole.Expect(ok(result.Stdout), $"`{display}` answered '{result.Stdout}'");
     }
 
     private async Task SaveNatAsync(string file, CancellationToken ct)
     {
         output.WriteLine($"$ svcnet exec node -- {Tools.Iptables} -t nat -L > {file}");
-        var result = await Exec.CommandRunner.RunInNetnsAsync(node.Netns, [Tools.Iptables, "-t", "nat", "-L"], cancellationToken: ct);
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, [Tools.Iptables, "-t", "nat", "-L"], cancellationToken: ct);
         result.EnsureSuccess();
-        await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), result.StandardOutput, ct);
+        await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), result.Stdout, ct);
     }
 
     /// <summary>The first chain with <paramref name="prefix"/> that holds a rule of the seed's service.</summary>

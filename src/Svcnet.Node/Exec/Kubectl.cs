@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Svcnet.Platform.Exec;
 namespace Svcnet.Node.Exec;
 
 /// <summary>
@@ -25,8 +26,8 @@ public sealed partial class Kubectl(string kubeconfig, string workingDirectory, 
         "kubectl is not installed: run svcnet through ./svcnet (it fetches Debian's kubectl), or set SVCNET_KUBECTL");
 
     /// <summary>Runs <c>kubectl ARGS</c> to completion.</summary>
-    public Task<ProcessResult> RunAsync(IReadOnlyList<string> args, CancellationToken ct) =>
-        CommandRunner.RunAsync("env", ["-C", workingDirectory, $"KUBECONFIG={kubeconfig}", binary, .. args], timeout: TimeSpan.FromSeconds(60), cancellationToken: ct);
+    public Task<CommandResult> RunAsync(IReadOnlyList<string> args, CancellationToken ct) =>
+        ProcessCommandRunner.Default.RunAsync("env", ["-C", workingDirectory, $"KUBECONFIG={kubeconfig}", binary, .. args], timeout: TimeSpan.FromSeconds(60), cancellationToken: ct);
 
     [GeneratedRegex(@"Forwarding from 127\.0\.0\.1:(\d+) ->")]
     private static partial Regex Forwarding();

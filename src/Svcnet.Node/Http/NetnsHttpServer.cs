@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Svcnet.Node.Network;
 using Svcnet.Node.Sockets;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Http;
 

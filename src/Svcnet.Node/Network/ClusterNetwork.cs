@@ -1,4 +1,5 @@
 using System.Globalization;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Network;
 
@@ -84,7 +85,7 @@ public sealed class ClusterNetwork(ClusterNames names)
     {
         var state = ClusterState.Load(Names.StateFile);
         // Daemons first (API server, node agent), so nothing restarts pods or rewrites rules while we remove them.
-        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Exec.Signals.IsAlive(p) && IsOurs(p)))
+        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)))
         {
             await Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(5));
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Network;
 

@@ -1,4 +1,5 @@
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Network;
 
@@ -11,9 +12,9 @@ public static class Netns
     /// <summary>Names of all named network namespaces (<c>ip netns list</c>).</summary>
     public static async Task<IReadOnlyList<string>> ListAsync(CancellationToken ct = default)
     {
-        var result = await CommandRunner.RunAsync("ip", ["netns", "list"], cancellationToken: ct);
+        var result = await ProcessCommandRunner.Default.RunAsync("ip", ["netns", "list"], cancellationToken: ct);
         result.EnsureSuccess();
-        return [.. result.StandardOutput
+        return [.. result.Stdout
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(line => line.Split(' ', 2)[0])];
     }
@@ -30,7 +31,7 @@ public static class Netns
         var etc = EtcDir(name);
         Directory.CreateDirectory(etc);
         await File.WriteAllTextAsync(Path.Combine(etc, "resolv.conf"), "# svcnet: no DNS inside svcnet namespaces\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n", ct);
-        (await CommandRunner.RunAsync("ip", ["netns", "add", name], cancellationToken: ct)).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunAsync("ip", ["netns", "add", name], cancellationToken: ct)).EnsureSuccess();
         await BatchAsync(name, ["link set lo up"], ct);
     }
 
@@ -41,8 +42,8 @@ public static class Netns
     {
         RequireSvcnetName(name);
         var text = string.Join('\n', commands) + "\n";
-        var result = await CommandRunner.RunAsync("ip", ["-n", name, "-batch", "-"], text, cancellationToken: ct);
-        if (!result.Succeeded)
+        var result = await ProcessCommandRunner.Default.RunTextAsync("ip", ["-n", name, "-batch", "-"], text, cancellationToken: ct);
+        if (!result.Success)
         {
             throw new CommandFailedException(result with { Command = $"ip -n {name} -batch - <<< {text.Trim().Replace('\n', ';')}" });
         }
@@ -52,15 +53,15 @@ public static class Netns
     public static async Task SysctlAsync(string name, IEnumerable<string> assignments, CancellationToken ct = default)
     {
         RequireSvcnetName(name);
-        (await CommandRunner.RunInNetnsAsync(name, ["sysctl", "-q", "-w", .. assignments], cancellationToken: ct)).EnsureSuccess();
+        (await ProcessCommandRunner.Default.RunInNetnsAsync(name, ["sysctl", "-q", "-w", .. assignments], cancellationToken: ct)).EnsureSuccess();
     }
 
     /// <summary>Process ids living in namespace <paramref name="name"/>.</summary>
     public static async Task<IReadOnlyList<int>> PidsAsync(string name, CancellationToken ct = default)
     {
-        var result = await CommandRunner.RunAsync("ip", ["netns", "pids", name], cancellationToken: ct);
-        return result.Succeeded
-            ? [.. result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var result = await ProcessCommandRunner.Default.RunAsync("ip", ["netns", "pids", name], cancellationToken: ct);
+        return result.Success
+            ? [.. result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(p => int.TryParse(p, out var pid) ? pid : 0).Where(p => p > 0)]
             : [];
     }
@@ -102,8 +103,8 @@ public static class Netns
             }
         }
 
-        var result = await CommandRunner.RunAsync("ip", ["netns", "del", name], cancellationToken: ct);
-        if (!result.Succeeded && Exists(name))
+        var result = await ProcessCommandRunner.Default.RunAsync("ip", ["netns", "del", name], cancellationToken: ct);
+        if (!result.Success && Exists(name))
         {
             result.EnsureSuccess();
         }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Network;
 
@@ -38,7 +40,7 @@ public static class ScratchClusters
         await ReapOnceAsync(output);
         Directory.CreateDirectory(dir);
         var pid = Environment.ProcessId;
-        var owner = $"{pid.ToString(CultureInfo.InvariantCulture)} {Exec.Signals.StartTime(pid)?.ToString(CultureInfo.InvariantCulture)}\n";
+        var owner = $"{pid.ToString(CultureInfo.InvariantCulture)} {Signals.StartTime(pid)?.ToString(CultureInfo.InvariantCulture)}\n";
         // Written aside and renamed into place: a reaper never reads a half-written owner file.
         var temp = Path.Combine(dir, $".{OwnerFile}.{Guid.NewGuid():N}");
         await File.WriteAllTextAsync(temp, owner);
@@ -93,7 +95,7 @@ public static class ScratchClusters
                 count++;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException
-                or Exec.CommandFailedException or System.ComponentModel.Win32Exception)
+                or CommandFailedException or System.ComponentModel.Win32Exception)
             {
                 // Being reaped by another process, half gone, or not ours to read: the next reaper looks again.
             }
@@ -137,14 +139,14 @@ public static class ScratchClusters
             return DateTime.UtcNow - File.GetLastWriteTimeUtc(owner) > UnreadableGrace;
         }
 
-        if (!Exec.Signals.IsAlive(pid))
+        if (!Signals.IsAlive(pid))
         {
             return true;
         }
 
         // Alive, but is it the owner? A pid recorded with its start time names one process; another one now is not it.
         return fields.Length > 1 && long.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started)
-            && Exec.Signals.StartTime(pid) is { } now && now != started;
+            && Signals.StartTime(pid) is { } now && now != started;
     }
 
     /// <summary>A real directory (not a link) owned by this process's user: nobody else can make us take a cluster down.</summary>
@@ -155,8 +157,8 @@ public static class ScratchClusters
             return false;
         }
 
-        var stat = await Exec.CommandRunner.RunAsync("stat", ["-c", "%u", "--", dir]);
-        return stat.ExitCode == 0 && uint.TryParse(stat.StandardOutput.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var uid)
-            && uid == Exec.Signals.EffectiveUserId;
+        var stat = await ProcessCommandRunner.Default.RunAsync("stat", ["-c", "%u", "--", dir]);
+        return stat.ExitCode == 0 && uint.TryParse(stat.Stdout.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var uid)
+            && uid == Signals.EffectiveUserId;
     }
 }

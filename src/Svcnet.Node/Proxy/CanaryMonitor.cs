@@ -1,3 +1,4 @@
+using Svcnet.Platform.Exec;
 namespace Svcnet.Node.Proxy;
 
 /// <summary>
@@ -19,7 +20,7 @@ public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Fun
                 await applier.EnsureCanariesAsync(ct);
                 break;
             }
-            catch (Exec.CommandFailedException)
+            catch (CommandFailedException)
             {
                 await Task.Delay(interval, ct);
             }
@@ -36,7 +37,7 @@ public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Fun
                     await applier.EnsureCanariesAsync(ct);
                 }
             }
-            catch (Exec.CommandFailedException)
+            catch (CommandFailedException)
             {
                 // iptables busy or the tables half gone: the next check tries again (kube-proxy logs and goes on).
             }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Proxy;
 
@@ -19,9 +19,9 @@ public sealed class ConntrackCleaner(string netns)
 {
     public async Task<IReadOnlyList<ConntrackFlow>> ListUdpAsync(CancellationToken ct = default)
     {
-        var result = await CommandRunner.RunInNetnsAsync(netns, ["conntrack", "-L", "-p", "udp", "-f", "ipv4"], cancellationToken: ct);
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["conntrack", "-L", "-p", "udp", "-f", "ipv4"], cancellationToken: ct);
         result.EnsureSuccess();
-        return [.. result.StandardOutput.Split('\n').Select(Parse).OfType<ConntrackFlow>()];
+        return [.. result.Stdout.Split('\n').Select(Parse).OfType<ConntrackFlow>()];
     }
 
     /// <summary>Parses one line of <c>conntrack -L</c> (the first src/dst/sport/dport are the original tuple).</summary>
@@ -88,9 +88,9 @@ public sealed class ConntrackCleaner(string netns)
 
                 if (filter is not null)
                 {
-                    var result = await CommandRunner.RunInNetnsAsync(netns, ["conntrack", "-D", "-p", "udp", "-f", "ipv4", .. filter], cancellationToken: ct);
+                    var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["conntrack", "-D", "-p", "udp", "-f", "ipv4", .. filter], cancellationToken: ct);
                     // conntrack exits 1 when nothing matched any more (deleted by an earlier filter): not an error.
-                    deleted += CountDeleted(result.StandardError);
+                    deleted += CountDeleted(result.Stderr);
                     break;
                 }
             }

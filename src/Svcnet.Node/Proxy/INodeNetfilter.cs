@@ -1,3 +1,4 @@
+using Svcnet.Platform.Exec;
 namespace Svcnet.Node.Proxy;
 
 /// <summary>
@@ -25,5 +26,5 @@ public interface INodeNetfilter
     Task<bool> CanaryExistsAsync(string table, CancellationToken ct = default);
 
     /// <summary>Runs one iptables command (argv after the binary) and returns its result.</summary>
-    Task<Exec.ProcessResult> IptablesAsync(IReadOnlyList<string> args, CancellationToken ct = default);
+    Task<CommandResult> IptablesAsync(IReadOnlyList<string> args, CancellationToken ct = default);
 }

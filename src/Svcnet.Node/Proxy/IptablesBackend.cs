@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Proxy;
 
@@ -64,8 +64,8 @@ public static partial class IptablesBackend
     public static async Task WriteKubeletHintAsync(string netns, IptablesMode mode, CancellationToken ct = default)
     {
         var tools = new IptablesTools(mode);
-        var result = await CommandRunner.RunInNetnsAsync(netns, [tools.Iptables, "-w", "5", "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"], cancellationToken: ct);
-        if (!result.Succeeded && !result.StandardError.Contains("exists", StringComparison.OrdinalIgnoreCase))
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, [tools.Iptables, "-w", "5", "-t", "mangle", "-N", "KUBE-IPTABLES-HINT"], cancellationToken: ct);
+        if (!result.Success && !result.Stderr.Contains("exists", StringComparison.OrdinalIgnoreCase))
         {
             result.EnsureSuccess();
         }
@@ -73,7 +73,7 @@ public static partial class IptablesBackend
 
     private static async Task<string> SaveOutput(string netns, string tool, string[] args, CancellationToken ct)
     {
-        var result = await CommandRunner.RunInNetnsAsync(netns, [tool, .. args], timeout: TimeSpan.FromSeconds(5), cancellationToken: ct);
-        return result.Succeeded ? result.StandardOutput : "";
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, [tool, .. args], timeout: TimeSpan.FromSeconds(5), cancellationToken: ct);
+        return result.Success ? result.Stdout : "";
     }
 }

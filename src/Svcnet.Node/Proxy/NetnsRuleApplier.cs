@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Node.Proxy;
@@ -30,20 +30,20 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
     public async Task RestoreAsync(string input, CancellationToken ct = default)
     {
         // kube-proxy passes "-w 5 -W 100000"; iptables 1.8's -W is deprecated and only prints a warning, so -w alone.
-        var result = await CommandRunner.RunInNetnsAsync(Netns, [Tools.Restore, .. WaitFlags, "--noflush", "--counters"], input,
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Restore, .. WaitFlags, "--noflush", "--counters"], System.Text.Encoding.UTF8.GetBytes(input),
             TimeSpan.FromSeconds(30), ct);
-        if (result.Succeeded)
+        if (result.Success)
         {
             return;
         }
 
-        var match = LineNumber().Match(result.StandardError);
+        var match = LineNumber().Match(result.Stderr);
         int? line = match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
         var context = line is { } n ? Around(input, n) : "";
         var offending = line is { } l ? input.Split('\n').ElementAtOrDefault(l - 1) : null;
         throw new RestoreFailedException(
-            $"{Tools.Restore} in {Netns} failed{(line is null ? "" : $" at line {line}: {offending}")}: {FirstLine(result.StandardError)}",
-            line, context, result.StandardError);
+            $"{Tools.Restore} in {Netns} failed{(line is null ? "" : $" at line {line}: {offending}")}: {FirstLine(result.Stderr)}",
+            line, context, result.Stderr);
     }
 
     private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -101,12 +101,12 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
 
     public async Task<string> SaveAsync(string? table = null, CancellationToken ct = default)
     {
-        var result = await CommandRunner.RunInNetnsAsync(Netns, [Tools.Save, .. table is null ? (string[])[] : ["-t", table]], cancellationToken: ct);
-        return result.EnsureSuccess().StandardOutput;
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Save, .. table is null ? (string[])[] : ["-t", table]], cancellationToken: ct);
+        return result.EnsureSuccess().Stdout;
     }
 
-    public Task<ProcessResult> IptablesAsync(IReadOnlyList<string> args, CancellationToken ct = default) =>
-        CommandRunner.RunInNetnsAsync(Netns, [Tools.Iptables, .. WaitFlags, .. args], cancellationToken: ct);
+    public Task<CommandResult> IptablesAsync(IReadOnlyList<string> args, CancellationToken ct = default) =>
+        ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Iptables, .. WaitFlags, .. args], cancellationToken: ct);
 
     /// <summary>
     /// kube-proxy runs <c>iptables -N</c>, <c>-C</c> and <c>-I</c> for each jump: some 40 processes per full sync.
@@ -136,7 +136,7 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
                 // exists, ask iptables itself (-C compares rules, not text), so that an iptables that prints a rule
                 // differently can never make us insert it again at every full sync.
                 if (!rules.Contains($"-A {jump.BaseChain} {jump.RuleText}")
-                    && !(targetExisted && (await IptablesAsync(["-t", table, "-C", jump.BaseChain, .. jump.RuleArgs], ct)).Succeeded))
+                    && !(targetExisted && (await IptablesAsync(["-t", table, "-C", jump.BaseChain, .. jump.RuleArgs], ct)).Success))
                 {
                     insert.Add($"-I {jump.BaseChain} {jump.RuleText}");
                 }
@@ -164,7 +164,7 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
     public async Task EnsureChainAsync(string table, string chain, CancellationToken ct = default)
     {
         var result = await IptablesAsync(["-t", table, "-N", chain], ct);
-        if (!result.Succeeded && !result.StandardError.Contains("exists", StringComparison.OrdinalIgnoreCase))
+        if (!result.Success && !result.Stderr.Contains("exists", StringComparison.OrdinalIgnoreCase))
         {
             result.EnsureSuccess();
         }
@@ -179,5 +179,5 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
     }
 
     public async Task<bool> CanaryExistsAsync(string table, CancellationToken ct = default) =>
-        (await IptablesAsync(["-t", table, "-S", Canary], ct)).Succeeded;
+        (await IptablesAsync(["-t", table, "-S", Canary], ct)).Success;
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Proxy;
 
@@ -17,9 +18,9 @@ public static class ProxyCleanup
         foreach (var jump in BaseChainJumps.RemovedByCleanup)
         {
             var result = await applier.IptablesAsync(["-t", jump.Table, "-D", jump.BaseChain, .. jump.RuleArgs], ct);
-            if (!result.Succeeded && !IsNotFound(result.StandardError))
+            if (!result.Success && !IsNotFound(result.Stderr))
             {
-                errors.Add(result.StandardError.Trim());
+                errors.Add(result.Stderr.Trim());
             }
         }
 
@@ -42,7 +43,7 @@ public static class ProxyCleanup
         {
             saved = await applier.SaveAsync(table, ct);
         }
-        catch (Exec.CommandFailedException e)
+        catch (CommandFailedException e)
         {
             errors.Add(e.Message);
             return;

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Proxy;
 
@@ -24,11 +24,11 @@ public static partial class ProxyHostSetup
             await Network.Netns.SysctlAsync(netns, ["net.ipv4.conf.all.route_localnet=1"], ct);
         }
 
-        var liberal = await CommandRunner.RunInNetnsAsync(netns, ["sysctl", "-n", "net.netfilter.nf_conntrack_tcp_be_liberal"], cancellationToken: ct);
-        var tcpBeLiberal = liberal.Succeeded && liberal.StandardOutput.Trim() != "0";
+        var liberal = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["sysctl", "-n", "net.netfilter.nf_conntrack_tcp_be_liberal"], cancellationToken: ct);
+        var tcpBeLiberal = liberal.Success && liberal.Stdout.Trim() != "0";
 
-        var version = await CommandRunner.RunAsync(tools.Iptables, ["--version"], cancellationToken: ct);
-        var m = Version().Match(version.StandardOutput);
+        var version = await ProcessCommandRunner.Default.RunAsync(tools.Iptables, ["--version"], cancellationToken: ct);
+        var m = Version().Match(version.Stdout);
         var randomFully = m.Success && new Version(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)) >= new Version(1, 6, 2);
@@ -58,8 +58,8 @@ public static partial class ProxyHostSetup
         var present = new HashSet<string>(StringComparer.Ordinal);
         foreach (var name in NfacctCounterNames)
         {
-            var get = await CommandRunner.RunInNetnsAsync(netns, ["nfacct", "get", name], cancellationToken: ct);
-            if (get.Succeeded || (await CommandRunner.RunInNetnsAsync(netns, ["nfacct", "add", name], cancellationToken: ct)).Succeeded)
+            var get = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["nfacct", "get", name], cancellationToken: ct);
+            if (get.Success || (await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["nfacct", "add", name], cancellationToken: ct)).Success)
             {
                 present.Add(name);
             }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform;
 
 namespace Svcnet.Node.Runtime;
 
@@ -243,7 +244,7 @@ public sealed class ContainerSupervisor
     {
         // ip netns exec -> setsid -> sh -> the container: each execs the next, so the pid we hold is the container's.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, WorkingDirectory = launch.WorkingDir ?? "/" };
-        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandRunner.Quote(logPath)} 2>&1"])
+        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logPath)} 2>&1"])
         {
             psi.ArgumentList.Add(arg);
         }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Svcnet.Node.Network;
 using Svcnet.Node.Sockets;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Runtime;
 

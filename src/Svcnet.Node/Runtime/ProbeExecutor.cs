@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using k8s.Models;
-using Svcnet.Node.Exec;
-using Svcnet.Node.Network;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Runtime;
 
@@ -136,7 +136,7 @@ public sealed class ProbeExecutor(string nodeNetns, string podNetns, string podI
         var argv = new List<string> { "env", "-i" };
         argv.AddRange(environment.Select(kv => $"{kv.Key}={kv.Value}"));
         argv.AddRange(command);
-        var result = await CommandRunner.RunInNetnsAsync(podNetns, argv, timeout: timeout, cancellationToken: ct);
-        return result.Succeeded;
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(podNetns, argv, timeout: timeout, cancellationToken: ct);
+        return result.Success;
     }
 }

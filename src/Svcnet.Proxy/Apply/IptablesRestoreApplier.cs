@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Proxy.Apply;
@@ -9,8 +10,10 @@ namespace Svcnet.Proxy.Apply;
 /// Applies payloads with <c>iptables-restore --noflush --counters</c> (or the legacy / IPv6 variant), optionally
 /// inside a network namespace. The restore is one transaction per table: a failure leaves the table as it was.
 /// </summary>
-public sealed partial class IptablesRestoreApplier(string restoreBinary = "iptables-restore", string? networkNamespace = null) : IRuleApplier
+public sealed partial class IptablesRestoreApplier(string restoreBinary = "iptables-restore", string? networkNamespace = null, ICommandRunner? runner = null) : IRuleApplier
 {
+    private readonly ICommandRunner _runner = runner ?? ProcessCommandRunner.Default;
+
     public string RestoreBinary { get; } = restoreBinary;
 
     public async Task<ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
@@ -25,9 +28,7 @@ public sealed partial class IptablesRestoreApplier(string restoreBinary = "iptab
     public Task<CommandResult> RunAsync(ReadOnlyMemory<byte> payload, CancellationToken cancel = default)
     {
         string[] args = [RestoreBinary, "-w", "5", "-W", "100000", "--noflush", "--counters"];
-        return networkNamespace is null
-            ? ProcessRunner.RunAsync(args[0], args[1..], payload, cancel: cancel)
-            : ProcessRunner.RunAsync("ip", ["netns", "exec", networkNamespace, .. args], payload, cancel: cancel);
+        return _runner.RunInNetnsAsync(networkNamespace ?? "", args, payload, TimeSpan.FromMinutes(5), cancel);
     }
 
     /// <summary>Adds the payload line that iptables-restore names ("line N failed") to its message.</summary>

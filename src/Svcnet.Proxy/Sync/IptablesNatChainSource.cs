@@ -1,15 +1,15 @@
-using Svcnet.Proxy.Apply;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Proxy.Sync;
 
 /// <summary>Reads the nat table's chain names with <c>iptables-save -t nat</c> (optionally in a network namespace).</summary>
-public sealed class IptablesNatChainSource(string saveBinary = "iptables-save", string? networkNamespace = null) : INatChainSource
+public sealed class IptablesNatChainSource(string saveBinary = "iptables-save", string? networkNamespace = null, ICommandRunner? runner = null) : INatChainSource
 {
+    private readonly ICommandRunner _runner = runner ?? ProcessCommandRunner.Default;
+
     public async Task<IReadOnlyCollection<string>?> ListNatChainsAsync(CancellationToken cancel = default)
     {
-        var result = networkNamespace is null
-            ? await ProcessRunner.RunAsync(saveBinary, ["-t", "nat"], cancel: cancel)
-            : await ProcessRunner.RunAsync("ip", ["netns", "exec", networkNamespace, saveBinary, "-t", "nat"], cancel: cancel);
+        var result = await _runner.RunInNetnsAsync(networkNamespace ?? "", [saveBinary, "-t", "nat"], cancellationToken: cancel);
         if (!result.Success)
         {
             return null;

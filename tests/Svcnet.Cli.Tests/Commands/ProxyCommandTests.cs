@@ -118,7 +118,7 @@ public sealed class ProxyCommandTests : IAsyncLifetime
     [Fact]
     public async Task Svcnet_proxy_programs_a_private_network_namespace()
     {
-        await using var ns = await Svcnet.Proxy.Apply.NetworkNamespace.CreateAsync("svcnet-test");
+        await using var ns = await Svcnet.Platform.Namespaces.NetworkNamespace.CreateAsync("svcnet-test");
         var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--netns", ns.Name, "--max-syncs", "1", "--hostname-override", "node-1");
         Assert.True(result.ExitCode == 0, result.Stderr);
         var nat = await ns.ExecCheckedAsync("iptables-save", "-t", "nat");
@@ -132,7 +132,7 @@ public sealed class ProxyCommandTests : IAsyncLifetime
     {
         foreach (var own in new[] { false, true })
         {
-            await using var ns = await Svcnet.Proxy.Apply.NetworkNamespace.CreateAsync("svcnet-test");
+            await using var ns = await Svcnet.Platform.Namespaces.NetworkNamespace.CreateAsync("svcnet-test");
             var sync = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--netns", ns.Name, "--max-syncs", "1", "--hostname-override", "node-1");
             Assert.True(sync.ExitCode == 0, sync.Stderr);
             Assert.Contains(":KUBE-SERVICES", await ns.ExecCheckedAsync("iptables-save"), StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Svcnet.Platform.Namespaces;
 using Svcnet.Proxy.Apply;
 
 namespace Svcnet.Cli.Tests.Support;

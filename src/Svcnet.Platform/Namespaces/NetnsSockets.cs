@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Svcnet.Node.Network;
+namespace Svcnet.Platform.Namespaces;
 
 /// <summary>
 /// Creates sockets that live in another network namespace without starting a process: a short-lived thread

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Svcnet.Node.Exec;
+namespace Svcnet.Platform;
 
 /// <summary>POSIX signals by pid (and process group), which <see cref="System.Diagnostics.Process"/> lacks (it only kills).</summary>
 public static partial class Signals
