@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Svcnet.Node.Network;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Cli.Commands;
 
@@ -41,8 +42,11 @@ public static class ExecCommand
                 return 1;
             }
 
-            var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
-            foreach (var arg in (string[])["netns", "exec", netns, .. parse.GetValue(command)!])
+            // Interactive: the command shares this terminal's stdio, so it is started here rather than through the
+            // capturing ICommandRunner; entering the namespace is the platform layer's argv all the same.
+            var argv = NetnsExec.Argv(netns, parse.GetValue(command)!);
+            var psi = new ProcessStartInfo(argv[0]) { UseShellExecute = false };
+            foreach (var arg in argv[1..])
             {
                 psi.ArgumentList.Add(arg);
             }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Inspect.Graph;
 
@@ -55,34 +55,14 @@ public static class GraphWriter
     /// <summary>Runs Graphviz (Debian package graphviz) on the DOT text.</summary>
     public static string Svg(ChainGraph graph)
     {
-        var psi = new ProcessStartInfo("dot") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("-Tsvg");
-        Process process;
-        try
+        var result = ProcessCommandRunner.Default.RunTextAsync("dot", ["-Tsvg"], Dot(graph), TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        return result.ExitCode switch
         {
-            process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dot");
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("Graphviz `dot` is not installed (apt-get install graphviz)", e);
-        }
-        using (process)
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            process.StandardInput.Write(Dot(graph));
-            process.StandardInput.Close();
-            if (!process.WaitForExit(60_000))
-            {
-                process.Kill(true);
-                throw new InvalidOperationException("dot did not finish in 60 s");
-            }
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"dot failed: {error.Result.Trim()}");
-            }
-            return output.Result;
-        }
+            0 => result.Stdout,
+            127 => throw new InvalidOperationException("Graphviz `dot` is not installed (apt-get install graphviz)"),
+            124 => throw new InvalidOperationException("dot did not finish in 60 s"),
+            _ => throw new InvalidOperationException($"dot failed: {result.Stderr.Trim()}"),
+        };
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Svcnet.Inspect.Model;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Inspect.Parsing;
 
@@ -58,23 +58,12 @@ public static class RuleSource
 
     private static string Run(string command, string[] args, string what)
     {
-        var psi = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
+        var result = ProcessCommandRunner.Default.RunAsync(command, args, timeout: TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        return result.ExitCode switch
         {
-            psi.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {command}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        if (!process.WaitForExit(30_000))
-        {
-            process.Kill(true);
-            throw new InvalidOperationException($"{what} did not finish in 30 s");
-        }
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{what} failed: {stderr.Trim()}");
-        }
-        return stdout.Result;
+            0 => result.Stdout,
+            124 => throw new InvalidOperationException($"{what} did not finish in 30 s"),
+            _ => throw new InvalidOperationException($"{what} failed: {result.Stderr.Trim()}"),
+        };
     }
 }
