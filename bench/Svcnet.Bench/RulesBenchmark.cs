@@ -135,7 +135,7 @@ public static class RulesBenchmark
         var fullMs = watch.Elapsed.TotalMilliseconds;
         if (!result.Success)
         {
-            throw new InvalidOperationException($"{tool} failed: {IptablesRestoreApplier.Describe(result.Stderr, full)}");
+            throw new InvalidOperationException($"{tool} failed: {IptablesRestore.Describe(result.Stderr, full)}");
         }
 
         var partialMs = double.NaN;
@@ -146,7 +146,7 @@ public static class RulesBenchmark
             partialMs = watch.Elapsed.TotalMilliseconds;
             if (!applied.Success)
             {
-                throw new InvalidOperationException($"{tool} (partial) failed: {IptablesRestoreApplier.Describe(applied.Stderr, partial)}");
+                throw new InvalidOperationException($"{tool} (partial) failed: {IptablesRestore.Describe(applied.Stderr, partial)}");
             }
         }
 

@@ -1,6 +1,6 @@
 using System.Text;
-using System.Text.RegularExpressions;
 using Svcnet.Platform.Exec;
+using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Node.Proxy;
@@ -11,7 +11,7 @@ namespace Svcnet.Node.Proxy;
 /// <see cref="Svcnet.Proxy.Apply.IRuleApplier"/> (restore, plus the base-chain jumps after full syncs, as
 /// kube-proxy does) and <see cref="Svcnet.Proxy.Sync.INatChainSource"/>.
 /// </summary>
-public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
+public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
     : INodeNetfilter, Svcnet.Proxy.Apply.IRuleApplier, Svcnet.Proxy.Sync.INatChainSource
 {
     public const string Canary = "KUBE-PROXY-CANARY";
@@ -24,21 +24,16 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
     public static async Task<NetnsRuleApplier> CreateAsync(string netns, IptablesMode? forced = null, CancellationToken ct = default) =>
         new(netns, new IptablesTools(forced ?? await IptablesBackend.DetectAsync(netns, ct)));
 
-    [GeneratedRegex(@"line:? (\d+)")]
-    private static partial Regex LineNumber();
-
     public async Task RestoreAsync(string input, CancellationToken ct = default)
     {
-        // kube-proxy passes "-w 5 -W 100000"; iptables 1.8's -W is deprecated and only prints a warning, so -w alone.
-        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Restore, .. WaitFlags, "--noflush", "--counters"], System.Text.Encoding.UTF8.GetBytes(input),
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, IptablesRestore.Argv(Tools.Restore), Encoding.UTF8.GetBytes(input),
             TimeSpan.FromSeconds(30), ct);
         if (result.Success)
         {
             return;
         }
 
-        var match = LineNumber().Match(result.Stderr);
-        int? line = match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+        var line = IptablesRestore.FailedLine(result.Stderr);
         var context = line is { } n ? Around(input, n) : "";
         var offending = line is { } l ? input.Split('\n').ElementAtOrDefault(l - 1) : null;
         throw new RestoreFailedException(

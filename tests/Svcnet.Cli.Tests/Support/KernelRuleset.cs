@@ -39,7 +39,7 @@ public sealed class KernelRuleset : IAsyncDisposable
     public async Task ApplyAsync(string payload)
     {
         var result = await _ns.ExecAsync(Restore, ["--noflush", "--counters"], System.Text.Encoding.UTF8.GetBytes(payload));
-        Assert.True(result.Success, $"{Restore} rejected the payload: {IptablesRestoreApplier.Describe(result.Stderr, System.Text.Encoding.UTF8.GetBytes(payload))}");
+        Assert.True(result.Success, $"{Restore} rejected the payload: {IptablesRestore.Describe(result.Stderr, System.Text.Encoding.UTF8.GetBytes(payload))}");
     }
 
     /// <summary>table -> chain -> rules, as iptables-save prints them.</summary>

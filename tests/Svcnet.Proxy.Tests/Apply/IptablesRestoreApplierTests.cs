@@ -17,7 +17,7 @@ public class IptablesRestoreApplierTests
     {
         var payload = Payload();
         var runner = new FakeCommandRunner()
-            .Expect(["ip", "netns", "exec", "svcnet-test", "iptables-restore", "-w", "5", "-W", "100000", "--noflush", "--counters"], payload.Text);
+            .Expect(["ip", "netns", "exec", "svcnet-test", "iptables-restore", "-w", "5", "--noflush", "--counters"], payload.Text);
 
         var result = await new IptablesRestoreApplier("iptables-restore", "svcnet-test", runner).ApplyAsync(payload);
 
@@ -30,7 +30,7 @@ public class IptablesRestoreApplierTests
     {
         var payload = Payload();
         var runner = new FakeCommandRunner()
-            .Expect(["iptables-legacy-restore", "-w", "5", "-W", "100000", "--noflush", "--counters"], payload.Text);
+            .Expect(["iptables-legacy-restore", "-w", "5", "--noflush", "--counters"], payload.Text);
 
         Assert.True((await new IptablesRestoreApplier("iptables-legacy-restore", null, runner).ApplyAsync(payload)).Success);
         runner.VerifyAllRan();
@@ -41,7 +41,7 @@ public class IptablesRestoreApplierTests
     {
         var payload = Payload();
         var runner = new FakeCommandRunner()
-            .Expect(["iptables-restore", "-w", "5", "-W", "100000", "--noflush", "--counters"], payload.Text,
+            .Expect(["iptables-restore", "-w", "5", "--noflush", "--counters"], payload.Text,
                 exitCode: 2, stderr: "iptables-restore: line 3 failed");
 
         var result = await new IptablesRestoreApplier(runner: runner).ApplyAsync(payload);
@@ -54,7 +54,7 @@ public class IptablesRestoreApplierTests
     public async Task TheFakeRefusesADifferentStdin()
     {
         var runner = new FakeCommandRunner()
-            .Expect(["iptables-restore", "-w", "5", "-W", "100000", "--noflush", "--counters"], "*filter\nCOMMIT\n");
+            .Expect(["iptables-restore", "-w", "5", "--noflush", "--counters"], "*filter\nCOMMIT\n");
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => new IptablesRestoreApplier(runner: runner).ApplyAsync(Payload()));
     }
