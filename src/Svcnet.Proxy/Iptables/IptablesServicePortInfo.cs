@@ -7,15 +7,16 @@ namespace Svcnet.Proxy.Iptables;
 /// <summary>
 /// What iptables mode adds to a shared <see cref="ServicePort"/> (kube-proxy's iptables <c>servicePortInfo</c> and
 /// <c>endpointInfo</c>): the hashed KUBE-SVC/SVL/EXT/FW names and each endpoint's KUBE-SEP name. Made once per port
-/// instance through <see cref="BackendInfo{TInfo}"/>; endpoint names are kept per endpoint string, since endpoints
+/// instance through <see cref="BackendInfo{TInfo}"/>; endpoint names are kept per endpoint instance, since endpoints
 /// churn while their Service stays the same.
 /// </summary>
 public sealed class IptablesServicePortInfo
 {
     private static readonly BackendInfo<IptablesServicePortInfo> Infos = new(port => new IptablesServicePortInfo(port));
 
-    // Read lock-free: compilers of two proxiers (or parallel tests) may share a port instance.
-    private readonly ConcurrentDictionary<string, string> _endpointChains = new(StringComparer.Ordinal);
+    // Keyed by endpoint instance (an unchanged slice keeps its instances, so a lookup hashes a reference, not a
+    // string); read lock-free: compilers of two proxiers (or parallel tests) may share a port instance.
+    private readonly ConcurrentDictionary<ServiceEndpoint, string> _endpointChains = new(ReferenceEqualityComparer.Instance);
     private readonly ServicePort _port;
 
     private IptablesServicePortInfo(ServicePort port)
@@ -48,9 +49,9 @@ public sealed class IptablesServicePortInfo
 
     /// <summary>The KUBE-SEP chain of one of this port's endpoints.</summary>
     public string EndpointChain(ServiceEndpoint endpoint) =>
-        _endpointChains.TryGetValue(endpoint.EndpointString, out var chain)
+        _endpointChains.TryGetValue(endpoint, out var chain)
             ? chain
-            : _endpointChains.GetOrAdd(endpoint.EndpointString, ChainNames.EndpointChain(_port.NameString, _port.Name.Protocol, endpoint.EndpointString));
+            : _endpointChains.GetOrAdd(endpoint, ChainNames.EndpointChain(_port.NameString, _port.Name.Protocol, endpoint.EndpointString));
 
     /// <summary>Forgets the names of endpoints that are gone, once they outnumber the current ones (bounded memory under churn).</summary>
     internal void Retain(EquatableArray<ServiceEndpoint> endpoints)
@@ -60,10 +61,10 @@ public sealed class IptablesServicePortInfo
             return;
         }
 
-        var current = new HashSet<string>(StringComparer.Ordinal);
+        var current = new HashSet<ServiceEndpoint>(ReferenceEqualityComparer.Instance);
         foreach (var endpoint in endpoints)
         {
-            current.Add(endpoint.EndpointString);
+            current.Add(endpoint);
         }
 
         foreach (var key in _endpointChains.Keys)
