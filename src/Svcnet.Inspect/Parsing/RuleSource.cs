@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Parsing;
 
