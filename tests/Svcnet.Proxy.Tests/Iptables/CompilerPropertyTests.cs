@@ -1,6 +1,7 @@
 using System.Globalization;
 using FsCheck.Xunit;
 using Svcnet.Netfilter.Iptables.Restore;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;

@@ -1,6 +1,6 @@
 using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Apply;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Sync;
 
 namespace Svcnet.Proxy.Tests.Support;

@@ -1,6 +1,6 @@
 using Svcnet.Netfilter.Iptables.Restore;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Tests.Support;

@@ -15,7 +15,8 @@ namespace Svcnet.Netfilter.Iptables.Parsing;
 /// </remarks>
 public static class RuleSetParser
 {
-    private static readonly Dictionary<string, string[]> BuiltinChains = new(StringComparer.Ordinal)
+    /// <summary>The built-in chains of each table (x_tables' hooks), which exist before anything is restored.</summary>
+    internal static readonly Dictionary<string, string[]> BuiltinChains = new(StringComparer.Ordinal)
     {
         ["filter"] = ["INPUT", "FORWARD", "OUTPUT"],
         ["nat"] = ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],

@@ -21,16 +21,6 @@ public sealed class FakeIptablesRestore
         "LOG", "NFLOG", "NOTRACK", "CT", "TRACE", "TPROXY", "CLASSIFY", "TCPMSS", "CHECKSUM",
     };
 
-    /// <summary>The built-in chains of each table (x_tables' hooks), which exist before anything is restored.</summary>
-    private static readonly Dictionary<string, string[]> Builtins = new(StringComparer.Ordinal)
-    {
-        ["filter"] = ["INPUT", "FORWARD", "OUTPUT"],
-        ["nat"] = ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
-        ["mangle"] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
-        ["raw"] = ["PREROUTING", "OUTPUT"],
-        ["security"] = ["INPUT", "FORWARD", "OUTPUT"],
-    };
-
     private readonly SortedDictionary<string, TableState> _tables = new(StringComparer.Ordinal);
 
     /// <summary>Each committed table's chains (sorted by name) and their rules as <c>-A CHAIN ...</c> lines, in order.</summary>
@@ -143,7 +133,7 @@ public sealed class FakeIptablesRestore
 
     private static TableState NewTable(RestoreLine line)
     {
-        if (!Builtins.TryGetValue(line.Name, out var builtins))
+        if (!RuleSetParser.BuiltinChains.TryGetValue(line.Name, out var builtins))
         {
             throw Fail(line, $"table {line.Name} does not exist");
         }
