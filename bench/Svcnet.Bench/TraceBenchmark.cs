@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Bench;
 

@@ -1,5 +1,5 @@
 using Svcnet.Bench;
-using Svcnet.Inspect.Parsing;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using Svcnet.Inspect.Diff;
 using Svcnet.Inspect.Explain;
-using Svcnet.Inspect.Parsing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 
@@ -9,7 +10,7 @@ public class DiffAndExplainTests
 {
     private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Data", .. parts]);
 
-    private static Model.RuleSet Flows(string name) => RuleSetParser.Parse(FlowFile.Load(Data("KubeProxyFlows", name + ".flows")).Rules);
+    private static RuleSet Flows(string name) => RuleSetParser.Parse(FlowFile.Load(Data("KubeProxyFlows", name + ".flows")).Rules);
 
     [Fact]
     public void Diff_of_the_seeds_dumps_shows_the_new_service_its_entry_points_and_endpoint()

@@ -1,6 +1,6 @@
 using System.Xml.Linq;
 using Svcnet.Inspect.Graph;
-using Svcnet.Inspect.Parsing;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 

@@ -1,7 +1,7 @@
 using System.Net;
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 

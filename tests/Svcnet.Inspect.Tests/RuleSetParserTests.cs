@@ -1,5 +1,5 @@
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 

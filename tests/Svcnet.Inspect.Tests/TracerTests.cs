@@ -1,7 +1,7 @@
 using System.Net;
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Inspect.Tests;
 
@@ -144,7 +144,7 @@ public class KubeProxyJumpsTests
     [Fact]
     public void A_restore_payload_gets_kube_proxys_base_chain_jumps_and_a_node_dump_is_left_alone()
     {
-        var payload = Svcnet.Inspect.Parsing.RuleSetParser.Parse("""
+        var payload = RuleSetParser.Parse("""
             *filter
             :KUBE-SERVICES - [0:0]
             :KUBE-FORWARD - [0:0]
@@ -173,7 +173,7 @@ public class TraceTreeTests
     [Fact]
     public void The_tree_has_one_route_line_per_outcome_with_the_endpoint_share()
     {
-        var rules = Svcnet.Inspect.Parsing.RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
+        var rules = RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
         var result = new Tracer(rules).Trace(new TraceRequest(System.Net.IPAddress.Parse("10.244.1.20"), System.Net.IPAddress.Parse("10.96.0.10"), 80));
         var text = TraceTree.Write(result);
         Assert.Contains("KUBE-SERVICES matched `demo/web:http cluster IP` → KUBE-SVC-XRY76EGRC3BSCIIJ → 33.33% KUBE-SEP-JPICTQTYOLMYNIJ7 DNAT 10.244.2.7:8080", text, StringComparison.Ordinal);
@@ -188,7 +188,7 @@ public class ConntrackStateTests
     [Fact]
     public void An_established_packet_skips_nat_and_meets_the_filter_rules_for_established_traffic()
     {
-        var rules = Svcnet.Inspect.Parsing.RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
+        var rules = RuleSetParser.ParseFile(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules"));
         var request = new TraceRequest(System.Net.IPAddress.Parse("10.244.1.20"), System.Net.IPAddress.Parse("10.244.2.7"), 8080,
             ConntrackStates: new ValueList<string>(["ESTABLISHED"]));
         var result = new Tracer(rules).Trace(request);

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Svcnet.Inspect.Graph;
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Cli.Commands;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using Svcnet.Cli.Options;
+using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Conversion;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Manifests;
 
 namespace Svcnet.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Snapshots;
+using Svcnet.Netfilter.Iptables.Parsing;
 using Svcnet.Node.Network;
 
 namespace Svcnet.Cli.Commands;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Net;
-using Svcnet.Inspect.Model;
-using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 
 namespace Svcnet.Cli.Commands;
 

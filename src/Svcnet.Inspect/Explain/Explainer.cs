@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Svcnet.Inspect.Model;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Explain;
 

@@ -1,4 +1,4 @@
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Explain;
 
@@ -157,7 +157,7 @@ public static class ServiceCatalog
                 var inSvc = JumpsFrom("KUBE-SVC-") || !inSvl;
                 endpoints.Add(new Endpoint(sep, dnat?.ToDestination ?? "(no DNAT)", inSvc, inSvl));
             }
-            var affinity = Rules.SelectMany(r => r.Matches.OfType<Model.RecentMatch>()).FirstOrDefault(m => m.Seconds is not null)?.Seconds;
+            var affinity = Rules.SelectMany(r => r.Matches.OfType<RecentMatch>()).FirstOrDefault(m => m.Seconds is not null)?.Seconds;
             return new ServicePort(ns, name, port, protocol,
                 new ValueList<EntryPoint>(Entries.DistinctBy(e => (e.Kind, e.Address, e.Port, e.Target))),
                 new ValueList<string>(_chains),

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Svcnet.Inspect.Explain;
-using Svcnet.Inspect.Model;
 using Svcnet.Inspect.Tracing;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Graph;
 
@@ -86,7 +86,7 @@ public sealed class ChainGraph
                 _nodes.TryAdd(ep, new GraphNode(ep, d.ToDestination, "endpoint"));
                 _edges.Add(new GraphEdge(from, ep, ("DNAT " + label).Trim(), false));
                 break;
-            case VerdictTarget { Verdict: Model.Verdict.Accept or Model.Verdict.Drop } v:
+            case VerdictTarget { Verdict: Verdict.Accept or Verdict.Drop } v:
                 _edges.Add(new GraphEdge(from, VerdictNode(v.Verdict.ToString().ToUpperInvariant()), label, false));
                 break;
             case RejectTarget:

@@ -1,4 +1,5 @@
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
+using Svcnet.Netfilter.Iptables.Parsing;
 using Svcnet.Platform.Exec;
 
 namespace Svcnet.Inspect.Parsing;

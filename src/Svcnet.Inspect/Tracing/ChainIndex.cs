@@ -1,4 +1,4 @@
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Tracing;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Tracing;
 

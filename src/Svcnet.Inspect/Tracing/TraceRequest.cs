@@ -1,5 +1,5 @@
 using System.Net;
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Tracing;
 

@@ -1,4 +1,4 @@
-using Svcnet.Inspect.Model;
+using Svcnet.Netfilter.Iptables.Model;
 
 namespace Svcnet.Inspect.Tracing;
 
@@ -243,7 +243,7 @@ public sealed class Tracer(RuleSet rules)
                 left.Add(taken with { Stop = BranchStop.Reject });
                 break;
             case DnatTarget dnat:
-                var address = Parsing.Values.Address(dnat.Address);
+                var address = System.Net.IPAddress.Parse(dnat.Address);
                 left.Add(taken with
                 {
                     State = s with { Destination = address, DestinationPort = dnat.Port ?? s.DestinationPort, DnatDestination = dnat.ToDestination },

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Svcnet.Netfilter.Iptables;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Iptables;
@@ -10,15 +11,15 @@ namespace Svcnet.Proxy.Iptables;
 /// </summary>
 public static class ChainNames
 {
-    public const string KubeServices = "KUBE-SERVICES";
-    public const string KubeExternalServices = "KUBE-EXTERNAL-SERVICES";
-    public const string KubeNodePorts = "KUBE-NODEPORTS";
-    public const string KubePostrouting = "KUBE-POSTROUTING";
-    public const string KubeMarkMasq = "KUBE-MARK-MASQ";
-    public const string KubeForward = "KUBE-FORWARD";
-    public const string KubeProxyFirewall = "KUBE-PROXY-FIREWALL";
-    public const string KubeFirewall = "KUBE-FIREWALL";
-    public const string KubeProxyCanary = "KUBE-PROXY-CANARY";
+    public const string KubeServices = KubeChains.KubeServices;
+    public const string KubeExternalServices = KubeChains.KubeExternalServices;
+    public const string KubeNodePorts = KubeChains.KubeNodePorts;
+    public const string KubePostrouting = KubeChains.KubePostrouting;
+    public const string KubeMarkMasq = KubeChains.KubeMarkMasq;
+    public const string KubeForward = KubeChains.KubeForward;
+    public const string KubeProxyFirewall = KubeChains.KubeProxyFirewall;
+    public const string KubeFirewall = KubeChains.KubeFirewall;
+    public const string KubeProxyCanary = KubeChains.KubeProxyCanary;
 
     /// <summary>Prefixes of the per-service chains that a sync deletes when nothing uses them any more.</summary>
     public static readonly string[] ServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];

@@ -1,5 +1,5 @@
 using Svcnet.Cli.Tests.Support;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Netfilter.Iptables.Restore;
 
 namespace Svcnet.Cli.Tests.Golden;
 

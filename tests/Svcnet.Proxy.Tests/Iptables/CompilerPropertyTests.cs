@@ -1,5 +1,6 @@
 using System.Globalization;
 using FsCheck.Xunit;
+using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
@@ -22,7 +23,7 @@ public class CompilerPropertyTests
     public bool Every_jump_target_exists_after_a_full_sync(int seed)
     {
         var payload = RulesRenderer.RenderFull(RandomCluster.Generate(seed), Config).Text;
-        var model = new RestoreModel();
+        var model = new FakeIptablesRestore();
         model.Apply(payload); // throws on a jump to a missing chain or a rule in an undeclared chain
         return model.Tables["nat"].ContainsKey(ChainNames.KubeServices);
     }
@@ -31,7 +32,7 @@ public class CompilerPropertyTests
     public bool Load_balancing_gives_every_endpoint_an_equal_share_summing_to_one(int seed)
     {
         var payload = RulesRenderer.RenderFull(RandomCluster.Generate(seed), Config).Text;
-        var model = new RestoreModel();
+        var model = new FakeIptablesRestore();
         model.Apply(payload);
         foreach (var (chain, rules) in model.Tables["nat"])
         {
@@ -40,7 +41,7 @@ public class CompilerPropertyTests
                 continue;
             }
 
-            var toEndpoints = rules.Where(r => RestoreModel.JumpTarget(r)?.StartsWith("KUBE-SEP-", StringComparison.Ordinal) == true && !r.Contains("--rcheck", StringComparison.Ordinal)).ToList();
+            var toEndpoints = rules.Where(r => FakeIptablesRestore.JumpTarget(r)?.StartsWith("KUBE-SEP-", StringComparison.Ordinal) == true && !r.Contains("--rcheck", StringComparison.Ordinal)).ToList();
             var remaining = 1.0;
             var shares = new List<double>();
             foreach (var rule in toEndpoints)
@@ -54,7 +55,7 @@ public class CompilerPropertyTests
 
             var expected = 1.0 / toEndpoints.Count;
             if (toEndpoints.Count == 0 || Math.Abs(shares.Sum() - 1.0) > 1e-9 || shares.Any(s => Math.Abs(s - expected) > 1e-9)
-                || !toEndpoints[^1].EndsWith(RestoreModel.JumpTarget(toEndpoints[^1])!, StringComparison.Ordinal) || toEndpoints[^1].Contains("statistic", StringComparison.Ordinal))
+                || !toEndpoints[^1].EndsWith(FakeIptablesRestore.JumpTarget(toEndpoints[^1])!, StringComparison.Ordinal) || toEndpoints[^1].Contains("statistic", StringComparison.Ordinal))
             {
                 return false;
             }
@@ -68,10 +69,10 @@ public class CompilerPropertyTests
     {
         var before = RandomCluster.Generate(seed);
         var after = RandomCluster.Mutate(before, seed + 1);
-        var incremental = new RestoreModel();
+        var incremental = new FakeIptablesRestore();
         incremental.Apply(RulesRenderer.RenderFull(before, Config).Text);
         incremental.Apply(RulesRenderer.RenderChange(before, after, Config).Text);
-        var fresh = new RestoreModel();
+        var fresh = new FakeIptablesRestore();
         fresh.Apply(RulesRenderer.RenderFull(after, Config).Text);
         return fresh.Dump() == incremental.Dump();
     }

@@ -1,3 +1,4 @@
+using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Sync;
@@ -5,12 +6,12 @@ using Svcnet.Proxy.Sync;
 namespace Svcnet.Proxy.Tests.Support;
 
 /// <summary>
-/// Applies payloads into <see cref="RestoreModel"/> (iptables-restore's semantics, in memory) and fails on demand:
+/// Applies payloads into <see cref="FakeIptablesRestore"/> (iptables-restore's semantics, in memory) and fails on demand:
 /// a fake of our own applier interface, for tests of our own sync loop.
 /// </summary>
 public sealed class ModelApplier : IRuleApplier, INatChainSource
 {
-    public RestoreModel Model { get; } = new();
+    public FakeIptablesRestore Model { get; } = new();
 
     public bool Fail { get; set; }
 

@@ -1,3 +1,4 @@
+using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Snapshot;
@@ -43,7 +44,7 @@ public class ProxyRunnerTests
         Assert.True(retry.Success && retry.Full);
 
         // The model now holds exactly what a fresh full sync of the current objects holds.
-        var fresh = new RestoreModel();
+        var fresh = new FakeIptablesRestore();
         fresh.Apply(RulesRenderer.RenderFull(new Proxy.Conversion.ClusterObjects(
             [Objects.Service("a", "web", "10.96.0.10"), Objects.Service("b", "api", "10.96.0.11"), Objects.Service("c", "db", "10.96.0.12")],
             [Objects.Slice("a", "web", "web-1", "10.244.1.2"), Objects.Slice("b", "api", "api-1", "10.244.2.1")], [], []), Config).Text);

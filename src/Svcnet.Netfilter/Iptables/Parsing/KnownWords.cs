@@ -1,0 +1,87 @@
+using System.Runtime.CompilerServices;
+
+namespace Svcnet.Netfilter.Iptables.Parsing;
+
+/// <summary>
+/// The words nearly every rule repeats (commands, options, modules, kube-proxy's own chains and values): matched by a
+/// compiled <c>switch</c> on the span and returned as the literal, so the word pool's hash lookup is spent only on the
+/// rest. About half the words of a kube-proxy dump are one of these.
+/// </summary>
+internal static class KnownWords
+{
+    [MethodImpl(Jit.Hot)]
+    public static string? Get(ReadOnlySpan<char> word) => word switch
+    {
+        "-A" => "-A",
+        "-I" => "-I",
+        "-N" => "-N",
+        "-X" => "-X",
+        "-F" => "-F",
+        "-m" => "-m",
+        "-j" => "-j",
+        "-g" => "-g",
+        "-p" => "-p",
+        "-s" => "-s",
+        "-d" => "-d",
+        "-i" => "-i",
+        "-o" => "-o",
+        "!" => "!",
+        "-" => "-",
+        "[0:0]" => "[0:0]",
+        "tcp" => "tcp",
+        "udp" => "udp",
+        "sctp" => "sctp",
+        "comment" => "comment",
+        "--comment" => "--comment",
+        "statistic" => "statistic",
+        "--mode" => "--mode",
+        "random" => "random",
+        "--probability" => "--probability",
+        "--dport" => "--dport",
+        "--sport" => "--sport",
+        "multiport" => "multiport",
+        "--dports" => "--dports",
+        "mark" => "mark",
+        "--mark" => "--mark",
+        "conntrack" => "conntrack",
+        "--ctstate" => "--ctstate",
+        "addrtype" => "addrtype",
+        "--dst-type" => "--dst-type",
+        "--src-type" => "--src-type",
+        "LOCAL" => "LOCAL",
+        "recent" => "recent",
+        "--set" => "--set",
+        "--rcheck" => "--rcheck",
+        "--seconds" => "--seconds",
+        "--reap" => "--reap",
+        "--name" => "--name",
+        "--mask" => "--mask",
+        "--rsource" => "--rsource",
+        "--to-destination" => "--to-destination",
+        "--random-fully" => "--random-fully",
+        "--or-mark" => "--or-mark",
+        "--xor-mark" => "--xor-mark",
+        "--set-xmark" => "--set-xmark",
+        "--reject-with" => "--reject-with",
+        "icmp-port-unreachable" => "icmp-port-unreachable",
+        "ACCEPT" => "ACCEPT",
+        "DROP" => "DROP",
+        "RETURN" => "RETURN",
+        "REJECT" => "REJECT",
+        "DNAT" => "DNAT",
+        "SNAT" => "SNAT",
+        "MASQUERADE" => "MASQUERADE",
+        "MARK" => "MARK",
+        "KUBE-MARK-MASQ" => "KUBE-MARK-MASQ",
+        "KUBE-MARK-DROP" => "KUBE-MARK-DROP",
+        "KUBE-SERVICES" => "KUBE-SERVICES",
+        "KUBE-NODEPORTS" => "KUBE-NODEPORTS",
+        "KUBE-POSTROUTING" => "KUBE-POSTROUTING",
+        "KUBE-EXTERNAL-SERVICES" => "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD" => "KUBE-FORWARD",
+        "KUBE-PROXY-FIREWALL" => "KUBE-PROXY-FIREWALL",
+        "0x4000/0x4000" => "0x4000/0x4000",
+        "0x4000" => "0x4000",
+        _ => null,
+    };
+}
