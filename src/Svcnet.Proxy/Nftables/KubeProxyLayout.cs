@@ -24,14 +24,15 @@ internal sealed record NftSyncRequest(
     IReadOnlyCollection<string>? ExistingSets = null,
     IReadOnlyDictionary<string, IReadOnlyList<NftElement>>? ExistingElements = null);
 
-/// <summary>The transactions of one sync: the delayed stale-chain deletion (run first, may fail alone) and the main one.</summary>
-internal sealed record NftSyncPlan(NftTransaction? Cleanup, NftTransaction Main, int NoLocalInternal, int NoLocalExternal);
+/// <summary>The main transaction of one sync, and the services without local endpoints (for the metrics).</summary>
+internal sealed record NftSyncPlan(NftTransaction Main, int NoLocalInternal, int NoLocalExternal);
 
 /// <summary>
 /// kube-proxy's nftables proxier of the v1.34/v1.35 era (<c>--nftables-layout kube-proxy</c>), without I/O: from a
 /// snapshot to exactly the transactions kube-proxy runs, keeping kube-proxy's state between syncs (element
 /// bookkeeping of the six owned containers, stale chains waiting for deletion, whether the base chains were
-/// recreated). The caller runs the plan and reports failures with <see cref="SyncFailed"/>.
+/// recreated). A sync is: run <see cref="PlanStaleChainDeletion"/> (its own transaction, whose failure only counts),
+/// then list the table, then run <see cref="Plan"/>'s transaction, reporting a failure with <see cref="SyncFailed"/>.
 /// </summary>
 internal sealed class KubeProxyLayout
 {
@@ -121,7 +122,6 @@ internal sealed class KubeProxyLayout
 
     public NftSyncPlan Plan(ProxySnapshot snapshot, NftSyncRequest request)
     {
-        var cleanup = PlanStaleChainDeletion(request.Now);
         var tx = new NftTransaction(Config.Family, TableName);
         var full = request.Full || _firstSync;
         var restart = _firstSync && request.ExistingElements is not null;
@@ -194,10 +194,15 @@ internal sealed class KubeProxyLayout
         }
 
         _firstSync = false;
-        return new NftSyncPlan(cleanup, tx, noLocalInternal, noLocalExternal);
+        return new NftSyncPlan(tx, noLocalInternal, noLocalExternal);
     }
 
-    private NftTransaction? PlanStaleChainDeletion(DateTimeOffset now)
+    /// <summary>
+    /// Deletes the chains flushed as stale more than a second ago, in a transaction of its own run before the main
+    /// one: on kernels before 6.2 a chain whose last map element was just removed still counts as referenced for a
+    /// moment, and deleting it at once would fail the whole sync. Null when nothing is due.
+    /// </summary>
+    public NftTransaction? PlanStaleChainDeletion(DateTimeOffset now)
     {
         if (_staleChains.Count == 0)
         {

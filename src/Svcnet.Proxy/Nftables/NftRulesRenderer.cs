@@ -27,7 +27,7 @@ public static class NftRulesRenderer
         var fake = new NftablesFake(resolved.Family);
         var layout = new KubeProxyLayout(resolved, snapshot.Node);
         var plan = layout.Plan(snapshot, new NftSyncRequest(true, null, Start, ServiceCidrs.ForFamily(objects.ServiceCIDRs, resolved.Family), [], []));
-        Run(fake, plan);
+        fake.Run(plan.Main);
         return new NftRulesOutput(plan.Main.ToString(), fake.Dump(), plan.Main.Count, true);
     }
 
@@ -38,7 +38,7 @@ public static class NftRulesRenderer
         var (newSnapshot, newConfig) = RulesRenderer.Snapshot(after, config, note);
         var fake = new NftablesFake(oldConfig.Family);
         var layout = new KubeProxyLayout(oldConfig, oldSnapshot.Node);
-        Run(fake, layout.Plan(oldSnapshot, new NftSyncRequest(true, null, Start, ServiceCidrs.ForFamily(before.ServiceCIDRs, oldConfig.Family), [], [])));
+        fake.Run(layout.Plan(oldSnapshot, new NftSyncRequest(true, null, Start, ServiceCidrs.ForFamily(before.ServiceCIDRs, oldConfig.Family), [], [])).Main);
 
         // kube-proxy forces a full sync when the node's own facts change; a ServiceCIDR change waits for one.
         var full = oldConfig != newConfig || oldSnapshot.Node != newSnapshot.Node;
@@ -52,32 +52,22 @@ public static class NftRulesRenderer
             ProxySnapshot.ChangedServices(oldSnapshot, newSnapshot),
             Start + TimeSpan.FromSeconds(1),
             ServiceCidrs.ForFamily(after.ServiceCIDRs, newConfig.Family),
-            fake.ListAsync("chains").Result,
-            fake.ListAsync("sets").Result,
+            fake.List("chains"),
+            fake.List("sets"),
             full ? ExistingElements(fake) : null);
         var plan = layout.Plan(newSnapshot, request);
-        Run(fake, plan);
+        fake.Run(plan.Main);
         return new NftRulesOutput(plan.Main.ToString(), fake.Dump(), plan.Main.Count, full);
     }
 
     private static Dictionary<string, IReadOnlyList<NftElement>> ExistingElements(NftablesFake fake)
     {
         var result = new Dictionary<string, IReadOnlyList<NftElement>>(StringComparer.Ordinal);
-        foreach (var name in fake.ListAsync("sets").Result.Concat(fake.ListAsync("maps").Result))
+        foreach (var name in fake.List("sets").Concat(fake.List("maps")))
         {
             result[name] = fake.ElementsOf(name) ?? [];
         }
 
         return result;
-    }
-
-    private static void Run(NftablesFake fake, NftSyncPlan plan)
-    {
-        if (plan.Cleanup is { } cleanup)
-        {
-            fake.Run(cleanup);
-        }
-
-        fake.Run(plan.Main);
     }
 }

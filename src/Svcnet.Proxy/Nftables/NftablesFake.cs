@@ -7,7 +7,7 @@ namespace Svcnet.Proxy.Nftables;
 /// <summary>
 /// An in-memory nftables table with the kernel's semantics (like knftables' <c>Fake</c>): objects must exist
 /// before they are flushed, deleted or referenced; a chain or set still referenced by a rule or a map element
-/// cannot be deleted; a map key cannot be re-added with another value; and a failing command fails the whole
+/// cannot be deleted (a chain's own rules do not keep it); a map key cannot be re-added with another value; and a failing command fails the whole
 /// transaction, leaving the previous state untouched. <see cref="Dump"/> prints the state as a sorted script.
 /// </summary>
 internal sealed partial class NftablesFake : INftables
@@ -72,17 +72,16 @@ internal sealed partial class NftablesFake : INftables
     /// <summary>Deletes the table as <c>nft delete table</c> would (by hand, or kube-proxy's --cleanup).</summary>
     public void DeleteTable() => _state = null;
 
-    public Task<IReadOnlyList<string>> ListAsync(string kind, CancellationToken cancel = default)
-    {
-        IReadOnlyList<string> names = _state is null ? [] : kind switch
+    public Task<IReadOnlyList<string>> ListAsync(string kind, CancellationToken cancel = default) => Task.FromResult(List(kind));
+
+    /// <summary>Names of the table's <c>chains</c>, <c>sets</c> or <c>maps</c>, sorted; empty when there is no table.</summary>
+    public IReadOnlyList<string> List(string kind) => _state is null ? [] : kind switch
         {
             "chains" or "chain" => [.. _state.Chains.Keys],
             "sets" or "set" => [.. _state.Sets.Values.Where(s => !s.Definition.IsMap).Select(s => s.Definition.Name)],
             "maps" or "map" => [.. _state.Sets.Values.Where(s => s.Definition.IsMap).Select(s => s.Definition.Name)],
             _ => throw new ArgumentException($"cannot list {kind}", nameof(kind)),
         };
-        return Task.FromResult(names);
-    }
 
     public Task<IReadOnlyList<NftElement>> ListElementsAsync(string kind, string name, CancellationToken cancel = default)
     {
@@ -230,12 +229,8 @@ internal sealed partial class NftablesFake : INftables
                 (current ?? throw new NftablesException($"No such file or directory (chain {chain.Name})")).Rules.Clear();
                 break;
             default:
+                // A chain with rules can be deleted (its rules go with it); one that is jumped to cannot.
                 _ = current ?? throw new NftablesException($"No such file or directory (chain {chain.Name})");
-                if (current.Rules.Count > 0)
-                {
-                    throw new NftablesException($"Device or resource busy (chain {chain.Name} is not empty)");
-                }
-
                 if (IsChainReferenced(state, chain.Name))
                 {
                     throw new NftablesException($"Device or resource busy (chain {chain.Name} is referenced)");
@@ -352,7 +347,7 @@ internal sealed partial class NftablesFake : INftables
     {
         foreach (var c in state.Chains.Values)
         {
-            if (c.Rules.Exists(r => References(r.Rule, "jump " + chain) || References(r.Rule, "goto " + chain)))
+            if (c.Definition.Name != chain && c.Rules.Exists(r => References(r.Rule, "jump " + chain) || References(r.Rule, "goto " + chain)))
             {
                 return true;
             }
