@@ -1,5 +1,6 @@
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Topology;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Nftables;

@@ -1,6 +1,6 @@
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Nftables;
