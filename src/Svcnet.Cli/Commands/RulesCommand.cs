@@ -43,30 +43,25 @@ public static class RulesCommand
                 Action<string> note = parse.GetValue(verbose) ? notes.Add : _ => { };
                 var after = ManifestReader.ReadObjects(parse.GetValue(files)!, Console.In, kinds.Add);
                 var sinceFiles = parse.GetValue(since) ?? [];
+                var before = sinceFiles.Length == 0 ? null : ManifestReader.ReadObjects(sinceFiles, Console.In);
+                Action write;
                 if (config.ProxyMode == "nftables")
                 {
-                    var nft = sinceFiles.Length == 0
-                        ? NftRulesRenderer.RenderFull(after, config, note)
-                        : NftRulesRenderer.RenderChange(ManifestReader.ReadObjects(sinceFiles, Console.In), after, config, note);
-                    foreach (var line in kinds.Concat(notes))
-                    {
-                        stderr.WriteLine(line);
-                    }
-
-                    WriteNft(parse, format, nft);
-                    return 0;
+                    var nft = before is null ? NftRulesRenderer.RenderFull(after, config, note) : NftRulesRenderer.RenderChange(before, after, config, note);
+                    write = () => WriteNft(parse, format, nft);
                 }
-
-                var payload = sinceFiles.Length == 0
-                    ? RulesRenderer.RenderFull(after, config, note)
-                    : RulesRenderer.RenderChange(ManifestReader.ReadObjects(sinceFiles, Console.In), after, config, note);
+                else
+                {
+                    var payload = before is null ? RulesRenderer.RenderFull(after, config, note) : RulesRenderer.RenderChange(before, after, config, note);
+                    write = () => Write(parse, format, payload);
+                }
 
                 foreach (var line in kinds.Concat(notes))
                 {
                     stderr.WriteLine(line);
                 }
 
-                Write(parse, format, payload);
+                write();
                 return 0;
             }
             catch (Exception e) when (e is ManifestException or InvalidObjectException or ArgumentException or FormatException or IOException)
