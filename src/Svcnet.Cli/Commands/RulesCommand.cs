@@ -5,6 +5,7 @@ using Svcnet.Netfilter.Iptables.Restore;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Manifests;
+using Svcnet.Proxy.Nftables;
 
 namespace Svcnet.Cli.Commands;
 
@@ -15,11 +16,11 @@ public static class RulesCommand
     {
         var files = new Option<string[]>("--filename", "-f") { Description = "Manifests: a file, a directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable", Required = true };
         var since = new Option<string[]>("--since") { Description = "Manifests already programmed: print the partial sync from them to --filename (what applying the change writes)" };
-        var output = new Option<string>("--output", "-o") { Description = "restore (default: the iptables-restore input), normalized (kube-proxy's test order), json (payload and figures)", DefaultValueFactory = _ => "restore" };
+        var output = new Option<string>("--output", "-o") { Description = "restore (default: the iptables-restore input, or the nft -f script in nftables mode), normalized (kube-proxy's test order; nftables mode: the table after the sync, sorted), json (payload and figures)", DefaultValueFactory = _ => "restore" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Explain on stderr what kube-proxy would skip and why" };
         var flags = new ProxyFlags();
 
-        var cmd = new Command("rules", "Render the iptables-restore input kube-proxy (iptables mode) writes for these Services and EndpointSlices")
+        var cmd = new Command("rules", "Render the iptables-restore input (or, with --proxy-mode nftables, the nft -f transaction) kube-proxy writes for these Services and EndpointSlices")
         {
             files, since, output, verbose,
         };
@@ -36,22 +37,31 @@ public static class RulesCommand
 
             try
             {
-                var config = flags.Bind(parse);
+                var config = flags.Bind(parse, nftables: true);
                 var notes = new List<string>();
                 var kinds = new List<string>();
                 Action<string> note = parse.GetValue(verbose) ? notes.Add : _ => { };
                 var after = ManifestReader.ReadObjects(parse.GetValue(files)!, Console.In, kinds.Add);
                 var sinceFiles = parse.GetValue(since) ?? [];
-                var payload = sinceFiles.Length == 0
-                    ? RulesRenderer.RenderFull(after, config, note)
-                    : RulesRenderer.RenderChange(ManifestReader.ReadObjects(sinceFiles, Console.In), after, config, note);
+                var before = sinceFiles.Length == 0 ? null : ManifestReader.ReadObjects(sinceFiles, Console.In);
+                Action write;
+                if (config.ProxyMode == "nftables")
+                {
+                    var nft = before is null ? NftRulesRenderer.RenderFull(after, config, note) : NftRulesRenderer.RenderChange(before, after, config, note);
+                    write = () => WriteNft(parse, format, nft);
+                }
+                else
+                {
+                    var payload = before is null ? RulesRenderer.RenderFull(after, config, note) : RulesRenderer.RenderChange(before, after, config, note);
+                    write = () => Write(parse, format, payload);
+                }
 
                 foreach (var line in kinds.Concat(notes))
                 {
                     stderr.WriteLine(line);
                 }
 
-                Write(parse, format, payload);
+                write();
                 return 0;
             }
             catch (Exception e) when (e is ManifestException or InvalidObjectException or ArgumentException or FormatException or IOException)
@@ -61,6 +71,29 @@ public static class RulesCommand
             }
         });
         return cmd;
+    }
+
+    private static void WriteNft(ParseResult parse, string format, NftRulesOutput output)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        switch (format)
+        {
+            case "normalized":
+                stdout.Write(output.Normalized);
+                break;
+            case "json":
+                stdout.WriteLine(JsonSerializer.Serialize(new
+                {
+                    full = output.Full,
+                    operations = output.Operations,
+                    payloadBytes = System.Text.Encoding.UTF8.GetByteCount(output.Transaction),
+                    payload = output.Transaction,
+                }, JsonOptions));
+                break;
+            default:
+                stdout.Write(output.Transaction);
+                break;
+        }
     }
 
     private static void Write(ParseResult parse, string format, RestorePayload payload)

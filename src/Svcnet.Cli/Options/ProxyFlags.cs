@@ -20,7 +20,8 @@ public sealed class ProxyFlags
     public Option<int?> MasqueradeBit { get; } = new("--iptables-masquerade-bit") { Description = "Bit of the fwmark space marking packets for SNAT (0-31, default 14)" };
     public Option<bool?> LocalhostNodePorts { get; } = new("--iptables-localhost-nodeports") { Description = "Allow NodePorts on 127.0.0.1 (IPv4; default true)" };
     public Option<string[]> NodePortAddresses { get; } = new("--nodeport-addresses") { Description = "CIDRs (or 'primary') whose local addresses accept NodePorts; default all" };
-    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (the default, and the only mode implemented so far)" };
+    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (the default) or nftables (svcnet rules only so far)" };
+    public Option<string?> NftablesLayout { get; } = new("--nftables-layout") { Description = "nftables mode's table layout: kube-proxy (exactly kube-proxy v1.34/v1.35's table; the default)" };
     public Option<string[]> NodeIP { get; } = new("--node-ip") { Description = "Offline: a local address of the node (repeatable; the first is the node IP). Default: the Node object's addresses" };
     public Option<string?> IpFamily { get; } = new("--ip-family") { Description = "Offline: IPv4 (default) or IPv6; kube-proxy runs one proxier per family" };
     public Option<bool?> ConntrackTcpBeLiberal { get; } = new("--conntrack-tcp-be-liberal") { Description = "Offline: nf_conntrack_tcp_be_liberal is set (no INVALID drop rule)" };
@@ -41,12 +42,15 @@ public sealed class ProxyFlags
     private IEnumerable<Option> All() =>
     [
         Config, HostnameOverride, ClusterCidr, DetectLocalMode, PodBridgeInterface, PodInterfaceNamePrefix, MasqueradeAll,
-        MasqueradeBit, LocalhostNodePorts, NodePortAddresses, ProxyMode, NodeIP, IpFamily, ConntrackTcpBeLiberal, Nfacct,
+        MasqueradeBit, LocalhostNodePorts, NodePortAddresses, ProxyMode, NftablesLayout, NodeIP, IpFamily, ConntrackTcpBeLiberal, Nfacct,
         NoNfacct, MasqueradeRandomFully, FeatureGates, LegacyUnnamedPortColon,
     ];
 
-    /// <summary>Builds the configuration: defaults, then <c>--config</c>, then explicit flags. Throws on bad values.</summary>
-    public ProxyConfig Bind(ParseResult parse)
+    /// <summary>
+    /// Builds the configuration: defaults, then <c>--config</c>, then explicit flags. Throws on bad values, and on
+    /// nftables mode unless the command implements it (<paramref name="nftables"/>).
+    /// </summary>
+    public ProxyConfig Bind(ParseResult parse, bool nftables = false)
     {
         var config = new ProxyConfig { NodeName = Environment.MachineName.ToLowerInvariant() };
         if (parse.GetValue(Config) is { } file)
@@ -107,6 +111,11 @@ public sealed class ProxyFlags
         if (parse.GetValue(ProxyMode) is { Length: > 0 } proxyMode)
         {
             config = config with { ProxyMode = proxyMode };
+        }
+
+        if (parse.GetValue(NftablesLayout) is { Length: > 0 } layout)
+        {
+            config = config with { NftablesLayout = layout };
         }
 
         if (parse.GetValue(NodeIP) is { Length: > 0 } nodeIps)
@@ -171,26 +180,31 @@ public sealed class ProxyFlags
             config = config with { LegacyUnnamedPortColon = legacy };
         }
 
-        Validate(config);
+        Validate(config, nftables);
         return config;
     }
 
-    private static void Validate(ProxyConfig config)
+    private static void Validate(ProxyConfig config, bool nftables)
     {
         if (config.MasqueradeBit is < 0 or > 31)
         {
             throw new ArgumentException($"--iptables-masquerade-bit: {config.MasqueradeBit} must be in the range 0-31");
         }
 
-        if (config.ProxyMode == "nftables")
+        if (config.ProxyMode == "nftables" && !nftables)
         {
-            // Rendering iptables rules for a user who asked for nftables would be a silent lie.
-            throw new ArgumentException("--proxy-mode=nftables: the nftables proxier is not implemented yet; svcnet implements iptables mode");
+            // Running iptables mode for a user who asked for nftables would be a silent lie.
+            throw new ArgumentException("--proxy-mode=nftables: this command does not implement nftables mode yet (svcnet rules does)");
         }
 
-        if (config.ProxyMode != "iptables")
+        if (config.ProxyMode is not ("iptables" or "nftables"))
         {
-            throw new ArgumentException($"--proxy-mode: unsupported value \"{config.ProxyMode}\" (iptables; nftables is not implemented yet)");
+            throw new ArgumentException($"--proxy-mode: unsupported value \"{config.ProxyMode}\" (iptables, nftables)");
+        }
+
+        if (config.NftablesLayout != "kube-proxy")
+        {
+            throw new ArgumentException($"--nftables-layout: unsupported value \"{config.NftablesLayout}\" (kube-proxy)");
         }
 
         foreach (var cidr in config.ClusterCidrs)

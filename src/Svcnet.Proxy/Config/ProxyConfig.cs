@@ -50,6 +50,11 @@ public sealed record ProxyConfig
     /// <summary><c>--proxy-mode</c>: iptables or nftables.</summary>
     public string ProxyMode { get; init; } = "iptables";
 
+    /// <summary>
+    /// <c>--nftables-layout</c> for nftables mode: <c>kube-proxy</c> writes exactly kube-proxy v1.34/v1.35's table.
+    /// </summary>
+    public string NftablesLayout { get; init; } = "kube-proxy";
+
     public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan MinSyncPeriod { get; init; } = TimeSpan.FromSeconds(1);

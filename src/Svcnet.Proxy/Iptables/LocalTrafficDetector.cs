@@ -13,6 +13,12 @@ public sealed record LocalTrafficDetector(string? IfLocal, string? IfNotLocal)
 {
     public bool IsImplemented => IfLocal is not null;
 
+    /// <summary>The same match in nftables syntax (kube-proxy's <c>IfLocalNFT</c>), e.g. <c>ip saddr 10.0.0.0/8</c>.</summary>
+    public string? IfLocalNft { get; init; }
+
+    /// <summary>The negated match in nftables syntax, e.g. <c>ip saddr != 10.0.0.0/8</c>.</summary>
+    public string? IfNotLocalNft { get; init; }
+
     public static readonly LocalTrafficDetector None = new(null, null);
 
     public static LocalTrafficDetector Create(ProxyConfig config, NodeInfo node)
@@ -26,11 +32,19 @@ public sealed record LocalTrafficDetector(string? IfLocal, string? IfNotLocal)
             case DetectLocalMode.BridgeInterface:
                 return config.PodBridgeInterface.Length == 0
                     ? None
-                    : new("-i " + config.PodBridgeInterface, "! -i " + config.PodBridgeInterface);
+                    : new("-i " + config.PodBridgeInterface, "! -i " + config.PodBridgeInterface)
+                    {
+                        IfLocalNft = "iif " + config.PodBridgeInterface,
+                        IfNotLocalNft = "iif != " + config.PodBridgeInterface,
+                    };
             case DetectLocalMode.InterfaceNamePrefix:
                 return config.PodInterfaceNamePrefix.Length == 0
                     ? None
-                    : new("-i " + config.PodInterfaceNamePrefix + "+", "! -i " + config.PodInterfaceNamePrefix + "+");
+                    : new("-i " + config.PodInterfaceNamePrefix + "+", "! -i " + config.PodInterfaceNamePrefix + "+")
+                    {
+                        IfLocalNft = "iif " + config.PodInterfaceNamePrefix + "*",
+                        IfNotLocalNft = "iif != " + config.PodInterfaceNamePrefix + "*",
+                    };
             default:
                 return None;
         }
@@ -43,7 +57,12 @@ public sealed record LocalTrafficDetector(string? IfLocal, string? IfNotLocal)
             var cidr = raw.Trim();
             if (Cidr.TryParse(cidr, out var parsed) && parsed.Family == family)
             {
-                return new("-s " + cidr, "! -s " + cidr);
+                var nftFamily = family == IpFamily.IPv4 ? "ip" : "ip6";
+                return new("-s " + cidr, "! -s " + cidr)
+                {
+                    IfLocalNft = $"{nftFamily} saddr {cidr}",
+                    IfNotLocalNft = $"{nftFamily} saddr != {cidr}",
+                };
             }
         }
 

@@ -24,6 +24,7 @@ public static class ManifestReader
         ["Endpoints"] = ("v1", true),
         ["EndpointSlice"] = ("discovery.k8s.io/v1", true),
         ["Node"] = ("v1", false),
+        ["ServiceCIDR"] = ("networking.k8s.io/v1", false),
     };
 
     public static ClusterObjects ReadObjects(IEnumerable<string> paths, TextReader? stdin = null, Action<string>? note = null)
@@ -33,7 +34,8 @@ public static class ManifestReader
             objects.OfType<V1Service>().ToList(),
             objects.OfType<V1EndpointSlice>().ToList(),
             objects.OfType<V1Endpoints>().ToList(),
-            objects.OfType<V1Node>().ToList());
+            objects.OfType<V1Node>().ToList(),
+            objects.OfType<V1ServiceCIDR>().ToList());
     }
 
     public static IReadOnlyList<ManifestDocument> Read(IEnumerable<string> paths, TextReader? stdin = null, Action<string>? note = null)
@@ -194,6 +196,7 @@ public static class ManifestReader
                 "Service" => KubernetesJson.Deserialize<V1Service>(json),
                 "Endpoints" => KubernetesJson.Deserialize<V1Endpoints>(json),
                 "EndpointSlice" => KubernetesJson.Deserialize<V1EndpointSlice>(json),
+                "ServiceCIDR" => KubernetesJson.Deserialize<V1ServiceCIDR>(json),
                 _ => KubernetesJson.Deserialize<V1Node>(json),
             };
         }
@@ -241,6 +244,9 @@ public static class ManifestReader
                 break;
             case V1Endpoints endpoints:
                 EndpointsMirroring.Validate(endpoints);
+                break;
+            case V1ServiceCIDR serviceCidr:
+                ServiceCidrs.Validate(serviceCidr);
                 break;
         }
     }

@@ -11,11 +11,18 @@ namespace Svcnet.Cli.Tests.Golden;
 /// </summary>
 public sealed class Scenario
 {
-    private Scenario(string name) => Name = name;
+    private Scenario(string name, string? root = null)
+    {
+        Name = name;
+        Root = root ?? RepoPaths.GoldenScenarios;
+    }
 
     public string Name { get; }
 
-    public string Dir => Path.Combine(RepoPaths.GoldenScenarios, Name);
+    /// <summary>The folder of scenario folders: iptables mode's, or nftables mode's (<see cref="AllNftables"/>).</summary>
+    public string Root { get; }
+
+    public string Dir => Path.Combine(Root, Name);
 
     public string ExpectedRules => Path.Combine(Dir, "expected.rules");
 
@@ -54,6 +61,12 @@ public sealed class Scenario
         Directory.EnumerateDirectories(RepoPaths.GoldenScenarios).Select(d => new Scenario(Path.GetFileName(d))).OrderBy(s => s.Name, StringComparer.Ordinal);
 
     public static Scenario Named(string name) => new(name);
+
+    /// <summary>nftables mode's scenarios: expected <c>expected.nft</c> (the table after a full sync, sorted) and <c>expected-partial.nft</c>.</summary>
+    public static IEnumerable<Scenario> AllNftables() =>
+        Directory.EnumerateDirectories(RepoPaths.NftGoldenScenarios).Select(d => new Scenario(Path.GetFileName(d), RepoPaths.NftGoldenScenarios)).OrderBy(s => s.Name, StringComparer.Ordinal);
+
+    public static Scenario NamedNftables(string name) => new(name, RepoPaths.NftGoldenScenarios);
 
     public override string ToString() => Name;
 }

@@ -7,6 +7,8 @@ public static class RepoPaths
 
     public static string GoldenScenarios => Path.Combine(Root, "tests", "Svcnet.Cli.Tests", "Golden", "Scenarios");
 
+    public static string NftGoldenScenarios => Path.Combine(Root, "tests", "Svcnet.Cli.Tests", "Golden", "NftScenarios");
+
     /// <summary>Set SVCNET_UPDATE_GOLDEN=1 to rewrite expected files from the current output (then review the diff).</summary>
     public static bool UpdateGolden => Environment.GetEnvironmentVariable("SVCNET_UPDATE_GOLDEN") == "1";
 }
