@@ -188,14 +188,7 @@ public sealed class ApiserverAnswerTests
         using var watch = await http.GetAsync("api/v1/namespaces/default/configmaps?watch=true", HttpCompletionOption.ResponseHeadersRead);
         var stream = await watch.Content.ReadAsStreamAsync();
         // Hold the single writer so that a POST is in flight, queued in the store, when shutdown begins.
-        using var started = new SemaphoreSlim(0);
-        using var release = new SemaphoreSlim(0);
-        var blocker = server.Server.Store.WriteAsync(_ =>
-        {
-            started.Release();
-            release.Wait();
-        });
-        await started.WaitAsync();
+        var hold = await server.HoldWriterAsync();
         var post = http.PostAsync("api/v1/namespaces/default/configmaps", Body("""{"metadata":{"name":"inflight"},"data":{"a":"b"}}"""));
         for (var i = 0; i < 600 && server.Server.Store.QueuedWrites == 0; i++)
         {
@@ -208,8 +201,8 @@ public sealed class ApiserverAnswerTests
         while (await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(60)) > 0)
         {
         }
-        release.Release();
-        await blocker;
+        hold.Dispose();
+        await hold.Held;
         using var response = await post;
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         await disposing.WaitAsync(TimeSpan.FromSeconds(60));
