@@ -16,17 +16,13 @@ public sealed class OptimisticConcurrencyTests
     /// <summary>Holds the single writer in a transaction while <paramref name="queue"/> queues its writes.</summary>
     private static async Task<T> InOneGroupAsync<T>(TestServer server, Func<T> queue)
     {
-        using var started = new SemaphoreSlim(0);
-        using var release = new SemaphoreSlim(0);
-        var blocker = server.Server.Store.WriteAsync(_ =>
+        var hold = await server.HoldWriterAsync();
+        T queued;
+        using (hold)
         {
-            started.Release();
-            release.Wait();
-        });
-        await started.WaitAsync();
-        var queued = queue();
-        release.Release();
-        await blocker;
+            queued = queue();
+        }
+        await hold.Held;
         return queued;
     }
 

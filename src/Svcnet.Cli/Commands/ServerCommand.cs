@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using Svcnet.ControlPlane.Hosting;
 
 namespace Svcnet.Cli.Commands;
@@ -25,6 +26,11 @@ public static class ServerCommand
         cmd.SetAction(async (parse, cancellationToken) =>
         {
             var insecure = parse.GetValue(insecurePort);
+            // Server errors (every 5xx with its cause) and shutdown go to stderr; stdout keeps the startup line.
+            using var loggerFactory = LoggerFactory.Create(b => b
+                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; })
+                .AddFilter("Microsoft", LogLevel.Warning));
             var options = new ServerOptions
             {
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
@@ -33,6 +39,7 @@ public static class ServerCommand
                 Insecure = insecure is not null,
                 ServiceClusterIPRange = parse.GetValue(ipRange)!,
                 ServiceNodePortRange = parse.GetValue(portRange)!,
+                LoggerFactory = loggerFactory,
             };
             ControlPlaneServer server;
             try
@@ -55,7 +62,7 @@ public static class ServerCommand
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             await using (server)
             {
-                Console.WriteLine($"svcnet server: serving {server.Url} (kubeconfig: {server.KubeconfigPath})");
+                Console.WriteLine($"svcnet server: serving {server.Url} (listening on {server.ListenAddress}, kubeconfig: {server.KubeconfigPath})");
                 if (options.Insecure)
                 {
                     Console.Error.WriteLine("svcnet server: WARNING: plain HTTP without authentication");

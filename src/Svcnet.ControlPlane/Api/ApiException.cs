@@ -18,6 +18,10 @@ public sealed record FieldError(string Reason, string Field, string Message)
     public static FieldError Duplicate(string field, JsonNode? value) =>
         new("FieldValueDuplicate", field, $"Duplicate value: {Render(value)}");
 
+    /// <summary>field.TooLong with a byte limit, as apimachinery words it.</summary>
+    public static FieldError TooLong(string field, long maxBytes) =>
+        new("FieldValueTooLong", field, $"Too long: may not be more than {maxBytes} bytes");
+
     public static FieldError Forbidden(string field, string detail) =>
         new("FieldValueForbidden", field, "Forbidden: " + detail);
 
@@ -81,6 +85,17 @@ public sealed class ApiException : Exception
 
     public static ApiException Gone(long requested, long oldest) =>
         new(410, "Expired", $"too old resource version: {requested} ({oldest})");
+
+    /// <summary>
+    /// The watch cache's answer to a resourceVersion newer than it has seen (after waiting for it): 504 Timeout
+    /// with the cause client-go's IsTooLargeResourceVersion looks for, so reflectors relist.
+    /// </summary>
+    public static ApiException TooLargeResourceVersion(long requested, long current) =>
+        new(504, "Timeout", $"Too large resource version: {requested}, current: {current}", new JsonObject
+        {
+            ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ResourceVersionTooLarge", ["message"] = "Too large resource version" }),
+            ["retryAfterSeconds"] = 1,
+        });
 
     public static ApiException MethodNotAllowed(string verb, string kind) =>
         new(405, "MethodNotAllowed", $"{verb} is not supported on resources of kind \"{kind}\"");

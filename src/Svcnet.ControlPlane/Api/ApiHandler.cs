@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Svcnet.ControlPlane.Hosting;
 using Microsoft.Net.Http.Headers;
 using Svcnet.ControlPlane.Printing;
 using Svcnet.ControlPlane.Registry;
@@ -17,10 +19,17 @@ namespace Svcnet.ControlPlane.Api;
 /// handler rather than a route table because Kubernetes' URL grammar (optional namespace, subresources, groups)
 /// is easier to parse once than to express as routes.
 /// </summary>
-public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock)
+public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock, ILogger logger)
 {
     private const int MaxBody = 3 * 1024 * 1024;
     private readonly KubeletClient kubelet = new(registry, token);
+    private volatile bool stopping;
+
+    /// <summary>
+    /// From now on new API requests are refused with 503 and a Retry-After (clients retry against the next server);
+    /// requests already running finish normally.
+    /// </summary>
+    public void BeginShutdown() => stopping = true;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -40,12 +49,24 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 await WriteStatusAsync(context, new ApiException(401, "Unauthorized", "Unauthorized"));
                 return;
             }
+            if (stopping)
+            {
+                throw ShuttingDown();
+            }
             await DispatchAsync(context, path);
         }
         catch (ApiException e)
         {
+            if (e.Code >= 500)
+            {
+                logger.ServerError(request.Method, path, e.Code, e.Message, e.InnerException);
+            }
             if (!context.Response.HasStarted)
             {
+                if (e.Code == 503)
+                {
+                    context.Response.Headers.RetryAfter = "1";
+                }
                 await WriteStatusAsync(context, e);
             }
         }
@@ -53,7 +74,29 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         {
             // The client went away; nothing to answer.
         }
+        catch (ObjectDisposedException e) when (stopping)
+        {
+            // The store closed under a request that arrived during shutdown: nothing of it was stored.
+            logger.ServerError(request.Method, path, 503, "store closed during shutdown", e);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await WriteStatusAsync(context, ShuttingDown());
+            }
+        }
+        catch (Exception e)
+        {
+            // A bug or an I/O failure: logged with its cause, answered as the apiserver answers an unexpected error.
+            logger.UnexpectedError(request.Method, path, e);
+            if (!context.Response.HasStarted)
+            {
+                await WriteStatusAsync(context, ApiException.Internal(e.Message));
+            }
+        }
     }
+
+    private static ApiException ShuttingDown() =>
+        new(503, "ServiceUnavailable", "The apiserver is shutting down, please try again later.", new JsonObject { ["retryAfterSeconds"] = 1 });
 
     private bool Authenticated(HttpRequest request)
     {

@@ -44,7 +44,7 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
             }
             if (from is not null && from > store.Revision)
             {
-                throw new ApiException(504, "Timeout", $"Too large resource version: {from}, current: {store.Revision}");
+                throw ApiException.TooLargeResourceVersion(from.Value, store.Revision);
             }
             from = null;
         }
@@ -64,11 +64,15 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
         Watcher watcher;
         try
         {
+            if (from is { } wanted)
+            {
+                await WaitForRevisionAsync(wanted, context.RequestAborted);
+            }
             (initial, revision, watcher) = store.Watch(type.StorageName, ns, from);
         }
-        catch (ApiException e) when (e.Code == 410)
+        catch (ApiException e) when (e.Code is 410 or 504)
         {
-            // The watch cache reports a too-old resourceVersion as an event, not an HTTP status.
+            // The watch cache reports a too-old (410) or too-new (504) resourceVersion as an event, not an HTTP status.
             await response.StartAsync(context.RequestAborted);
             await WriteEventAsync(context, "ERROR", e.ToStatus());
             return;
@@ -166,6 +170,18 @@ public sealed class WatchStreamer(ObjectStore store, TimeProvider clock)
                     await WriteEventAsync(context, "BOOKMARK", Bookmark(type, lastRevision));
                 }
             }
+        }
+    }
+
+    /// <summary>How long a watch from a resourceVersion newer than the store waits for it, like the watch cache's 3 s.</summary>
+    public TimeSpan TooLargeResourceVersionWait { get; init; } = TimeSpan.FromSeconds(3);
+
+    private async Task WaitForRevisionAsync(long wanted, CancellationToken cancellationToken)
+    {
+        var deadline = clock.GetUtcNow() + TooLargeResourceVersionWait;
+        while (store.Revision < wanted && clock.GetUtcNow() < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), clock, cancellationToken);
         }
     }
 

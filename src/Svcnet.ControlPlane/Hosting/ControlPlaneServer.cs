@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.ControlPlane.Allocation;
 using Svcnet.ControlPlane.Api;
 using Svcnet.ControlPlane.Controllers;
@@ -26,6 +27,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly EndpointController endpoints;
+    private ApiHandler? handler;
+    private ILogger logger = NullLogger.Instance;
+    private FileStream? dataLock;
 
     private ControlPlaneServer(WebApplication app, ObjectStore store, ObjectRegistry registry, EndpointController endpoints, ClusterIPAllocator clusterIPs, NodePortAllocator nodePorts)
     {
@@ -46,6 +50,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
     /// <summary>Base URL clients use (https://127.0.0.1:PORT).</summary>
     public string Url { get; private set; } = "";
 
+    /// <summary>The address and port the listener is bound to (0.0.0.0:6443 when bound to all addresses).</summary>
+    public string ListenAddress { get; private set; } = "";
+
     public string KubeconfigPath { get; private set; } = "";
 
     public static async Task<ControlPlaneServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
@@ -55,10 +62,44 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         {
             File.SetUnixFileMode(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+        var dataLock = LockDataDirectory(options.DataDirectory);
+        try
+        {
+            var started = await StartLockedAsync(options, cancellationToken);
+            started.dataLock = dataLock;
+            return started;
+        }
+        catch
+        {
+            await dataLock.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One server per data directory: a second one would rewrite the kubeconfig and token under the first and both
+    /// would write the same database. The lock is an advisory flock on data-dir/lock, released when the process ends
+    /// however it ends, so a crashed server never leaves a stale lock.
+    /// </summary>
+    private static FileStream LockDataDirectory(string dir)
+    {
+        var path = Path.Combine(dir, "lock");
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"data directory {dir} is in use by another svcnet server (lock {path} is held); stop it first or use another --data-dir", e);
+        }
+    }
+
+    private static async Task<ControlPlaneServer> StartLockedAsync(ServerOptions options, CancellationToken cancellationToken)
+    {
         var clock = TimeProvider.System;
         var clusterIPs = new ClusterIPAllocator(options.ServiceClusterIPRange);
         var nodePorts = new NodePortAllocator(options.ServiceNodePortRange);
-        var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit);
+        var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit, options.HistoryByteLimit);
         var serviceStrategy = new ServiceStrategy(clusterIPs, nodePorts);
         var repairProblems = serviceStrategy.Restore(store.List("services", null).Items);
         var strategies = new Dictionary<string, IStrategy>
@@ -69,6 +110,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             [Resources.Nodes.StorageName] = new NodeStrategy(),
             [Resources.Endpoints.StorageName] = new EndpointsStrategy(),
             [Resources.EndpointSlices.StorageName] = new EndpointSliceStrategy(),
+            [Resources.ConfigMaps.StorageName] = new ConfigMapStrategy(),
         };
         var registry = new ObjectRegistry(store, strategies, clock);
 
@@ -86,6 +128,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         // The embedding process owns SIGINT/SIGTERM (svcnet server cancels through System.CommandLine); the default
         // console lifetime would swallow them and leave the process running.
         builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        // Watches are closed before the listener stops, so only ordinary requests are waited for.
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        var logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("svcnet.apiserver");
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 4 * 1024 * 1024;
@@ -96,6 +141,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
                 if (serving is not null)
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.Use(next => connection => PlainHttpGuard.ServeAsync(connection, next, logger));
                     listen.UseHttps(serving);
                 }
                 else
@@ -109,15 +155,16 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var recorder = new EventRecorder(registry, clock, "endpointslice-controller");
         var controller = new EndpointController(registry, recorder);
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
-        ApiHandler? handler = null;
-        built.Run(context => handler!.HandleAsync(context));
+        server.logger = logger;
+        built.Run(context => server.handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
 
         var address = built.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(address).Port;
         var host = options.BindAddress == "0.0.0.0" ? "127.0.0.1" : options.BindAddress;
         server.Url = $"{(serving is null ? "http" : "https")}://{host}:{port}";
-        handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock);
+        server.ListenAddress = $"{options.BindAddress}:{port}";
+        server.handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock, logger);
 
         await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
         foreach (var problem in repairProblems)
@@ -149,12 +196,23 @@ public sealed class ControlPlaneServer : IAsyncDisposable
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>
+    /// Graceful stop: new requests are refused with 503, watches end at once (clients re-watch elsewhere), requests
+    /// in flight finish (their writes are committed before the store closes), then the store closes.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        handler?.BeginShutdown();
+        var closed = Store.CloseWatchers();
+        logger.ShuttingDown(closed);
+        await app.StopAsync();
         await endpoints.DisposeAsync();
         Store.Dispose();
-        await app.StopAsync();
         await app.DisposeAsync();
+        if (dataLock is not null)
+        {
+            await dataLock.DisposeAsync();
+        }
     }
 }
 

@@ -20,4 +20,10 @@ public sealed record ServerOptions
 
     /// <summary>Watch history retained for watches from an older resourceVersion.</summary>
     public int HistoryLimit { get; init; } = 10_000;
+
+    /// <summary>Byte budget of that history (memory and database), whichever limit is reached first.</summary>
+    public long HistoryByteLimit { get; init; } = Store.ObjectStore.DefaultHistoryByteLimit;
+
+    /// <summary>Where the server logs (5xx answers with their cause, shutdown); nothing is logged without one.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -7,6 +7,9 @@ namespace Svcnet.ControlPlane.Registry;
 /// <summary>ObjectMeta checks every kind shares (name syntax, label and annotation syntax).</summary>
 public static class ObjectMetaValidation
 {
+    /// <summary>apimachinery's TotalAnnotationSizeLimitB: the keys and values of all annotations together.</summary>
+    public const int TotalAnnotationSizeLimit = 256 * 1024;
+
     public static void Validate(JsonObject obj, IStrategy strategy, List<FieldError> errors)
     {
         var meta = obj.ObjOrNull("metadata");
@@ -25,12 +28,18 @@ public static class ObjectMetaValidation
         ValidateLabels(meta?["labels"], "metadata.labels", errors);
         if (meta?["annotations"] is JsonObject annotations)
         {
-            foreach (var (key, _) in annotations)
+            long total = 0;
+            foreach (var (key, value) in annotations)
             {
+                total += key.Length + (value is JsonValue v && v.TryGetValue<string>(out var text) ? text.Length : 0);
                 foreach (var problem in LabelValidation.QualifiedNameErrors(key.ToLowerInvariant()))
                 {
                     errors.Add(FieldError.Invalid("metadata.annotations", key, problem));
                 }
+            }
+            if (total > TotalAnnotationSizeLimit)
+            {
+                errors.Add(FieldError.TooLong("metadata.annotations", TotalAnnotationSizeLimit));
             }
         }
     }

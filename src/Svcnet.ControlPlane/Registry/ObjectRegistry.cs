@@ -141,7 +141,10 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
             var old = tx.Get(type.StorageName, type.Namespaced ? ns : "", name);
             if (old is null)
             {
-                if (subresource is null && type.Plural is "endpoints" or "events" or "configmaps")
+                // AllowCreateOnUpdate per kind, as upstream's strategies answer it: only Endpoints and Events (of
+                // the kinds served here) are created by a PUT; for the others a stale writer must not resurrect a
+                // deleted object.
+                if (subresource is null && type.Plural is "endpoints" or "events")
                 {
                     created = true;
                     CreateIn(tx, type, ns, body);

@@ -5,6 +5,7 @@ using Svcnet.ControlPlane.Allocation;
 using Svcnet.ControlPlane.Api;
 using Svcnet.ControlPlane.Selectors;
 using Svcnet.ControlPlane.Store;
+using Svcnet.Proxy.Net;
 
 namespace Svcnet.ControlPlane.Registry;
 
@@ -238,11 +239,19 @@ public sealed class ServiceStrategy(ClusterIPAllocator clusterIPs, NodePortAlloc
         for (var i = 0; i < (externalIPs?.Count ?? 0); i++)
         {
             var ip = externalIPs![i]?.ToString() ?? "";
-            if (!IPAddress.TryParse(ip, out _))
+            if (!IpText.TryParse(ip, out var parsed))
             {
                 errors.Add(FieldError.Invalid($"spec.externalIPs[{i}]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+                continue;
+            }
+            // ValidateNonSpecialIP: an external IP of the node itself (loopback, 0.0.0.0, link-local) would let a
+            // Service hijack node-local endpoints such as the proxy's own metrics port.
+            foreach (var problem in SpecialIPProblems(parsed))
+            {
+                errors.Add(FieldError.Invalid($"spec.externalIPs[{i}]", ip, problem));
             }
         }
+        ValidateSourceRanges(obj, spec, type, errors);
         var families = spec.Arr("ipFamilies");
         for (var i = 0; i < (families?.Count ?? 0); i++)
         {
@@ -362,6 +371,66 @@ public sealed class ServiceStrategy(ClusterIPAllocator clusterIPs, NodePortAlloc
                 {
                     errors.Add(FieldError.Duplicate(field + ".nodePort", nodePort));
                 }
+            }
+        }
+    }
+
+    /// <summary>What apimachinery's ValidateNonSpecialIP rejects, with its messages.</summary>
+    internal static IEnumerable<string> SpecialIPProblems(IPAddress ip)
+    {
+        if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
+        {
+            yield return "may not be unspecified (0.0.0.0, ::)";
+        }
+        if (IPAddress.IsLoopback(ip))
+        {
+            yield return "may not be in the loopback range (127.0.0.0/8, ::1/128)";
+        }
+        var bytes = ip.GetAddressBytes();
+        if ((bytes.Length == 4 && bytes[0] == 169 && bytes[1] == 254) || ip.IsIPv6LinkLocal)
+        {
+            yield return "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
+        }
+        if ((bytes.Length == 4 && bytes[0] == 224 && bytes[1] == 0 && bytes[2] == 0) || (bytes.Length == 16 && bytes[0] == 0xff && (bytes[1] & 0x0f) == 0x02))
+        {
+            yield return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
+        }
+    }
+
+    /// <summary>
+    /// spec.loadBalancerSourceRanges (or, without it, the legacy annotation) as ValidateService checks them: only on
+    /// LoadBalancer Services, each a CIDR (space padding allowed). The field path keeps upstream's historical capital L.
+    /// </summary>
+    private static void ValidateSourceRanges(JsonObject obj, JsonObject spec, string type, List<FieldError> errors)
+    {
+        const string Annotation = "service.beta.kubernetes.io/load-balancer-source-ranges";
+        if (spec.Arr("loadBalancerSourceRanges") is { Count: > 0 } ranges)
+        {
+            const string Field = "spec.LoadBalancerSourceRanges";
+            if (type != "LoadBalancer")
+            {
+                errors.Add(FieldError.Forbidden(Field, "may only be used when `type` is 'LoadBalancer'"));
+            }
+            for (var i = 0; i < ranges.Count; i++)
+            {
+                var value = (ranges[i] is JsonValue v && v.TryGetValue<string>(out var text) ? text : ranges[i]?.ToJsonString() ?? "").Trim();
+                if (!Cidr.TryParse(value, out _))
+                {
+                    errors.Add(FieldError.Invalid($"{Field}[{i}]", value, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"));
+                }
+            }
+        }
+        else if (obj.ObjOrNull("metadata").ObjOrNull("annotations").Str(Annotation) is { } annotation)
+        {
+            var field = $"metadata.annotations[{Annotation}]";
+            if (type != "LoadBalancer")
+            {
+                errors.Add(FieldError.Forbidden(field, "may only be used when `type` is 'LoadBalancer'"));
+            }
+            var trimmed = annotation.Trim();
+            if (trimmed.Length > 0 && !trimmed.Split(',').All(r => Cidr.TryParse(r.Trim(), out _)))
+            {
+                errors.Add(FieldError.Invalid(field, annotation, "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 "));
             }
         }
     }

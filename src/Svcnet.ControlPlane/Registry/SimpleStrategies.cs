@@ -150,3 +150,29 @@ public sealed class EndpointSliceStrategy : IStrategy
         }
     }
 }
+
+/// <summary>ConfigMaps: ValidateConfigMap's size limit, data and binaryData together at most 1 MiB.</summary>
+public sealed class ConfigMapStrategy : IStrategy
+{
+    /// <summary>core.MaxSecretSize, which ValidateConfigMap also applies.</summary>
+    public const int MaxDataBytes = 1024 * 1024;
+
+    public void Validate(JsonObject obj, JsonObject? old, List<FieldError> errors)
+    {
+        long total = 0;
+        foreach (var field in new[] { "data", "binaryData" })
+        {
+            foreach (var (key, value) in obj.ObjOrNull(field) ?? [])
+            {
+                // binaryData values travel base64-encoded; the limit counts the decoded bytes.
+                var text = value is JsonValue v && v.TryGetValue<string>(out var t) ? t : "";
+                total += key.Length + (field == "data" ? System.Text.Encoding.UTF8.GetByteCount(text) : text.Length / 4 * 3);
+            }
+        }
+        if (total > MaxDataBytes)
+        {
+            // Upstream reports this against the whole object (an empty field path); naming data says where to look.
+            errors.Add(FieldError.TooLong("data", MaxDataBytes));
+        }
+    }
+}

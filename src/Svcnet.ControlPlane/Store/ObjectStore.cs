@@ -9,8 +9,9 @@ namespace Svcnet.ControlPlane.Store;
 /// revision numbers every change and is every object's resourceVersion. All objects are also cached in memory
 /// (the state of one node's cluster is small), so reads never touch SQLite. A write is acknowledged only after its
 /// SQLite transaction committed with WAL + synchronous=FULL, i.e. after fsync: a crash never loses an
-/// acknowledged write. The last <see cref="HistoryLimit"/> changes stay in the log and in memory to serve
-/// watches from an older resourceVersion; anything older answers 410 Expired.
+/// acknowledged write. The last <see cref="HistoryLimit"/> changes, and no more than <see cref="HistoryByteLimit"/>
+/// bytes of them, stay in the log and in memory to serve watches from an older resourceVersion; anything older
+/// answers 410 Expired. Objects over etcd's default request limit (1.5 MiB) are refused like etcd refuses them.
 /// </summary>
 public sealed class ObjectStore : IDisposable
 {
@@ -24,13 +25,27 @@ public sealed class ObjectStore : IDisposable
     private readonly List<Watcher> watchers = [];
     private readonly List<Action<WatchEvent>> listeners = [];
     private long revision;
+    private int queued;
+    private long historyBytes;
     private long commitsSinceCompaction;
+    private long bytesSinceCompaction;
 
-    public ObjectStore(string path, int historyLimit = 10_000)
+    /// <summary>etcd's default --max-request-bytes: a larger object is refused ("etcdserver: request is too large").</summary>
+    public const int MaxObjectBytes = 1536 * 1024;
+
+    public ObjectStore(string path, int historyLimit = 10_000, long historyByteLimit = DefaultHistoryByteLimit)
     {
         HistoryLimit = historyLimit;
+        HistoryByteLimit = historyByteLimit;
         db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         db.Open();
+        // Incremental auto-vacuum gives the pages of compacted history back to the file system; a database created
+        // before it was set is converted once by a VACUUM (cheap: the live state is small).
+        if (ScalarLong("PRAGMA auto_vacuum;") != 2)
+        {
+            Execute("PRAGMA auto_vacuum=INCREMENTAL;");
+            Execute("VACUUM;");
+        }
         Execute("PRAGMA journal_mode=WAL;");
         Execute("PRAGMA synchronous=FULL;");
         Execute("""
@@ -44,6 +59,24 @@ public sealed class ObjectStore : IDisposable
     }
 
     public int HistoryLimit { get; }
+
+    /// <summary>Default byte budget of the retained history (memory and log): 10,000 small objects fit many times.</summary>
+    public const long DefaultHistoryByteLimit = 64L * 1024 * 1024;
+
+    /// <summary>Most bytes (serialised objects) of retained history; older changes go even within <see cref="HistoryLimit"/>.</summary>
+    public long HistoryByteLimit { get; }
+
+    /// <summary>Bytes of history retained in memory now (for tests and benchmarks).</summary>
+    public long HistoryBytes
+    {
+        get
+        {
+            lock (stateLock)
+            {
+                return historyBytes;
+            }
+        }
+    }
 
     /// <summary>Current revision: the resourceVersion of the latest change.</summary>
     public long Revision
@@ -91,9 +124,21 @@ public sealed class ObjectStore : IDisposable
             {
                 var prev = r.IsDBNull(4) ? null : Json.Canonical((JsonObject)JsonNode.Parse(r.GetString(4))!);
                 var e = new WatchEvent(r.GetInt64(0), r.GetString(1), r.GetString(2), Json.Canonical((JsonObject)JsonNode.Parse(r.GetString(3))!), prev);
-                history.AddLast(e);
+                Retain(e);
                 revision = Math.Max(revision, e.Revision);
             }
+        }
+    }
+
+    /// <summary>Appends to the in-memory history and drops the oldest changes beyond the count or byte budget.</summary>
+    private void Retain(WatchEvent e)
+    {
+        history.AddLast(e);
+        historyBytes += e.ObjectJson.Length;
+        while (history.Count > HistoryLimit || (historyBytes > HistoryByteLimit && history.Count > 1))
+        {
+            historyBytes -= history.First!.Value.ObjectJson.Length;
+            history.RemoveFirst();
         }
     }
 
@@ -191,9 +236,17 @@ public sealed class ObjectStore : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var pending = new PendingWrite(work) { DryRun = dryRun };
-        ObjectDisposedException.ThrowIf(!queue.Writer.TryWrite(pending), this);
+        Interlocked.Increment(ref queued);
+        if (!queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref queued);
+            throw new ObjectDisposedException(nameof(ObjectStore));
+        }
         return pending.Completion.Task;
     }
+
+    /// <summary>Writes queued and not yet taken by the writer (tests use it to order a write before an event).</summary>
+    internal int QueuedWrites => Volatile.Read(ref queued);
 
     private sealed class PendingWrite(Action<StoreTransaction> work)
     {
@@ -212,6 +265,7 @@ public sealed class ObjectStore : IDisposable
             var group = new List<PendingWrite>();
             while (group.Count < MaxGroup && reader.TryRead(out var p))
             {
+                Interlocked.Decrement(ref queued);
                 group.Add(p);
             }
             CommitGroup(group);
@@ -254,6 +308,7 @@ public sealed class ObjectStore : IDisposable
             try
             {
                 p.Work(tx);
+                CheckSizes(tx);
             }
             catch (Exception e)
             {
@@ -330,6 +385,22 @@ public sealed class ObjectStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// etcd refuses a request over its limit, and the apiserver passes the error on as a 500 with etcd's message
+    /// (what kubectl shows as "Error from server: etcdserver: request is too large"). Checked before anything of the
+    /// transaction is staged into the group.
+    /// </summary>
+    private static void CheckSizes(StoreTransaction tx)
+    {
+        foreach (var (_, value) in tx.Changes)
+        {
+            if (value is not null && System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(value, Json.Compact).Length > MaxObjectBytes)
+            {
+                throw new ApiException(500, "", "etcdserver: request is too large");
+            }
+        }
+    }
+
     private void Persist(List<WatchEvent> events)
     {
         using var transaction = db.BeginTransaction();
@@ -382,17 +453,25 @@ public sealed class ObjectStore : IDisposable
             log.ExecuteNonQuery();
         }
         commitsSinceCompaction += events.Count;
-        if (commitsSinceCompaction >= 1000)
+        bytesSinceCompaction += events.Sum(e => (long)e.ObjectJson.Length);
+        var compacted = false;
+        if (commitsSinceCompaction >= 1000 || bytesSinceCompaction >= HistoryByteLimit / 4)
         {
-            // Compaction: the log keeps HistoryLimit revisions, like kine's compact-min-retain.
+            // Compaction: the log keeps what the in-memory history keeps (HistoryLimit revisions within the byte
+            // budget), like kine's compact-min-retain.
             using var compact = db.CreateCommand();
             compact.Transaction = transaction;
             compact.CommandText = "DELETE FROM log WHERE rv <= $keep";
-            compact.Parameters.AddWithValue("$keep", events[^1].Revision - HistoryLimit);
-            compact.ExecuteNonQuery();
+            compact.Parameters.AddWithValue("$keep", Math.Max(events[^1].Revision - HistoryLimit, OldestWatchableRevision));
+            compacted = compact.ExecuteNonQuery() > 0;
             commitsSinceCompaction = 0;
+            bytesSinceCompaction = 0;
         }
         transaction.Commit();
+        if (compacted)
+        {
+            Execute("PRAGMA incremental_vacuum;");
+        }
     }
 
     private void Publish(List<WatchEvent> events)
@@ -413,11 +492,7 @@ public sealed class ObjectStore : IDisposable
                     table[key] = e.Object;
                 }
                 revision = e.Revision;
-                history.AddLast(e);
-                while (history.Count > HistoryLimit)
-                {
-                    history.RemoveFirst();
-                }
+                Retain(e);
                 foreach (var w in watchers)
                 {
                     if (w.Matches(e))
@@ -467,6 +542,12 @@ public sealed class ObjectStore : IDisposable
             {
                 throw ApiException.Gone(fromRevision.Value, oldest + 1);
             }
+            if (fromRevision > revision)
+            {
+                // A resourceVersion this store never issued (the client saw another store, e.g. before a data-dir
+                // wipe): accepting it would deliver nothing until the revision catches up, and then the wrong changes.
+                throw ApiException.TooLargeResourceVersion(fromRevision.Value, revision);
+            }
             var backlog = new List<WatchEvent>();
             for (var node = history.Last; node is not null && node.Value.Revision > fromRevision; node = node.Previous)
             {
@@ -494,6 +575,21 @@ public sealed class ObjectStore : IDisposable
         }
     }
 
+    /// <summary>Ends every open watch now (their streams finish; clients re-watch); returns how many were open.</summary>
+    public int CloseWatchers()
+    {
+        lock (stateLock)
+        {
+            var count = watchers.Count;
+            foreach (var w in watchers.ToList())
+            {
+                w.Close();
+            }
+            watchers.Clear();
+            return count;
+        }
+    }
+
     public int WatcherCount
     {
         get
@@ -503,6 +599,13 @@ public sealed class ObjectStore : IDisposable
                 return watchers.Count;
             }
         }
+    }
+
+    private long ScalarLong(string sql)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private void Execute(string sql)
@@ -516,14 +619,7 @@ public sealed class ObjectStore : IDisposable
     {
         queue.Writer.TryComplete();
         writer.Wait();
-        lock (stateLock)
-        {
-            foreach (var w in watchers)
-            {
-                w.Close();
-            }
-            watchers.Clear();
-        }
+        CloseWatchers();
         db.Dispose();
     }
 }

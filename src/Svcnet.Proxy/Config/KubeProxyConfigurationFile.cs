@@ -22,10 +22,10 @@ public static class KubeProxyConfigurationFile
 
     public static ProxyConfig Load(string path, ProxyConfig defaults)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(new StringReader(File.ReadAllText(path)));
+            stream = Manifests.BoundedYaml.Load(path, new YamlDotNet.Core.Parser(new StringReader(Manifests.BoundedYaml.ReadFile(path))));
         }
         catch (YamlDotNet.Core.YamlException e)
         {

@@ -74,7 +74,10 @@ public static class ManifestReader
         {
             if (path == "-")
             {
-                yield return ("-", (stdin ?? Console.In).ReadToEnd());
+                if (Bounded(() => BoundedYaml.ReadAll(stdin ?? Console.In, "-"), problems) is { } text)
+                {
+                    yield return ("-", text);
+                }
             }
             else if (Directory.Exists(path))
             {
@@ -83,12 +86,18 @@ public static class ManifestReader
                     .Order(StringComparer.Ordinal);
                 foreach (var file in files)
                 {
-                    yield return (file, File.ReadAllText(file));
+                    if (Bounded(() => BoundedYaml.ReadFile(file), problems) is { } text)
+                    {
+                        yield return (file, text);
+                    }
                 }
             }
             else if (File.Exists(path))
             {
-                yield return (path, File.ReadAllText(path));
+                if (Bounded(() => BoundedYaml.ReadFile(path), problems) is { } text)
+                {
+                    yield return (path, text);
+                }
             }
             else
             {
@@ -97,13 +106,32 @@ public static class ManifestReader
         }
     }
 
+    /// <summary>An input over the size bound becomes one of the collected problems.</summary>
+    private static string? Bounded(Func<string> read, List<string> problems)
+    {
+        try
+        {
+            return read();
+        }
+        catch (FormatException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
+
     private static void ReadYaml(string source, string text, List<ManifestDocument> documents, List<string> problems)
     {
         var parser = new Parser(new StringReader(text));
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(parser);
+            stream = BoundedYaml.Load(source, parser);
+        }
+        catch (FormatException e)
+        {
+            problems.Add(e.Message);
+            return;
         }
         catch (Exception e) when (e is YamlException or InvalidOperationException)
         {
@@ -120,7 +148,18 @@ public static class ManifestReader
                 continue;
             }
 
-            AddObject(source, document.RootNode.Start.Line, YamlToJson.Convert(document.RootNode), document.RootNode, documents, problems);
+            JsonNode? json;
+            try
+            {
+                json = YamlToJson.Convert(document.RootNode);
+            }
+            catch (FormatException e)
+            {
+                problems.Add($"{source}:{document.RootNode.Start.Line}: {e.Message}");
+                continue;
+            }
+
+            AddObject(source, document.RootNode.Start.Line, json, document.RootNode, documents, problems);
         }
     }
 

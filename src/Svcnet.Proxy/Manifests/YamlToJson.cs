@@ -13,14 +13,45 @@ namespace Svcnet.Proxy.Manifests;
 /// </summary>
 public static partial class YamlToJson
 {
-    public static JsonNode? Convert(YamlNode node) => node switch
+    /// <summary>
+    /// Converts one document, expanding aliases; throws <see cref="FormatException"/> when the expansion would exceed
+    /// <see cref="BoundedYaml.MaxExpandedNodes"/> for the document's size (an alias bomb).
+    /// </summary>
+    public static JsonNode? Convert(YamlNode node)
     {
-        YamlMappingNode map => new JsonObject(map.Children.Select(kv =>
-            KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", Convert(kv.Value)))),
-        YamlSequenceNode seq => new JsonArray([.. seq.Children.Select(Convert)]),
-        YamlScalarNode scalar => Scalar(scalar),
-        _ => null,
-    };
+        var budget = BoundedYaml.MaxExpandedNodes;
+        return Convert(node, ref budget);
+    }
+
+    private static JsonNode? Convert(YamlNode node, ref long budget)
+    {
+        if (--budget < 0)
+        {
+            throw new FormatException("document contains excessive aliasing: it expands to more than "
+                + BoundedYaml.MaxExpandedNodes.ToString(CultureInfo.InvariantCulture) + " nodes");
+        }
+        switch (node)
+        {
+            case YamlMappingNode map:
+                var obj = new JsonObject();
+                foreach (var (key, value) in map.Children)
+                {
+                    obj[((YamlScalarNode)key).Value ?? ""] = Convert(value, ref budget);
+                }
+                return obj;
+            case YamlSequenceNode seq:
+                var array = new JsonArray();
+                foreach (var item in seq.Children)
+                {
+                    array.Add(Convert(item, ref budget));
+                }
+                return array;
+            case YamlScalarNode scalar:
+                return Scalar(scalar);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>The YAML node at a JSON path such as <c>$.spec.ports[0].port</c>, for line numbers and values in errors.</summary>
     public static YamlNode? At(YamlNode root, string jsonPath)

@@ -8,7 +8,8 @@ namespace Svcnet.Proxy.Watch;
 /// <summary>
 /// List-then-watch for one resource, as client-go's reflector does (KubernetesClient has no informer): list, deliver
 /// the differences to the handler, watch from the list's resourceVersion with bookmarks, keep the resourceVersion
-/// current, relist when the server says 410 Gone/Expired, and reconnect with exponential backoff on errors.
+/// current, relist when the server says 410 Gone/Expired or "Too large resource version" (a resourceVersion from
+/// another store, e.g. after the server's data was wiped), and reconnect with exponential backoff on errors.
 /// </summary>
 public sealed class Informer<T, TList>(
     string resource,
@@ -73,6 +74,12 @@ public sealed class Informer<T, TList>(
             catch (Exception e) when (IsGone(e))
             {
                 _log($"{resource}: resourceVersion {ResourceVersion} is too old (410); relisting");
+                needList = true;
+            }
+            catch (Exception e) when (IsTooLargeResourceVersion(e))
+            {
+                // client-go's reflector relists too: this resourceVersion will never come, waiting for it is wrong.
+                _log($"{resource}: resourceVersion {ResourceVersion} is newer than the server's; relisting");
                 needList = true;
             }
             catch (Exception e) when (e is HttpRequestException or HttpOperationException or IOException or KubernetesException or System.Text.Json.JsonException or TaskCanceledException)
@@ -163,6 +170,15 @@ public sealed class Informer<T, TList>(
     }
 
     private static string Key(T obj) => $"{obj.Metadata.NamespaceProperty}/{obj.Metadata.Name}";
+
+    /// <summary>apierrors.IsTooLargeResourceVersion: the ResourceVersionTooLarge cause, or its message.</summary>
+    private static bool IsTooLargeResourceVersion(Exception e) => e switch
+    {
+        KubernetesException k => k.Status?.Details?.Causes?.Any(c => c.Reason == "ResourceVersionTooLarge") == true
+            || k.Status?.Message?.Contains("Too large resource version", StringComparison.Ordinal) == true,
+        HttpOperationException h => h.Response?.Content?.Contains("Too large resource version", StringComparison.Ordinal) == true,
+        _ => e.InnerException is not null && IsTooLargeResourceVersion(e.InnerException),
+    };
 
     private static bool IsGone(Exception e) => e switch
     {

@@ -32,6 +32,32 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(server, dir, deleteOnDispose);
     }
 
+    /// <summary>
+    /// Holds the store's single writer inside a transaction, so that writes queued meanwhile wait (and then commit
+    /// as one group); dispose the result to let the writer go on, then await its Held task.
+    /// </summary>
+    public async Task<WriterHold> HoldWriterAsync()
+    {
+        var started = new SemaphoreSlim(0);
+        var release = new SemaphoreSlim(0);
+        var held = Server.Store.WriteAsync(_ =>
+        {
+            started.Release();
+            release.Wait();
+        });
+        await started.WaitAsync();
+        started.Dispose();
+        return new WriterHold(held, release);
+    }
+
+    /// <summary>A held writer (see <see cref="HoldWriterAsync"/>).</summary>
+    public sealed class WriterHold(Task held, SemaphoreSlim release) : IDisposable
+    {
+        public Task Held => held;
+
+        public void Dispose() => release.Release();
+    }
+
     /// <summary>Waits until a condition over the server holds (controllers work asynchronously); bounded.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<T?> probe, string what, int timeoutMs = 10_000) where T : class
     {

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Svcnet.ControlPlane.Hosting;
+
+/// <summary>The control plane's log lines (source-generated; errors at Warning and above).</summary>
+internal static partial class ControlPlaneLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "{Method} {Path}: {Code} {Message}")]
+    public static partial void ServerError(this ILogger logger, string method, string path, int code, string message, Exception? cause);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "{Method} {Path}: unexpected failure, answered 500")]
+    public static partial void UnexpectedError(this ILogger logger, string method, string path, Exception cause);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "shutting down: {Watches} watches closed, waiting for in-flight requests")]
+    public static partial void ShuttingDown(this ILogger logger, int watches);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "plain HTTP request from {Remote} on the TLS port, answered 400")]
+    public static partial void PlainHttpOnTlsPort(this ILogger logger, string remote);
+}
