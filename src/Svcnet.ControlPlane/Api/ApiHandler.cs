@@ -85,16 +85,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 await WriteJsonAsync(context, 200, Discovery.ApiGroupList());
                 return;
             case "/api/v1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("", "v1"));
-                return;
-            case "/apis/discovery.k8s.io":
-                await WriteJsonAsync(context, 200, Discovery.ApiGroup());
-                return;
-            case "/apis/discovery.k8s.io/v1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1"));
-                return;
-            case "/apis/discovery.k8s.io/v1beta1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1beta1"));
+                await WriteJsonAsync(context, 200, Discovery.ResourceList("", "v1")!);
                 return;
             case "/openapi/v2":
                 // An empty protobuf Document: kubectl's client-side validation then finds no schema and skips, and
@@ -104,6 +95,11 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 context.Response.ContentLength = 0;
                 return;
             default:
+                if (GroupDiscovery(path.TrimEnd('/')) is { } document)
+                {
+                    await WriteJsonAsync(context, 200, document);
+                    return;
+                }
                 break;
         }
         var api = ApiPath.Parse(path) ?? throw ApiException.NotFoundPath();
@@ -118,6 +114,12 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             await (api.Subresource == "log"
                 ? new PodLogs(registry, kubelet).ServeAsync(context, ns, api.Name!)
                 : new PodPortForward(registry, kubelet).ServeAsync(context, ns, api.Name!));
+            return;
+        }
+
+        if (api.Subresource == "scale" && ns is not null && api.Name is not null)
+        {
+            await ScaleAsync(context, api, ns, method);
             return;
         }
 
@@ -178,6 +180,30 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             default:
                 throw ApiException.MethodNotAllowed(method, api.Type.Kind);
         }
+    }
+
+    private async Task ScaleAsync(HttpContext context, ApiPath api, string ns, string method)
+    {
+        var scale = method switch
+        {
+            "GET" => ScaleSubresource.Get(registry, api.Type, ns, api.Name!),
+            "PUT" => await ScaleSubresource.WriteAsync(registry, api.Type, ns, api.Name!, null, ParseNode(await ReadBodyAsync(context)), DryRun(context), context.RequestAborted),
+            "PATCH" => await ScaleSubresource.WriteAsync(registry, api.Type, ns, api.Name!, PatchType(context.Request.ContentType), ParseNode(await ReadBodyAsync(context)), DryRun(context), context.RequestAborted),
+            _ => throw ApiException.MethodNotAllowed(method, "Scale"),
+        };
+        await WriteJsonAsync(context, 200, scale);
+    }
+
+    /// <summary>/apis/GROUP and /apis/GROUP/VERSION of the groups we serve.</summary>
+    private static JsonObject? GroupDiscovery(string path)
+    {
+        var parts = path.Split('/');
+        return parts.Length switch
+        {
+            3 when parts[1] == "apis" => Discovery.ApiGroup(parts[2]),
+            4 when parts[1] == "apis" => Discovery.ResourceList(parts[2], parts[3]),
+            _ => null,
+        };
     }
 
     /// <summary><c>dryRun=All</c>: validate, default and allocate as usual, store nothing.</summary>
@@ -331,6 +357,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
     {
         var options = await ReadOptionalObjectAsync(context);
         long? grace = long.TryParse(context.Request.Query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
+        options = WithQueryPropagation(context, options);
         var (obj, gone) = await registry.DeleteAsync(api.Type, ns, api.Name!, options, grace, DryRun(context) || options.Arr("dryRun")?.Count > 0, context.RequestAborted);
         if (api.Type == Resources.Pods || api.Type == Resources.Services || !gone)
         {
@@ -338,6 +365,17 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             return;
         }
         await WriteJsonAsync(context, 200, SuccessStatus(api.Type, obj));
+    }
+
+    /// <summary>DeleteOptions' propagationPolicy may come as a query parameter too (the body wins).</summary>
+    private static JsonObject? WithQueryPropagation(HttpContext context, JsonObject? options)
+    {
+        if (context.Request.Query["propagationPolicy"].FirstOrDefault() is { Length: > 0 } policy && options.Str("propagationPolicy") is null)
+        {
+            options ??= [];
+            options["propagationPolicy"] = policy;
+        }
+        return options;
     }
 
     private static JsonObject SuccessStatus(ResourceType type, JsonObject obj)
@@ -364,7 +402,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         var query = context.Request.Query;
         var labels = LabelSelector.Parse(query["labelSelector"]);
         var fields = FieldSelector.Parse(query["fieldSelector"], api.Type);
-        var options = await ReadOptionalObjectAsync(context);
+        var options = WithQueryPropagation(context, await ReadOptionalObjectAsync(context));
         long? grace = long.TryParse(query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
         var ns = api.Type.Namespaced ? api.Namespace : null;
         var (items, _) = registry.Store.List(api.Type.StorageName, ns);

@@ -30,6 +30,10 @@ public static class KnownFields
         "Event" => typeof(Corev1Event),
         "ConfigMap" => typeof(V1ConfigMap),
         "EndpointSlice" => typeof(V1EndpointSlice),
+        "Secret" => typeof(V1Secret),
+        "ServiceAccount" => typeof(V1ServiceAccount),
+        "Deployment" => typeof(V1Deployment),
+        "ReplicaSet" => typeof(V1ReplicaSet),
         _ => null,
     };
 

@@ -35,12 +35,19 @@ public static class Resources
     public static readonly ResourceType Events = new("", "v1", "events", "event", "Event", true, ["ev"], [], AllVerbs, []);
     public static readonly ResourceType ConfigMaps = new("", "v1", "configmaps", "configmap", "ConfigMap", true, ["cm"], [], AllVerbs, []);
     public static readonly ResourceType EndpointSlices = new("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, [], [], AllVerbs, []);
+    public static readonly ResourceType Secrets = new("", "v1", "secrets", "secret", "Secret", true, [], [], AllVerbs, []);
+    public static readonly ResourceType ServiceAccounts = new("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], [], AllVerbs, ["token"]);
+    public static readonly ResourceType Deployments = new("apps", "v1", "deployments", "deployment", "Deployment", true, ["deploy"], ["all"], AllVerbs, ["scale", "status"]);
+    public static readonly ResourceType ReplicaSets = new("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, ["rs"], ["all"], AllVerbs, ["scale", "status"]);
 
     /// <summary>kubectl 1.20's describer only knows discovery.k8s.io/v1beta1; served for GET, not advertised.</summary>
     public static readonly ResourceType EndpointSlicesV1Beta1 = EndpointSlices with { Version = "v1beta1" };
 
-    public static readonly IReadOnlyList<ResourceType> Core = [ConfigMaps, Endpoints, Events, Namespaces, Nodes, Pods, Services];
-    public static readonly IReadOnlyList<ResourceType> All = [.. Core, EndpointSlices];
+    public static readonly IReadOnlyList<ResourceType> Core = [ConfigMaps, Endpoints, Events, Namespaces, Nodes, Pods, Secrets, ServiceAccounts, Services];
+    public static readonly IReadOnlyList<ResourceType> All = [.. Core, EndpointSlices, Deployments, ReplicaSets];
+
+    /// <summary>The API groups served under /apis, in the order /apis lists them (each with its one version).</summary>
+    public static readonly IReadOnlyList<string> Groups = ["apps", "discovery.k8s.io"];
 
     public static ResourceType? Find(string group, string version, string plural)
     {

@@ -61,10 +61,14 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit);
         var serviceStrategy = new ServiceStrategy(clusterIPs, nodePorts);
         var repairProblems = serviceStrategy.Restore(store.List("services", null).Items);
+        var podStrategy = new PodStrategy();
         var strategies = new Dictionary<string, IStrategy>
         {
             [Resources.Services.StorageName] = serviceStrategy,
-            [Resources.Pods.StorageName] = new PodStrategy(),
+            [Resources.Pods.StorageName] = podStrategy,
+            [Resources.Secrets.StorageName] = new SecretStrategy(),
+            [Resources.Deployments.StorageName] = new DeploymentStrategy(podStrategy),
+            [Resources.ReplicaSets.StorageName] = new ReplicaSetStrategy(podStrategy),
             [Resources.Namespaces.StorageName] = new NamespaceStrategy(),
             [Resources.Nodes.StorageName] = new NodeStrategy(),
             [Resources.Endpoints.StorageName] = new EndpointsStrategy(),
@@ -109,6 +113,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var recorder = new EventRecorder(registry, clock, "endpointslice-controller");
         var controller = new EndpointController(registry, recorder);
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
+        server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock)];
         ApiHandler? handler = null;
         built.Run(context => handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
@@ -125,6 +130,23 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             await new EventRecorder(registry, clock, problem.Component).RecordAsync(problem.Service, "Service", "Warning", problem.Reason, problem.Message);
         }
         controller.ResyncAll();
+        foreach (var workload in server.workloads)
+        {
+            switch (workload)
+            {
+                case ReplicaSetController rs:
+                    rs.Start(Resources.ReplicaSets);
+                    break;
+                case DeploymentController deployments:
+                    deployments.Start(Resources.Deployments);
+                    break;
+                case GarbageCollector gc:
+                    gc.Start(gc.InitialKeys());
+                    break;
+                default:
+                    break;
+            }
+        }
 
         server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");
         Certificates.WriteSecret(server.KubeconfigPath, Kubeconfig.Render(server.Url, caPem, token));
@@ -149,8 +171,15 @@ public sealed class ControlPlaneServer : IAsyncDisposable
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>The workload controllers and the garbage collector (started after the bootstrap objects exist).</summary>
+    private IReadOnlyList<KeyedController> workloads = [];
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var workload in workloads)
+        {
+            await workload.DisposeAsync();
+        }
         await endpoints.DisposeAsync();
         Store.Dispose();
         await app.StopAsync();
