@@ -17,8 +17,14 @@ namespace Svcnet.ControlPlane.Api;
 /// handler rather than a route table because Kubernetes' URL grammar (optional namespace, subresources, groups)
 /// is easier to parse once than to express as routes.
 /// </summary>
-public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock)
+public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock,
+    ServiceAccountTokens? serviceAccountTokens = null)
 {
+    /// <summary>The user of the kubeconfig's token (and of every request without TLS and token): cluster admin.</summary>
+    public static readonly UserInfo Admin = new("kubernetes-admin", "", ["system:masters", "system:authenticated"]);
+
+    private readonly RbacAuthorizer authorizer = new(registry.Store);
+
     private const int MaxBody = 3 * 1024 * 1024;
     private readonly KubeletClient kubelet = new(registry, token);
 
@@ -35,12 +41,14 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 await context.Response.WriteAsync("ok", context.RequestAborted);
                 return;
             }
-            if (!Authenticated(request))
+            var user = Authenticate(request);
+            if (user is null)
             {
                 await WriteStatusAsync(context, new ApiException(401, "Unauthorized", "Unauthorized"));
                 return;
             }
-            await DispatchAsync(context, path);
+            Authorize(context, user, path);
+            await DispatchAsync(context, path, user);
         }
         catch (ApiException e)
         {
@@ -55,22 +63,77 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         }
     }
 
-    private bool Authenticated(HttpRequest request)
+    /// <summary>The kubeconfig's token is the cluster admin; a ServiceAccount token is its ServiceAccount; else null (401).</summary>
+    private UserInfo? Authenticate(HttpRequest request)
     {
         if (token is null)
         {
-            return true;
+            return Admin;
         }
         var header = request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return false;
+            return null;
         }
-        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, token);
+        var bearer = header[7..].Trim();
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(bearer), token))
+        {
+            return Admin;
+        }
+        return serviceAccountTokens?.Authenticate(bearer);
     }
 
-    private async Task DispatchAsync(HttpContext context, string path)
+    /// <summary>RBAC for everybody but system:masters: 403 Forbidden with the apiserver's message.</summary>
+    private void Authorize(HttpContext context, UserInfo user, string path)
+    {
+        if (user.Groups.Contains("system:masters"))
+        {
+            return;
+        }
+        var attributes = Attributes(context.Request, path);
+        if (!authorizer.Allowed(user, attributes))
+        {
+            var details = new JsonObject();
+            if (attributes.Name.Length > 0)
+            {
+                details["name"] = attributes.Name;
+            }
+            if (attributes.Group.Length > 0)
+            {
+                details["group"] = attributes.Group;
+            }
+            if (attributes.IsResource)
+            {
+                details["kind"] = attributes.Resource;
+            }
+            throw new ApiException(403, "Forbidden", RbacAuthorizer.ForbiddenMessage(user, attributes), details);
+        }
+    }
+
+    /// <summary>The authorizer's view of a request (RequestInfoFactory): verb from method and shape, or a non-resource path.</summary>
+    private static RequestAttributes Attributes(HttpRequest request, string path)
+    {
+        var method = request.Method;
+        if (ApiPath.Parse(path) is not { } api)
+        {
+            return new RequestAttributes(method.ToLowerInvariant(), "", "", "", "", "", path);
+        }
+        var watch = request.Query.TryGetValue("watch", out var w) && w.ToString() is not ("0" or "false" or "False");
+        var verb = method switch
+        {
+            "GET" or "HEAD" when watch => "watch",
+            "GET" or "HEAD" => api.Name is null ? "list" : "get",
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => api.Name is null ? "deletecollection" : "delete",
+            _ => method.ToLowerInvariant(),
+        };
+        var ns = api.Type.Namespaced ? api.Namespace ?? "" : api.Type == Resources.Namespaces ? api.Name ?? "" : "";
+        return new RequestAttributes(verb, api.Type.Group, api.Type.Plural, api.Subresource ?? "", ns, api.Name ?? "");
+    }
+
+    private async Task DispatchAsync(HttpContext context, string path, UserInfo user)
     {
         var method = context.Request.Method;
         switch (path.TrimEnd('/'))
@@ -117,6 +180,20 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             return;
         }
 
+        if (api.Type.Verbs is ["create"])
+        {
+            await ReviewAsync(context, api, user, method);
+            return;
+        }
+        if (api.Subresource == "token" && ns is not null && api.Name is not null && method == "POST")
+        {
+            var tokens = serviceAccountTokens ?? throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+            var raw = await ReadBodyAsync(context);
+            var request = context.Request.ContentType?.StartsWith("application/vnd.kubernetes.protobuf", StringComparison.Ordinal) == true
+                ? ProtobufDecoder.TokenRequest(raw) : Json.ParseObject(raw);
+            await WriteJsonAsync(context, 201, tokens.Request(ns, api.Name, request));
+            return;
+        }
         if (api.Subresource == "scale" && ns is not null && api.Name is not null)
         {
             await ScaleAsync(context, api, ns, method);
@@ -180,6 +257,33 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             default:
                 throw ApiException.MethodNotAllowed(method, api.Type.Kind);
         }
+    }
+
+    /// <summary>The review kinds: POST only, answered from the request's user (or the reviewed one) and never stored.</summary>
+    private async Task ReviewAsync(HttpContext context, ApiPath api, UserInfo user, string method)
+    {
+        if (method != "POST" || api.Name is not null)
+        {
+            throw ApiException.MethodNotAllowed(method, api.Type.Kind);
+        }
+        var raw = await ReadBodyAsync(context);
+        var protobuf = context.Request.ContentType?.StartsWith("application/vnd.kubernetes.protobuf", StringComparison.Ordinal) == true;
+        JsonObject Body() => protobuf ? ProtobufDecoder.AccessReview(raw) : raw.Length == 0 ? [] : Json.ParseObject(raw);
+        var answer = api.Type.Kind switch
+        {
+            "SelfSubjectReview" => Reviews.SelfSubjectReview(user),
+            "TokenReview" when !protobuf => Reviews.TokenReview(Body(), Body().ObjOrNull("spec").Str("token") is { } t ? serviceAccountTokens?.Authenticate(t) : null),
+            "SelfSubjectAccessReview" => Reviews.AccessReview(api.Type.Kind, Body(), user, authorizer),
+            "SubjectAccessReview" => Reviews.AccessReview(api.Type.Kind, Body(), ReviewedUser(Body()), authorizer),
+            _ => throw ProtobufDecoder.Unsupported(),
+        };
+        await WriteJsonAsync(context, 201, answer);
+    }
+
+    private static UserInfo ReviewedUser(JsonObject review)
+    {
+        var spec = review.ObjOrNull("spec");
+        return new UserInfo(spec.Str("user") ?? "", spec.Str("uid") ?? "", spec.Arr("groups")?.Select(g => g?.ToString() ?? "").ToList() ?? []);
     }
 
     private async Task ScaleAsync(HttpContext context, ApiPath api, string ns, string method)

@@ -34,6 +34,14 @@ public static class KnownFields
         "ServiceAccount" => typeof(V1ServiceAccount),
         "Deployment" => typeof(V1Deployment),
         "ReplicaSet" => typeof(V1ReplicaSet),
+        "Role" => typeof(V1Role),
+        "RoleBinding" => typeof(V1RoleBinding),
+        "ClusterRole" => typeof(V1ClusterRole),
+        "ClusterRoleBinding" => typeof(V1ClusterRoleBinding),
+        "SelfSubjectReview" => typeof(V1SelfSubjectReview),
+        "TokenReview" => typeof(V1TokenReview),
+        "SelfSubjectAccessReview" => typeof(V1SelfSubjectAccessReview),
+        "SubjectAccessReview" => typeof(V1SubjectAccessReview),
         _ => null,
     };
 

@@ -30,6 +30,8 @@ public static partial class ProtobufDecoder
                 "Service" => Service(raw),
                 "Deployment" => Deployment(raw),
                 "Pod" => Pod(raw),
+                "ServiceAccount" => MetadataOnly(raw),
+                "RoleBinding" or "ClusterRoleBinding" => RoleBinding(raw),
                 _ => throw Unsupported(),
             };
             obj["apiVersion"] = type.ApiVersion;
@@ -43,7 +45,7 @@ public static partial class ProtobufDecoder
     }
 
     public static ApiException Unsupported() =>
-        new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Service, Deployment, Pod only)");
+        new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Service, Deployment, Pod, ServiceAccount, RoleBinding, ClusterRoleBinding only)");
 
     private readonly record struct Field(int Number, ulong Varint, byte[]? Bytes)
     {

@@ -9,19 +9,24 @@ namespace Svcnet.ControlPlane.Api;
 /// </summary>
 public static partial class ProtobufDecoder
 {
-    private static JsonObject Deployment(byte[] b)
+    private static JsonObject Deployment(byte[] b) => MetadataAndSpec(b, DeploymentSpec);
+
+    private static JsonObject Pod(byte[] b) => MetadataAndSpec(b, PodSpec);
+
+    /// <summary>A top-level object of metadata (field 1) and spec (field 2).</summary>
+    private static JsonObject MetadataAndSpec(byte[] b, Func<byte[], JsonObject> spec)
     {
-        var deployment = new JsonObject();
+        var obj = new JsonObject();
         foreach (var f in Fields(b))
         {
             switch (f.Number)
             {
-                case 1: deployment["metadata"] = ObjectMeta(f.Bytes!); break;
-                case 2: deployment["spec"] = DeploymentSpec(f.Bytes!); break;
+                case 1: obj["metadata"] = ObjectMeta(f.Bytes!); break;
+                case 2: obj["spec"] = spec(f.Bytes!); break;
                 default: break;
             }
         }
-        return deployment;
+        return obj;
     }
 
     private static JsonObject DeploymentSpec(byte[] b)
@@ -120,21 +125,6 @@ public static partial class ProtobufDecoder
         return template;
     }
 
-    private static JsonObject Pod(byte[] b)
-    {
-        var pod = new JsonObject();
-        foreach (var f in Fields(b))
-        {
-            switch (f.Number)
-            {
-                case 1: pod["metadata"] = ObjectMeta(f.Bytes!); break;
-                case 2: pod["spec"] = PodSpec(f.Bytes!); break;
-                default: break;
-            }
-        }
-        return pod;
-    }
-
     private static JsonObject PodSpec(byte[] b)
     {
         var spec = new JsonObject();
@@ -219,5 +209,59 @@ public static partial class ProtobufDecoder
             resources.Obj(f.Number == 1 ? "limits" : "requests")[entry.FirstOrDefault(e => e.Number == 1).Text] = quantity;
         }
         return resources;
+    }
+
+    /// <summary>An object whose generator sets metadata only (<c>kubectl create serviceaccount</c>).</summary>
+    private static JsonObject MetadataOnly(byte[] b) =>
+        new() { ["metadata"] = Fields(b).FirstOrDefault(f => f.Number == 1).Bytes is { } meta ? ObjectMeta(meta) : new JsonObject() };
+
+    /// <summary>RoleBinding / ClusterRoleBinding (rbac/v1): subjects 2, roleRef 3.</summary>
+    private static JsonObject RoleBinding(byte[] b)
+    {
+        var binding = new JsonObject();
+        foreach (var f in Fields(b))
+        {
+            switch (f.Number)
+            {
+                case 1: binding["metadata"] = ObjectMeta(f.Bytes!); break;
+                case 2:
+                    var subject = new JsonObject();
+                    string[] subjectFields = ["", "kind", "apiGroup", "name", "namespace"];
+                    foreach (var x in Fields(f.Bytes!).Where(x => x.Number is >= 1 and <= 4))
+                    {
+                        SetString(subject, subjectFields[x.Number], x);
+                    }
+                    AddToList(binding, "subjects", subject);
+                    break;
+                case 3:
+                    var roleRef = new JsonObject();
+                    string[] refFields = ["", "apiGroup", "kind", "name"];
+                    foreach (var x in Fields(f.Bytes!).Where(x => x.Number is >= 1 and <= 3))
+                    {
+                        SetString(roleRef, refFields[x.Number], x);
+                    }
+                    binding["roleRef"] = roleRef;
+                    break;
+                default: break;
+            }
+        }
+        return binding;
+    }
+
+    /// <summary>A TokenRequest's spec (authentication/v1: audiences 1, boundObjectRef 3, expirationSeconds 4).</summary>
+    public static JsonObject TokenRequest(ReadOnlySpan<byte> body)
+    {
+        var raw = Fields(body[4..].ToArray()).FirstOrDefault(f => f.Number == 2).Bytes ?? [];
+        var spec = new JsonObject();
+        foreach (var f in Fields(Fields(raw).FirstOrDefault(f => f.Number == 2).Bytes ?? []))
+        {
+            switch (f.Number)
+            {
+                case 1: AddToList(spec, "audiences", f.Text); break;
+                case 4 when f.Varint > 0: spec["expirationSeconds"] = (long)f.Varint; break;
+                default: break;
+            }
+        }
+        return new JsonObject { ["spec"] = spec };
     }
 }

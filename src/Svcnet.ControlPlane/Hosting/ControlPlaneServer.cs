@@ -69,6 +69,10 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             [Resources.Secrets.StorageName] = new SecretStrategy(),
             [Resources.Deployments.StorageName] = new DeploymentStrategy(podStrategy),
             [Resources.ReplicaSets.StorageName] = new ReplicaSetStrategy(podStrategy),
+            [Resources.Roles.StorageName] = new RoleStrategy(false),
+            [Resources.ClusterRoles.StorageName] = new RoleStrategy(true),
+            [Resources.RoleBindings.StorageName] = new RoleBindingStrategy(false),
+            [Resources.ClusterRoleBindings.StorageName] = new RoleBindingStrategy(true),
             [Resources.Namespaces.StorageName] = new NamespaceStrategy(),
             [Resources.Nodes.StorageName] = new NodeStrategy(),
             [Resources.Endpoints.StorageName] = new EndpointsStrategy(),
@@ -113,7 +117,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var recorder = new EventRecorder(registry, clock, "endpointslice-controller");
         var controller = new EndpointController(registry, recorder);
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
-        server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock)];
+        var serviceAccountTokens = new ServiceAccountTokens(options.DataDirectory, store, clock);
+        server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock),
+            new ServiceAccountController(registry, clock, serviceAccountTokens, caPem)];
         ApiHandler? handler = null;
         built.Run(context => handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
@@ -122,7 +128,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var port = new Uri(address).Port;
         var host = options.BindAddress == "0.0.0.0" ? "127.0.0.1" : options.BindAddress;
         server.Url = $"{(serving is null ? "http" : "https")}://{host}:{port}";
-        handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock);
+        handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock, serviceAccountTokens);
 
         await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
         foreach (var problem in repairProblems)
@@ -142,6 +148,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
                     break;
                 case GarbageCollector gc:
                     gc.Start(gc.InitialKeys());
+                    break;
+                case ServiceAccountController accounts:
+                    accounts.Start(accounts.InitialKeys());
                     break;
                 default:
                     break;
@@ -195,9 +204,39 @@ internal sealed class EmbeddedLifetime : IHostLifetime
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-/// <summary>What the apiserver creates for itself: the system namespaces and default/kubernetes with its endpoints.</summary>
+/// <summary>What the apiserver creates for itself: the system namespaces, default/kubernetes with its endpoints, the bootstrap RBAC policy.</summary>
 internal static class Bootstrap
 {
+    /// <summary>The bootstrap ClusterRoles and ClusterRoleBindings, created when missing (as the rbac/bootstrap-roles post-start hook does).</summary>
+    private static async Task EnsureRbacAsync(ObjectRegistry registry)
+    {
+        static JsonObject Meta(string name) => new()
+        {
+            ["name"] = name,
+            ["labels"] = new JsonObject { ["kubernetes.io/bootstrapping"] = "rbac-defaults" },
+            ["annotations"] = new JsonObject { ["rbac.authorization.kubernetes.io/autoupdate"] = "true" },
+        };
+        foreach (var (name, rules) in RbacAuthorizer.BootstrapClusterRoles())
+        {
+            if (registry.Store.Get(Resources.ClusterRoles.StorageName, "", name) is null)
+            {
+                await registry.CreateAsync(Resources.ClusterRoles, "", new JsonObject { ["metadata"] = Meta(name), ["rules"] = rules });
+            }
+        }
+        foreach (var (name, role, kind, subject) in RbacAuthorizer.BootstrapBindings())
+        {
+            if (registry.Store.Get(Resources.ClusterRoleBindings.StorageName, "", name) is null)
+            {
+                await registry.CreateAsync(Resources.ClusterRoleBindings, "", new JsonObject
+                {
+                    ["metadata"] = Meta(name),
+                    ["roleRef"] = new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = "ClusterRole", ["name"] = role },
+                    ["subjects"] = new JsonArray(new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = kind, ["name"] = subject }),
+                });
+            }
+        }
+    }
+
     public static async Task EnsureAsync(ObjectRegistry registry, ClusterIPAllocator clusterIPs, string host, int port)
     {
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
@@ -231,6 +270,16 @@ internal static class Bootstrap
             {
                 await registry.PatchAsync(Resources.Services, "default", "kubernetes", "merge", JsonNode.Parse(
                     $"{{\"spec\":{{\"ports\":[{{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":{port}}}]}}}}"), null);
+            }
+        }
+        await EnsureRbacAsync(registry);
+        // The system namespaces' default ServiceAccounts exist before the server answers (the ServiceAccount
+        // controller keeps them, and creates those of later namespaces).
+        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+        {
+            if (registry.Store.Get(Resources.ServiceAccounts.StorageName, ns, "default") is null)
+            {
+                await registry.CreateAsync(Resources.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "default" } });
             }
         }
         var address = IPAddress.TryParse(host, out var ip) && !ip.Equals(IPAddress.Any) ? host : "127.0.0.1";
