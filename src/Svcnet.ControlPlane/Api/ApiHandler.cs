@@ -19,8 +19,14 @@ namespace Svcnet.ControlPlane.Api;
 /// handler rather than a route table because Kubernetes' URL grammar (optional namespace, subresources, groups)
 /// is easier to parse once than to express as routes.
 /// </summary>
-public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock, ILogger logger)
+public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, byte[]? token, string serverAddress, TimeProvider clock, ILogger logger,
+    ServiceAccountTokens? serviceAccountTokens = null)
 {
+    /// <summary>The user of the kubeconfig's token (and of every request without TLS and token): cluster admin.</summary>
+    public static readonly UserInfo Admin = new("kubernetes-admin", "", ["system:masters", "system:authenticated"]);
+
+    private readonly RbacAuthorizer authorizer = new(registry.Store);
+
     private const int MaxBody = 3 * 1024 * 1024;
     private readonly KubeletClient kubelet = new(registry, token);
     private volatile bool stopping;
@@ -44,7 +50,8 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 await context.Response.WriteAsync("ok", context.RequestAborted);
                 return;
             }
-            if (!Authenticated(request))
+            var user = Authenticate(request);
+            if (user is null)
             {
                 await WriteStatusAsync(context, new ApiException(401, "Unauthorized", "Unauthorized"));
                 return;
@@ -53,7 +60,8 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             {
                 throw ShuttingDown();
             }
-            await DispatchAsync(context, path);
+            Authorize(context, user, path);
+            await DispatchAsync(context, path, user);
         }
         catch (ApiException e)
         {
@@ -98,22 +106,77 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
     private static ApiException ShuttingDown() =>
         new(503, "ServiceUnavailable", "The apiserver is shutting down, please try again later.", new JsonObject { ["retryAfterSeconds"] = 1 });
 
-    private bool Authenticated(HttpRequest request)
+    /// <summary>The kubeconfig's token is the cluster admin; a ServiceAccount token is its ServiceAccount; else null (401).</summary>
+    private UserInfo? Authenticate(HttpRequest request)
     {
         if (token is null)
         {
-            return true;
+            return Admin;
         }
         var header = request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return false;
+            return null;
         }
-        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, token);
+        var bearer = header[7..].Trim();
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(bearer), token))
+        {
+            return Admin;
+        }
+        return serviceAccountTokens?.Authenticate(bearer);
     }
 
-    private async Task DispatchAsync(HttpContext context, string path)
+    /// <summary>RBAC for everybody but system:masters: 403 Forbidden with the apiserver's message.</summary>
+    private void Authorize(HttpContext context, UserInfo user, string path)
+    {
+        if (user.Groups.Contains("system:masters"))
+        {
+            return;
+        }
+        var attributes = Attributes(context.Request, path);
+        if (!authorizer.Allowed(user, attributes))
+        {
+            var details = new JsonObject();
+            if (attributes.Name.Length > 0)
+            {
+                details["name"] = attributes.Name;
+            }
+            if (attributes.Group.Length > 0)
+            {
+                details["group"] = attributes.Group;
+            }
+            if (attributes.IsResource)
+            {
+                details["kind"] = attributes.Resource;
+            }
+            throw new ApiException(403, "Forbidden", RbacAuthorizer.ForbiddenMessage(user, attributes), details);
+        }
+    }
+
+    /// <summary>The authorizer's view of a request (RequestInfoFactory): verb from method and shape, or a non-resource path.</summary>
+    private static RequestAttributes Attributes(HttpRequest request, string path)
+    {
+        var method = request.Method;
+        if (ApiPath.Parse(path) is not { } api)
+        {
+            return new RequestAttributes(method.ToLowerInvariant(), "", "", "", "", "", path);
+        }
+        var watch = request.Query.TryGetValue("watch", out var w) && w.ToString() is not ("0" or "false" or "False");
+        var verb = method switch
+        {
+            "GET" or "HEAD" when watch => "watch",
+            "GET" or "HEAD" => api.Name is null ? "list" : "get",
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => api.Name is null ? "deletecollection" : "delete",
+            _ => method.ToLowerInvariant(),
+        };
+        var ns = api.Type.Namespaced ? api.Namespace ?? "" : api.Type == Resources.Namespaces ? api.Name ?? "" : "";
+        return new RequestAttributes(verb, api.Type.Group, api.Type.Plural, api.Subresource ?? "", ns, api.Name ?? "");
+    }
+
+    private async Task DispatchAsync(HttpContext context, string path, UserInfo user)
     {
         var method = context.Request.Method;
         switch (path.TrimEnd('/'))
@@ -128,16 +191,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 await WriteJsonAsync(context, 200, Discovery.ApiGroupList());
                 return;
             case "/api/v1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("", "v1"));
-                return;
-            case "/apis/discovery.k8s.io":
-                await WriteJsonAsync(context, 200, Discovery.ApiGroup());
-                return;
-            case "/apis/discovery.k8s.io/v1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1"));
-                return;
-            case "/apis/discovery.k8s.io/v1beta1":
-                await WriteJsonAsync(context, 200, Discovery.ResourceList("discovery.k8s.io", "v1beta1"));
+                await WriteJsonAsync(context, 200, Discovery.ResourceList("", "v1")!);
                 return;
             case "/openapi/v2":
                 // An empty protobuf Document: kubectl's client-side validation then finds no schema and skips, and
@@ -147,6 +201,11 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
                 context.Response.ContentLength = 0;
                 return;
             default:
+                if (GroupDiscovery(path.TrimEnd('/')) is { } document)
+                {
+                    await WriteJsonAsync(context, 200, document);
+                    return;
+                }
                 break;
         }
         var api = ApiPath.Parse(path) ?? throw ApiException.NotFoundPath();
@@ -161,6 +220,26 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             await (api.Subresource == "log"
                 ? new PodLogs(registry, kubelet).ServeAsync(context, ns, api.Name!)
                 : new PodPortForward(registry, kubelet).ServeAsync(context, ns, api.Name!));
+            return;
+        }
+
+        if (api.Type.Verbs is ["create"])
+        {
+            await ReviewAsync(context, api, user, method);
+            return;
+        }
+        if (api.Subresource == "token" && ns is not null && api.Name is not null && method == "POST")
+        {
+            var tokens = serviceAccountTokens ?? throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+            var raw = await ReadBodyAsync(context);
+            var request = context.Request.ContentType?.StartsWith("application/vnd.kubernetes.protobuf", StringComparison.Ordinal) == true
+                ? ProtobufDecoder.TokenRequest(raw) : Json.ParseObject(raw);
+            await WriteJsonAsync(context, 201, tokens.Request(ns, api.Name, request));
+            return;
+        }
+        if (api.Subresource == "scale" && ns is not null && api.Name is not null)
+        {
+            await ScaleAsync(context, api, ns, method);
             return;
         }
 
@@ -221,6 +300,57 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             default:
                 throw ApiException.MethodNotAllowed(method, api.Type.Kind);
         }
+    }
+
+    /// <summary>The review kinds: POST only, answered from the request's user (or the reviewed one) and never stored.</summary>
+    private async Task ReviewAsync(HttpContext context, ApiPath api, UserInfo user, string method)
+    {
+        if (method != "POST" || api.Name is not null)
+        {
+            throw ApiException.MethodNotAllowed(method, api.Type.Kind);
+        }
+        var raw = await ReadBodyAsync(context);
+        var protobuf = context.Request.ContentType?.StartsWith("application/vnd.kubernetes.protobuf", StringComparison.Ordinal) == true;
+        JsonObject Body() => protobuf ? ProtobufDecoder.AccessReview(raw) : raw.Length == 0 ? [] : Json.ParseObject(raw);
+        var answer = api.Type.Kind switch
+        {
+            "SelfSubjectReview" => Reviews.SelfSubjectReview(user),
+            "TokenReview" when !protobuf => Reviews.TokenReview(Body(), Body().ObjOrNull("spec").Str("token") is { } t ? serviceAccountTokens?.Authenticate(t) : null),
+            "SelfSubjectAccessReview" => Reviews.AccessReview(api.Type.Kind, Body(), user, authorizer),
+            "SubjectAccessReview" => Reviews.AccessReview(api.Type.Kind, Body(), ReviewedUser(Body()), authorizer),
+            _ => throw ProtobufDecoder.Unsupported(),
+        };
+        await WriteJsonAsync(context, 201, answer);
+    }
+
+    private static UserInfo ReviewedUser(JsonObject review)
+    {
+        var spec = review.ObjOrNull("spec");
+        return new UserInfo(spec.Str("user") ?? "", spec.Str("uid") ?? "", spec.Arr("groups")?.Select(g => g?.ToString() ?? "").ToList() ?? []);
+    }
+
+    private async Task ScaleAsync(HttpContext context, ApiPath api, string ns, string method)
+    {
+        var scale = method switch
+        {
+            "GET" => ScaleSubresource.Get(registry, api.Type, ns, api.Name!),
+            "PUT" => await ScaleSubresource.WriteAsync(registry, api.Type, ns, api.Name!, null, ParseNode(await ReadBodyAsync(context)), DryRun(context), context.RequestAborted),
+            "PATCH" => await ScaleSubresource.WriteAsync(registry, api.Type, ns, api.Name!, PatchType(context.Request.ContentType), ParseNode(await ReadBodyAsync(context)), DryRun(context), context.RequestAborted),
+            _ => throw ApiException.MethodNotAllowed(method, "Scale"),
+        };
+        await WriteJsonAsync(context, 200, scale);
+    }
+
+    /// <summary>/apis/GROUP and /apis/GROUP/VERSION of the groups we serve.</summary>
+    private static JsonObject? GroupDiscovery(string path)
+    {
+        var parts = path.Split('/');
+        return parts.Length switch
+        {
+            3 when parts[1] == "apis" => Discovery.ApiGroup(parts[2]),
+            4 when parts[1] == "apis" => Discovery.ResourceList(parts[2], parts[3]),
+            _ => null,
+        };
     }
 
     /// <summary><c>dryRun=All</c>: validate, default and allocate as usual, store nothing.</summary>
@@ -374,6 +504,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
     {
         var options = await ReadOptionalObjectAsync(context);
         long? grace = long.TryParse(context.Request.Query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
+        options = WithQueryPropagation(context, options);
         var (obj, gone) = await registry.DeleteAsync(api.Type, ns, api.Name!, options, grace, DryRun(context) || options.Arr("dryRun")?.Count > 0, context.RequestAborted);
         if (api.Type == Resources.Pods || api.Type == Resources.Services || !gone)
         {
@@ -381,6 +512,17 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
             return;
         }
         await WriteJsonAsync(context, 200, SuccessStatus(api.Type, obj));
+    }
+
+    /// <summary>DeleteOptions' propagationPolicy may come as a query parameter too (the body wins).</summary>
+    private static JsonObject? WithQueryPropagation(HttpContext context, JsonObject? options)
+    {
+        if (context.Request.Query["propagationPolicy"].FirstOrDefault() is { Length: > 0 } policy && options.Str("propagationPolicy") is null)
+        {
+            options ??= [];
+            options["propagationPolicy"] = policy;
+        }
+        return options;
     }
 
     private static JsonObject SuccessStatus(ResourceType type, JsonObject obj)
@@ -407,7 +549,7 @@ public sealed class ApiHandler(ObjectRegistry registry, WatchStreamer watches, b
         var query = context.Request.Query;
         var labels = LabelSelector.Parse(query["labelSelector"]);
         var fields = FieldSelector.Parse(query["fieldSelector"], api.Type);
-        var options = await ReadOptionalObjectAsync(context);
+        var options = WithQueryPropagation(context, await ReadOptionalObjectAsync(context));
         long? grace = long.TryParse(query["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null;
         var ns = api.Type.Namespaced ? api.Namespace : null;
         var (items, _) = registry.Store.List(api.Type.StorageName, ns);

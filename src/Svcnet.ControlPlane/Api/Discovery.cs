@@ -35,23 +35,28 @@ public static class Discovery
 
     private static JsonObject GroupVersion(string group, string version) => new() { ["groupVersion"] = group + "/" + version, ["version"] = version };
 
-    public static JsonObject DiscoveryGroup() => new()
+    private static JsonObject Group(string group) => new()
     {
-        ["name"] = "discovery.k8s.io",
-        ["versions"] = new JsonArray(GroupVersion("discovery.k8s.io", "v1")),
-        ["preferredVersion"] = GroupVersion("discovery.k8s.io", "v1"),
+        ["name"] = group,
+        ["versions"] = new JsonArray(GroupVersion(group, "v1")),
+        ["preferredVersion"] = GroupVersion(group, "v1"),
     };
 
     public static JsonObject ApiGroupList() => new()
     {
         ["kind"] = "APIGroupList",
         ["apiVersion"] = "v1",
-        ["groups"] = new JsonArray(DiscoveryGroup()),
+        ["groups"] = new JsonArray([.. Resources.Groups.Select(g => (JsonNode)Group(g))]),
     };
 
-    public static JsonObject ApiGroup()
+    /// <summary>/apis/GROUP; null for a group we do not serve.</summary>
+    public static JsonObject? ApiGroup(string group)
     {
-        var g = DiscoveryGroup();
+        if (!Resources.Groups.Contains(group))
+        {
+            return null;
+        }
+        var g = Group(group);
         var result = new JsonObject { ["kind"] = "APIGroup", ["apiVersion"] = "v1" };
         foreach (var (k, v) in g)
         {
@@ -60,16 +65,22 @@ public static class Discovery
         return result;
     }
 
-    private static JsonObject Entry(ResourceType r, string? sub, IReadOnlyList<string> verbs)
+    private static JsonObject Entry(ResourceType r, string? sub, IReadOnlyList<string> verbs, string? group = null, string? version = null)
     {
         var e = new JsonObject
         {
             ["name"] = sub is null ? r.Plural : r.Plural + "/" + sub,
             ["singularName"] = sub is null ? r.Singular : "",
             ["namespaced"] = r.Namespaced,
-            ["kind"] = r.Kind,
-            ["verbs"] = new JsonArray([.. verbs.Select(v => (JsonNode)v)]),
         };
+        if (group is not null)
+        {
+            // A subresource of another group's kind (deployments/scale is autoscaling/v1 Scale).
+            e["group"] = group;
+            e["version"] = version;
+        }
+        e["kind"] = r.Kind;
+        e["verbs"] = new JsonArray([.. verbs.Select(v => (JsonNode)v)]);
         if (sub is null && r.ShortNames.Count > 0)
         {
             e["shortNames"] = new JsonArray([.. r.ShortNames.Select(v => (JsonNode)v)]);
@@ -81,10 +92,16 @@ public static class Discovery
         return e;
     }
 
-    public static JsonObject ResourceList(string group, string version)
+    /// <summary>/api/v1 or /apis/GROUP/VERSION; null for a group version we do not serve.</summary>
+    public static JsonObject? ResourceList(string group, string version)
     {
-        var types = group.Length == 0 ? Resources.Core
-            : version == "v1beta1" ? [Resources.EndpointSlicesV1Beta1] : [Resources.EndpointSlices];
+        IReadOnlyList<ResourceType> types = group.Length == 0 ? Resources.Core
+            : group == "discovery.k8s.io" && version == "v1beta1" ? [Resources.EndpointSlicesV1Beta1]
+            : [.. Resources.All.Where(r => r.Group == group && r.Version == version)];
+        if (types.Count == 0)
+        {
+            return null;
+        }
         var list = new JsonArray();
         foreach (var r in types)
         {
@@ -96,6 +113,8 @@ public static class Discovery
                     "binding" => Entry(r with { Kind = "Binding" }, sub, ["create"]),
                     "log" => Entry(r, sub, ["get"]),
                     "portforward" => Entry(r with { Kind = "PodPortForwardOptions" }, sub, ["create", "get"]),
+                    "scale" => Entry(r with { Kind = "Scale" }, sub, ["get", "patch", "update"], "autoscaling", "v1"),
+                    "token" => Entry(r with { Kind = "TokenRequest" }, sub, ["create"], "authentication.k8s.io", "v1"),
                     _ => Entry(r, sub, ["get", "patch", "update"]),
                 });
             }

@@ -30,6 +30,18 @@ public static class KnownFields
         "Event" => typeof(Corev1Event),
         "ConfigMap" => typeof(V1ConfigMap),
         "EndpointSlice" => typeof(V1EndpointSlice),
+        "Secret" => typeof(V1Secret),
+        "ServiceAccount" => typeof(V1ServiceAccount),
+        "Deployment" => typeof(V1Deployment),
+        "ReplicaSet" => typeof(V1ReplicaSet),
+        "Role" => typeof(V1Role),
+        "RoleBinding" => typeof(V1RoleBinding),
+        "ClusterRole" => typeof(V1ClusterRole),
+        "ClusterRoleBinding" => typeof(V1ClusterRoleBinding),
+        "SelfSubjectReview" => typeof(V1SelfSubjectReview),
+        "TokenReview" => typeof(V1TokenReview),
+        "SelfSubjectAccessReview" => typeof(V1SelfSubjectAccessReview),
+        "SubjectAccessReview" => typeof(V1SubjectAccessReview),
         _ => null,
     };
 

@@ -9,7 +9,7 @@ namespace Svcnet.ControlPlane.Api;
 /// JSON tree the rest of the server works on. Field numbers are those of k8s.io/api core/v1 generated.proto (checked
 /// against kubectl's own bytes). Zero values are dropped like Go's omitempty. Other kinds answer 415.
 /// </summary>
-public static class ProtobufDecoder
+public static partial class ProtobufDecoder
 {
     private static readonly byte[] Magic = "k8s\0"u8.ToArray();
 
@@ -28,6 +28,10 @@ public static class ProtobufDecoder
                 "Namespace" => Namespace(raw),
                 "ConfigMap" => ConfigMap(raw),
                 "Service" => Service(raw),
+                "Deployment" => Deployment(raw),
+                "Pod" => Pod(raw),
+                "ServiceAccount" => MetadataOnly(raw),
+                "RoleBinding" or "ClusterRoleBinding" => RoleBinding(raw),
                 _ => throw Unsupported(),
             };
             obj["apiVersion"] = type.ApiVersion;
@@ -41,7 +45,7 @@ public static class ProtobufDecoder
     }
 
     public static ApiException Unsupported() =>
-        new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Service only)");
+        new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Service, Deployment, Pod, ServiceAccount, RoleBinding, ClusterRoleBinding only)");
 
     private readonly record struct Field(int Number, ulong Varint, byte[]? Bytes)
     {

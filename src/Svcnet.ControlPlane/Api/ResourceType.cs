@@ -35,12 +35,31 @@ public static class Resources
     public static readonly ResourceType Events = new("", "v1", "events", "event", "Event", true, ["ev"], [], AllVerbs, []);
     public static readonly ResourceType ConfigMaps = new("", "v1", "configmaps", "configmap", "ConfigMap", true, ["cm"], [], AllVerbs, []);
     public static readonly ResourceType EndpointSlices = new("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, [], [], AllVerbs, []);
+    public static readonly ResourceType Secrets = new("", "v1", "secrets", "secret", "Secret", true, [], [], AllVerbs, []);
+    public static readonly ResourceType ServiceAccounts = new("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], [], AllVerbs, ["token"]);
+    public static readonly ResourceType Deployments = new("apps", "v1", "deployments", "deployment", "Deployment", true, ["deploy"], ["all"], AllVerbs, ["scale", "status"]);
+    public static readonly ResourceType ReplicaSets = new("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, ["rs"], ["all"], AllVerbs, ["scale", "status"]);
 
     /// <summary>kubectl 1.20's describer only knows discovery.k8s.io/v1beta1; served for GET, not advertised.</summary>
     public static readonly ResourceType EndpointSlicesV1Beta1 = EndpointSlices with { Version = "v1beta1" };
 
-    public static readonly IReadOnlyList<ResourceType> Core = [ConfigMaps, Endpoints, Events, Namespaces, Nodes, Pods, Services];
-    public static readonly IReadOnlyList<ResourceType> All = [.. Core, EndpointSlices];
+    public static readonly ResourceType Roles = new("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, [], [], AllVerbs, []);
+    public static readonly ResourceType RoleBindings = new("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, [], [], AllVerbs, []);
+    public static readonly ResourceType ClusterRoles = new("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, [], [], AllVerbs, []);
+    public static readonly ResourceType ClusterRoleBindings = new("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, [], [], AllVerbs, []);
+
+    /// <summary>Reviews: create-only, answered and never stored.</summary>
+    public static readonly ResourceType SelfSubjectReviews = new("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, [], [], ["create"], []);
+    public static readonly ResourceType TokenReviews = new("authentication.k8s.io", "v1", "tokenreviews", "tokenreview", "TokenReview", false, [], [], ["create"], []);
+    public static readonly ResourceType SelfSubjectAccessReviews = new("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false, [], [], ["create"], []);
+    public static readonly ResourceType SubjectAccessReviews = new("authorization.k8s.io", "v1", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", false, [], [], ["create"], []);
+
+    public static readonly IReadOnlyList<ResourceType> Core = [ConfigMaps, Endpoints, Events, Namespaces, Nodes, Pods, Secrets, ServiceAccounts, Services];
+    public static readonly IReadOnlyList<ResourceType> All = [.. Core, EndpointSlices, Deployments, ReplicaSets,
+        Roles, RoleBindings, ClusterRoles, ClusterRoleBindings, SelfSubjectReviews, TokenReviews, SelfSubjectAccessReviews, SubjectAccessReviews];
+
+    /// <summary>The API groups served under /apis, in the order /apis lists them (each with its one version).</summary>
+    public static readonly IReadOnlyList<string> Groups = ["apps", "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io", "discovery.k8s.io"];
 
     public static ResourceType? Find(string group, string version, string plural)
     {

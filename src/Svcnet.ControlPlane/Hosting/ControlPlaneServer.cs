@@ -102,10 +102,18 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var store = new ObjectStore(Path.Combine(options.DataDirectory, "state.db"), options.HistoryLimit, options.HistoryByteLimit);
         var serviceStrategy = new ServiceStrategy(clusterIPs, nodePorts);
         var repairProblems = serviceStrategy.Restore(store.List("services", null).Items);
+        var podStrategy = new PodStrategy();
         var strategies = new Dictionary<string, IStrategy>
         {
             [Resources.Services.StorageName] = serviceStrategy,
-            [Resources.Pods.StorageName] = new PodStrategy(),
+            [Resources.Pods.StorageName] = podStrategy,
+            [Resources.Secrets.StorageName] = new SecretStrategy(),
+            [Resources.Deployments.StorageName] = new DeploymentStrategy(podStrategy),
+            [Resources.ReplicaSets.StorageName] = new ReplicaSetStrategy(podStrategy),
+            [Resources.Roles.StorageName] = new RoleStrategy(false),
+            [Resources.ClusterRoles.StorageName] = new RoleStrategy(true),
+            [Resources.RoleBindings.StorageName] = new RoleBindingStrategy(false),
+            [Resources.ClusterRoleBindings.StorageName] = new RoleBindingStrategy(true),
             [Resources.Namespaces.StorageName] = new NamespaceStrategy(),
             [Resources.Nodes.StorageName] = new NodeStrategy(),
             [Resources.Endpoints.StorageName] = new EndpointsStrategy(),
@@ -156,6 +164,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var controller = new EndpointController(registry, recorder);
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
         server.logger = logger;
+        var serviceAccountTokens = new ServiceAccountTokens(options.DataDirectory, store, clock);
+        server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock),
+            new ServiceAccountController(registry, clock, serviceAccountTokens, caPem)];
         built.Run(context => server.handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
 
@@ -164,7 +175,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var host = options.BindAddress == "0.0.0.0" ? "127.0.0.1" : options.BindAddress;
         server.Url = $"{(serving is null ? "http" : "https")}://{host}:{port}";
         server.ListenAddress = $"{options.BindAddress}:{port}";
-        server.handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock, logger);
+        server.handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock, logger, serviceAccountTokens);
 
         await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
         foreach (var problem in repairProblems)
@@ -172,6 +183,26 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             await new EventRecorder(registry, clock, problem.Component).RecordAsync(problem.Service, "Service", "Warning", problem.Reason, problem.Message);
         }
         controller.ResyncAll();
+        foreach (var workload in server.workloads)
+        {
+            switch (workload)
+            {
+                case ReplicaSetController rs:
+                    rs.Start(Resources.ReplicaSets);
+                    break;
+                case DeploymentController deployments:
+                    deployments.Start(Resources.Deployments);
+                    break;
+                case GarbageCollector gc:
+                    gc.Start(gc.InitialKeys());
+                    break;
+                case ServiceAccountController accounts:
+                    accounts.Start(accounts.InitialKeys());
+                    break;
+                default:
+                    break;
+            }
+        }
 
         server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");
         Certificates.WriteSecret(server.KubeconfigPath, Kubeconfig.Render(server.Url, caPem, token));
@@ -196,9 +227,13 @@ public sealed class ControlPlaneServer : IAsyncDisposable
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>The workload controllers and the garbage collector (started after the bootstrap objects exist).</summary>
+    private IReadOnlyList<KeyedController> workloads = [];
+
     /// <summary>
     /// Graceful stop: new requests are refused with 503, watches end at once (clients re-watch elsewhere), requests
-    /// in flight finish (their writes are committed before the store closes), then the store closes.
+    /// in flight finish (their writes are committed before the store closes), then the workload controllers stop and
+    /// the store closes.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -206,6 +241,10 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var closed = Store.CloseWatchers();
         logger.ShuttingDown(closed);
         await app.StopAsync();
+        foreach (var workload in workloads)
+        {
+            await workload.DisposeAsync();
+        }
         await endpoints.DisposeAsync();
         Store.Dispose();
         await app.DisposeAsync();
@@ -224,9 +263,39 @@ internal sealed class EmbeddedLifetime : IHostLifetime
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-/// <summary>What the apiserver creates for itself: the system namespaces and default/kubernetes with its endpoints.</summary>
+/// <summary>What the apiserver creates for itself: the system namespaces, default/kubernetes with its endpoints, the bootstrap RBAC policy.</summary>
 internal static class Bootstrap
 {
+    /// <summary>The bootstrap ClusterRoles and ClusterRoleBindings, created when missing (as the rbac/bootstrap-roles post-start hook does).</summary>
+    private static async Task EnsureRbacAsync(ObjectRegistry registry)
+    {
+        static JsonObject Meta(string name) => new()
+        {
+            ["name"] = name,
+            ["labels"] = new JsonObject { ["kubernetes.io/bootstrapping"] = "rbac-defaults" },
+            ["annotations"] = new JsonObject { ["rbac.authorization.kubernetes.io/autoupdate"] = "true" },
+        };
+        foreach (var (name, rules) in RbacAuthorizer.BootstrapClusterRoles())
+        {
+            if (registry.Store.Get(Resources.ClusterRoles.StorageName, "", name) is null)
+            {
+                await registry.CreateAsync(Resources.ClusterRoles, "", new JsonObject { ["metadata"] = Meta(name), ["rules"] = rules });
+            }
+        }
+        foreach (var (name, role, kind, subject) in RbacAuthorizer.BootstrapBindings())
+        {
+            if (registry.Store.Get(Resources.ClusterRoleBindings.StorageName, "", name) is null)
+            {
+                await registry.CreateAsync(Resources.ClusterRoleBindings, "", new JsonObject
+                {
+                    ["metadata"] = Meta(name),
+                    ["roleRef"] = new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = "ClusterRole", ["name"] = role },
+                    ["subjects"] = new JsonArray(new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = kind, ["name"] = subject }),
+                });
+            }
+        }
+    }
+
     public static async Task EnsureAsync(ObjectRegistry registry, ClusterIPAllocator clusterIPs, string host, int port)
     {
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
@@ -260,6 +329,16 @@ internal static class Bootstrap
             {
                 await registry.PatchAsync(Resources.Services, "default", "kubernetes", "merge", JsonNode.Parse(
                     $"{{\"spec\":{{\"ports\":[{{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":{port}}}]}}}}"), null);
+            }
+        }
+        await EnsureRbacAsync(registry);
+        // The system namespaces' default ServiceAccounts exist before the server answers (the ServiceAccount
+        // controller keeps them, and creates those of later namespaces).
+        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+        {
+            if (registry.Store.Get(Resources.ServiceAccounts.StorageName, ns, "default") is null)
+            {
+                await registry.CreateAsync(Resources.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "default" } });
             }
         }
         var address = IPAddress.TryParse(host, out var ip) && !ip.Equals(IPAddress.Any) ? host : "127.0.0.1";

@@ -54,6 +54,11 @@ public static class StrategicMergePatch
             "Pod" when path == "status.podIPs" => "ip",
             "Node" when path is "status.conditions" or "status.addresses" => "type",
             "Node" when path == "spec.podCIDRs" => null,
+            // Workloads: their pod template's spec merges like a Pod's (kubectl set image / rollout restart send it).
+            "Deployment" or "ReplicaSet" or "DaemonSet" or "StatefulSet" or "Job" or "ReplicationController"
+                when path.StartsWith("spec.template.spec.", StringComparison.Ordinal) => PodSpecKeys.GetValueOrDefault(path[19..]),
+            "CronJob" when path.StartsWith("spec.jobTemplate.spec.template.spec.", StringComparison.Ordinal) => PodSpecKeys.GetValueOrDefault(path[36..]),
+            "Deployment" or "ReplicaSet" or "DaemonSet" or "StatefulSet" or "Job" or "ReplicationController" when path == "status.conditions" => "type",
             _ => null,
         };
     }

@@ -58,6 +58,10 @@ public static class TablePrinter
             new("Kernel-Version", "string", "", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1, (o, _) => NodeInfo(o, "kernelVersion")),
             new("Container-Runtime", "string", "", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).", 1, (o, _) => NodeInfo(o, "containerRuntimeVersion"))],
         "events" => EventColumns.All,
+        "deployments" => WorkloadColumns.Deployments(Name, Age),
+        "replicasets" => WorkloadColumns.ReplicaSets(Name, Age),
+        "secrets" => WorkloadColumns.Secrets(Name, Age),
+        "serviceaccounts" => WorkloadColumns.ServiceAccounts(Name, Age),
         _ => [Name, Age],
     };
 

@@ -113,7 +113,8 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         tx.Put(type.StorageName, body);
     }
 
-    private string GenerateName(string prefix)
+    /// <summary>A name from a generateName prefix: five random characters of apimachinery's alphabet.</summary>
+    public static string GenerateName(string prefix)
     {
         var chars = new char[5];
         for (var i = 0; i < chars.Length; i++)
@@ -221,6 +222,13 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         {
             throw Invalid(type, updated, errors);
         }
+        // The last finalizer of an object being deleted removed: the deletion completes (the garbage collector
+        // relies on this for the orphan and foregroundDeletion finalizers).
+        if (oldMeta.Str("deletionTimestamp") is not null && oldMeta.Arr("finalizers") is { Count: > 0 } && updated.ObjOrNull("metadata").Arr("finalizers") is not { Count: > 0 })
+        {
+            DeleteIn(tx, type, updated);
+            return null;
+        }
         tx.Put(type.StorageName, updated);
         return null;
     }
@@ -238,13 +246,7 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         var events = await store.WriteAsync(tx =>
         {
             var old = tx.Get(type.StorageName, type.Namespaced ? ns : "", name) ?? throw ApiException.NotFound(type, name);
-            var patched = patchType switch
-            {
-                "json" => JsonPatch.Apply(old, patch),
-                "merge" => JsonMergePatch.Apply(old, patch) as JsonObject ?? throw ApiException.BadRequest("the patch must produce an object"),
-                "strategic" => StrategicMergePatch.Apply(type.Kind, old, patch),
-                _ => throw new ArgumentOutOfRangeException(nameof(patchType)),
-            };
+            var patched = ApplyPatch(type.Kind, old, patchType, patch);
             CheckTypeMeta(type, patched);
             CheckNamespace(type, type.Namespaced ? ns : "", patched);
             if (patched.Name() != name)
@@ -265,6 +267,15 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
         }, dryRun, cancellationToken);
         return new WriteResult(unchanged ?? events[0].Object, false);
     }
+
+    /// <summary>Applies a patch of one of the three types to an object of <paramref name="kind"/>.</summary>
+    public static JsonObject ApplyPatch(string kind, JsonObject old, string patchType, JsonNode? patch) => patchType switch
+    {
+        "json" => JsonPatch.Apply(old, patch),
+        "merge" => JsonMergePatch.Apply(old, patch) as JsonObject ?? throw ApiException.BadRequest("the patch must produce an object"),
+        "strategic" => StrategicMergePatch.Apply(kind, old, patch),
+        _ => throw new ArgumentOutOfRangeException(nameof(patchType)),
+    };
 
     /// <summary>
     /// The pods/binding subresource (what a scheduler posts): sets spec.nodeName of an unbound pod; a pod already
@@ -318,6 +329,12 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
                 throw ApiException.Forbidden(type, name, "this namespace may not be deleted");
             }
             var grace = options.Long("gracePeriodSeconds") ?? queryGrace;
+            if (Finalize(tx, type, old, Propagation(options)) is { } finalizing)
+            {
+                result = finalizing;
+                gone = false;
+                return;
+            }
             if (type == Resources.Pods && GracefulPeriod(tx, old, grace) is { } period and > 0)
             {
                 var meta = old.ObjOrNull("metadata");
@@ -338,6 +355,55 @@ public sealed class ObjectRegistry(ObjectStore store, IReadOnlyDictionary<string
             DeleteIn(tx, type, old);
         }, dryRun, cancellationToken);
         return (result ?? events.FirstOrDefault(e => e.Object.Name() == name && e.Resource == type.StorageName)?.Object ?? throw ApiException.NotFound(type, name), gone);
+    }
+
+    private static readonly string[] PropagationPolicies = ["Background", "Foreground", "Orphan"];
+
+    /// <summary>The propagation policy of a delete: propagationPolicy, else orphanDependents, else Background.</summary>
+    private static string Propagation(JsonObject? options)
+    {
+        var policy = options.Str("propagationPolicy");
+        if (policy is not null && !PropagationPolicies.Contains(policy))
+        {
+            throw ApiException.Invalid("DeleteOptions", "", [FieldError.NotSupported("propagationPolicy", policy, PropagationPolicies)]);
+        }
+        if (policy is not null && options.Bool("orphanDependents") is not null)
+        {
+            throw ApiException.Invalid("DeleteOptions", "", [FieldError.Invalid("propagationPolicy", policy, "orphanDependents and deletionPropagation cannot be both set")]);
+        }
+        return policy ?? (options.Bool("orphanDependents") == true ? "Orphan" : "Background");
+    }
+
+    /// <summary>
+    /// Deletion that waits for finalizers (the object's own, or orphan/foregroundDeletion added for the propagation
+    /// policy, which the garbage collector removes): the object gets deletionTimestamp and stays. Null when the
+    /// object can go now. Pods keep their graceful path; their finalizers hold the final removal only.
+    /// </summary>
+    private JsonObject? Finalize(StoreTransaction tx, ResourceType type, JsonObject old, string policy)
+    {
+        var meta = old.ObjOrNull("metadata")!;
+        var finalizers = (meta.Arr("finalizers") ?? []).Select(f => f?.ToString() ?? "").ToList();
+        if (type != Resources.Pods && type != Resources.Namespaces)
+        {
+            var added = policy switch { "Orphan" => "orphan", "Foreground" => "foregroundDeletion", _ => null };
+            if (added is not null && !finalizers.Contains(added))
+            {
+                finalizers.Add(added);
+            }
+        }
+        if (finalizers.Count == 0 || (type == Resources.Pods && meta.Str("deletionTimestamp") is null && GracefulPeriod(tx, old, null) > 0))
+        {
+            return null;
+        }
+        var updated = (JsonObject)old.DeepClone();
+        updated.Metadata()["finalizers"] = new JsonArray([.. finalizers.Select(f => (JsonNode)f)]);
+        updated.Metadata()["deletionTimestamp"] ??= Json.Timestamp(clock.GetUtcNow());
+        updated.Metadata()["deletionGracePeriodSeconds"] ??= 0;
+        if (!JsonNode.DeepEquals(updated, old))
+        {
+            tx.Put(type.StorageName, updated);
+        }
+        return updated;
     }
 
     private static void CheckPreconditions(ResourceType type, JsonObject old, JsonObject? options)

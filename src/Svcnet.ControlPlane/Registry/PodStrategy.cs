@@ -18,16 +18,35 @@ public sealed class PodStrategy : IStrategy
     public void Default(JsonObject obj)
     {
         var spec = obj.Obj("spec");
-        spec["restartPolicy"] ??= "Always";
-        spec["terminationGracePeriodSeconds"] ??= 30;
-        spec["dnsPolicy"] ??= "ClusterFirst";
-        spec["securityContext"] ??= new JsonObject();
-        spec["schedulerName"] ??= "default-scheduler";
+        DefaultPodSpec(spec);
         spec["serviceAccountName"] ??= "default";
         spec["serviceAccount"] ??= spec["serviceAccountName"]?.DeepClone();
         spec["enableServiceLinks"] ??= true;
         spec["priority"] ??= 0;
         spec["preemptionPolicy"] ??= "PreemptLowerPriority";
+        if (spec["tolerations"] is null)
+        {
+            spec["tolerations"] = new JsonArray(
+                Toleration("node.kubernetes.io/not-ready"),
+                Toleration("node.kubernetes.io/unreachable"));
+        }
+        var status = obj.Obj("status");
+        status["phase"] ??= "Pending";
+        status["qosClass"] ??= QosClass(obj);
+    }
+
+    /// <summary>
+    /// The defaults of SetDefaults_PodSpec and SetDefaults_Container, which also apply to the pod templates of
+    /// workloads (what <c>kubectl get deploy -o yaml</c> shows); the service account, priority, tolerations and
+    /// service links come from admission of the pod itself.
+    /// </summary>
+    public static void DefaultPodSpec(JsonObject spec)
+    {
+        spec["restartPolicy"] ??= "Always";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["securityContext"] ??= new JsonObject();
+        spec["schedulerName"] ??= "default-scheduler";
         foreach (var list in new[] { "containers", "initContainers" })
         {
             foreach (var c in spec.Arr(list).Objects())
@@ -44,15 +63,6 @@ public sealed class PodStrategy : IStrategy
                 }
             }
         }
-        if (spec["tolerations"] is null)
-        {
-            spec["tolerations"] = new JsonArray(
-                Toleration("node.kubernetes.io/not-ready"),
-                Toleration("node.kubernetes.io/unreachable"));
-        }
-        var status = obj.Obj("status");
-        status["phase"] ??= "Pending";
-        status["qosClass"] ??= QosClass(obj);
     }
 
     private static JsonObject Toleration(string key) => new()
@@ -113,6 +123,28 @@ public sealed class PodStrategy : IStrategy
         if (old is not null)
         {
             ValidateSpecUpdate(spec, old.ObjOrNull("spec"), errors);
+        }
+    }
+
+    /// <summary>
+    /// Validates a workload's pod template (at <paramref name="field"/>, e.g. <c>spec.template</c>) as the pod it
+    /// stamps out would be, with the field paths of the template; the restart policy must be one the workload allows.
+    /// </summary>
+    public void ValidateTemplate(JsonObject? template, string field, IReadOnlyList<string> restartPolicies, List<FieldError> errors)
+    {
+        if (template is null)
+        {
+            errors.Add(FieldError.Required(field));
+            return;
+        }
+        var pod = new JsonObject { ["spec"] = template["spec"]?.DeepClone() ?? new JsonObject() };
+        var own = new List<FieldError>();
+        Validate(pod, null, own);
+        errors.AddRange(own.Select(e => e with { Field = field + "." + e.Field }));
+        var restart = template.ObjOrNull("spec").Str("restartPolicy") ?? "Always";
+        if (own.All(e => !e.Field.EndsWith("restartPolicy", StringComparison.Ordinal)) && !restartPolicies.Contains(restart))
+        {
+            errors.Add(FieldError.NotSupported(field + ".spec.restartPolicy", restart, restartPolicies));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Svcnet.ControlPlane.Api;
 
 namespace Svcnet.ControlPlane.Selectors;
@@ -21,6 +22,45 @@ public sealed class LabelSelector
     /// <summary>Selector from a Service's equality map (an empty map selects nothing for services, handled by callers).</summary>
     public static LabelSelector FromMap(IReadOnlyDictionary<string, string> map) =>
         new([.. map.Select(p => new Requirement(p.Key, Op.Equals, [p.Value]))]);
+
+    /// <summary>
+    /// A metav1.LabelSelector (matchLabels AND matchExpressions), as workloads carry it. Null or empty selects
+    /// everything, as LabelSelectorAsSelector does; callers reject those where the API requires a selector.
+    /// </summary>
+    public static LabelSelector FromLabelSelector(JsonObject? selector)
+    {
+        var requirements = new List<Requirement>();
+        foreach (var (key, value) in selector.StringMap("matchLabels"))
+        {
+            requirements.Add(new Requirement(key, Op.Equals, [value]));
+        }
+        foreach (var e in selector.Arr("matchExpressions").Objects())
+        {
+            var values = e.Arr("values")?.Select(v => v?.ToString() ?? "").ToList() ?? [];
+            var op = e.Str("operator") switch
+            {
+                "In" => Op.In,
+                "NotIn" => Op.NotIn,
+                "Exists" => Op.Exists,
+                _ => Op.DoesNotExist,
+            };
+            requirements.Add(new Requirement(e.Str("key") ?? "", op, values));
+        }
+        return new LabelSelector(requirements);
+    }
+
+    /// <summary>The selector as text (what a Scale's status.selector and kubectl show), in apimachinery's syntax.</summary>
+    public override string ToString() => string.Join(",", requirements.Select(r => r.Operator switch
+    {
+        Op.Equals => $"{r.Key}={r.Values[0]}",
+        Op.NotEquals => $"{r.Key}!={r.Values[0]}",
+        Op.In => $"{r.Key} in ({string.Join(",", r.Values)})",
+        Op.NotIn => $"{r.Key} notin ({string.Join(",", r.Values)})",
+        Op.Exists => r.Key,
+        Op.DoesNotExist => "!" + r.Key,
+        Op.GreaterThan => $"{r.Key}>{r.Values[0]}",
+        _ => $"{r.Key}<{r.Values[0]}",
+    }));
 
     public static LabelSelector Parse(string? text)
     {

@@ -76,6 +76,24 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>As <see cref="EventuallyAsync{T}(Func{T}, string, int)"/> with a probe that asks the server (a client call).</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what, int timeoutMs = 10_000) where T : class
+    {
+        var deadline = Environment.TickCount64 + timeoutMs;
+        while (true)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException("timed out waiting for " + what);
+            }
+            await Task.Delay(20);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
