@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
 using Svcnet.Proxy.Apply;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 

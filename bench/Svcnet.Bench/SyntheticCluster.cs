@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Bench;
@@ -29,7 +28,7 @@ public static class SyntheticCluster
         {
             var port = Port(s);
             ports[port.Name] = port;
-            endpoints[port.Name] = Endpoints(port, s, endpointsPerService, 0);
+            endpoints[port.Name] = Endpoints(s, endpointsPerService, 0);
         }
 
         return new ProxySnapshot(ports.ToImmutable(), endpoints.ToImmutable(), NodeInfo.Unknown("node-1"));
@@ -40,7 +39,7 @@ public static class SyntheticCluster
     {
         var port = Port(service);
         var current = snapshot.EndpointsOf(port.Name);
-        var changed = Endpoints(port, service, current.Count - 1, 0).Concat(Endpoints(port, service, 1, 200 + (generation % 50)))
+        var changed = Endpoints(service, current.Count - 1, 0).Concat(Endpoints(service, 1, 200 + (generation % 50)))
             .OrderBy(e => e.EndpointString, StringComparer.Ordinal).ToEquatableArray();
         return snapshot with { Endpoints = snapshot.Endpoints.SetItem(port.Name, changed) };
     }
@@ -51,17 +50,16 @@ public static class SyntheticCluster
     {
         var name = new ServicePortName($"ns{s % 50}", $"svc{s}", "http", Protocol.TCP);
         var nameString = name.ToKubeProxyString();
-        return new ServicePort(name, nameString, ChainNames.ServicePortHash(nameString, Protocol.TCP),
+        return new ServicePort(name, nameString,
             $"172.{16 + (s >> 16)}.{(s >> 8) & 255}.{s & 255}", 80, NodePortEvery > 0 && s % NodePortEvery == 0 ? 30000 + (s / NodePortEvery % 2768) : 0, null,
             EquatableArray<string>.Empty, EquatableArray<string>.Empty, EquatableArray<string>.Empty, 0, false, false);
     }
 
-    private static EquatableArray<ServiceEndpoint> Endpoints(ServicePort port, int s, int count, int offset) =>
+    private static EquatableArray<ServiceEndpoint> Endpoints(int s, int count, int offset) =>
         Enumerable.Range(offset, count).Select(e =>
         {
             var ip = $"10.{(s >> 8) & 255}.{s & 255}.{e + 1}";
             var endpoint = ip + ":8080";
-            return new ServiceEndpoint(ip, 8080, endpoint, ChainNames.EndpointChain(port.NameString, Protocol.TCP, endpoint),
-                true, true, false, "node-1", false, EquatableArray<string>.Empty, EquatableArray<string>.Empty);
+            return new ServiceEndpoint(ip, 8080, endpoint, true, true, false, "node-1", false, EquatableArray<string>.Empty, EquatableArray<string>.Empty);
         }).OrderBy(e => e.EndpointString, StringComparer.Ordinal).ToEquatableArray();
 }

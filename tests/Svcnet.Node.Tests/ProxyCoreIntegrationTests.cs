@@ -1,5 +1,6 @@
 using Svcnet.Node.Cluster;
 using Svcnet.Node.Proxy;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Watch;
 
@@ -39,7 +40,7 @@ public class ProxyCoreIntegrationTests
         await using var ns = await PrivateNetns.CreateAsync();
         var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
         var text = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-MISSING\nCOMMIT\n"u8.ToArray();
-        var payload = new Svcnet.Proxy.Iptables.RestorePayload(text, false, 0, 1, 1, new Lazy<IReadOnlySet<string>>(() => new HashSet<string>()), [], 0, 0, false);
+        var payload = new RestorePayload(text, false, 0, 1, 1, new Lazy<IReadOnlySet<string>>(() => new HashSet<string>()), [], 0, 0, false);
 
         var result = await applier.ApplyAsync(payload);
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Svcnet.Cli.Options;
 using Svcnet.Inspect.Parsing;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Manifests;
 
 namespace Svcnet.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Svcnet.Cli.Options;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Manifests;

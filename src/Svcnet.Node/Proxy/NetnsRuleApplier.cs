@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Svcnet.Node.Exec;
+using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Node.Proxy;
 
@@ -61,7 +62,7 @@ public sealed partial class NetnsRuleApplier(string netns, IptablesTools tools)
     }
 
     /// <summary>The proxy core's applier contract: restore, then (full syncs) the base-chain jumps; never throws.</summary>
-    public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(Svcnet.Proxy.Iptables.RestorePayload payload, CancellationToken cancel = default)
+    public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try

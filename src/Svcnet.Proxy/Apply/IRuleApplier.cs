@@ -1,4 +1,4 @@
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Proxy.Apply;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Proxy.Apply;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using k8s.Models;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Net;
 using Svcnet.Proxy.Snapshot;
 
@@ -107,7 +106,6 @@ public static class EndpointSliceConverter
 
                 _ = ProtocolNames.TryParse(string.IsNullOrEmpty(port.Protocol) ? "TCP" : port.Protocol, out var protocol); // validated above
                 var portName = new ServicePortName(ns, serviceName, port.Name, protocol);
-                var nameString = portName.ToKubeProxyString(config.LegacyUnnamedPortColon);
                 if (!merged.TryGetValue(portName, out var set))
                 {
                     merged[portName] = set = new SortedDictionary<string, ServiceEndpoint>(StringComparer.Ordinal);
@@ -133,7 +131,6 @@ public static class EndpointSliceConverter
                         ipText,
                         port.Port.Value,
                         endpointString,
-                        ChainNames.EndpointChain(nameString, protocol, endpointString),
                         conditions?.Ready ?? true,
                         conditions?.Serving ?? true,
                         terminating,

@@ -1,7 +1,6 @@
 using System.Globalization;
 using k8s.Models;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Net;
 using Svcnet.Proxy.Snapshot;
 
@@ -166,7 +165,6 @@ public static class ServicePortConverter
             result.Add(new ServicePort(
                 portName,
                 nameString,
-                ChainNames.ServicePortHash(nameString, protocols[i]),
                 clusterIP,
                 p.Port,
                 p.NodePort ?? 0,

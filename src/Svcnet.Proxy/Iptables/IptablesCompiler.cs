@@ -1,3 +1,4 @@
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Snapshot;
 
@@ -8,7 +9,7 @@ namespace Svcnet.Proxy.Iptables;
 /// It keeps each service port's rendered rules between calls so a partial sync costs the change, not the cluster:
 /// unchanged services contribute cached top-level fragments and a cached chain list, never a re-render.
 /// </summary>
-public sealed class IptablesCompiler
+public sealed class IptablesCompiler : IRuleCompiler
 {
     /// <summary>Above this many endpoints kube-proxy drops comments from SEP and SVC-to-SEP rules.</summary>
     public const int LargeClusterEndpointsThreshold = 1000;

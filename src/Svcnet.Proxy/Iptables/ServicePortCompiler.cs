@@ -1,5 +1,6 @@
 using Svcnet.Proxy.Net;
 using Svcnet.Proxy.Snapshot;
+using Svcnet.Proxy.Topology;
 
 namespace Svcnet.Proxy.Iptables;
 
@@ -15,6 +16,7 @@ public sealed class ServicePortCompiler(CompileContext context)
     private readonly LineBuffer _declarations = new();
     private readonly LineBuffer _natChains = new();
     private readonly List<string> _chains = [];
+    private IptablesServicePortInfo _names = null!;
 
     public CompileContext Context => context;
 
@@ -25,19 +27,21 @@ public sealed class ServicePortCompiler(CompileContext context)
         _declarations.Reset();
         _natChains.Reset();
         _chains.Clear();
+        _names = IptablesServicePortInfo.For(svc);
+        var names = _names;
 
         var sets = EndpointCategorizer.Categorize(endpoints, svc, context.Node, context.Config.PreferSameTrafficDistribution);
         var hasEndpoints = sets.HasAnyEndpoints;
         var usesClusterChain = sets.Cluster.Count > 0 && svc.UsesClusterEndpoints;
         var usesLocalChain = sets.Local.Count > 0 && svc.UsesLocalEndpoints;
 
-        var internalChain = svc.InternalPolicyLocal ? svc.LocalPolicyChain : svc.ClusterPolicyChain;
+        var internalChain = svc.InternalPolicyLocal ? names.LocalPolicyChain : names.ClusterPolicyChain;
         var hasInternalEndpoints = hasEndpoints && !(svc.InternalPolicyLocal && sets.Local.Count == 0);
-        var externalPolicyChain = svc.ExternalPolicyLocal ? svc.LocalPolicyChain : svc.ClusterPolicyChain;
+        var externalPolicyChain = svc.ExternalPolicyLocal ? names.LocalPolicyChain : names.ClusterPolicyChain;
         var hasExternalEndpoints = hasEndpoints && !(svc.ExternalPolicyLocal && sets.Local.Count == 0);
         var usesExternalChain = hasEndpoints && svc.ExternallyAccessible;
         var usesFirewallChain = hasEndpoints && !svc.LoadBalancerVIPs.IsEmpty && !svc.LoadBalancerSourceRanges.IsEmpty;
-        var loadBalancerChain = usesFirewallChain ? svc.FirewallChain : svc.ExternalChain;
+        var loadBalancerChain = usesFirewallChain ? names.FirewallChain : names.ExternalChain;
 
         string internalFilterTarget, internalFilterComment, externalFilterTarget, externalFilterComment;
         if (!hasEndpoints)
@@ -69,7 +73,7 @@ public sealed class ServicePortCompiler(CompileContext context)
         {
             if (hasEndpoints)
             {
-                PortRule(_natTop, ChainNames.KubeServices, svc, "external IP", externalIP).Append(" -j ").Append(svc.ExternalChain).EndLine();
+                PortRule(_natTop, ChainNames.KubeServices, svc, "external IP", externalIP).Append(" -j ").Append(names.ExternalChain).EndLine();
             }
 
             if (!hasExternalEndpoints)
@@ -90,7 +94,7 @@ public sealed class ServicePortCompiler(CompileContext context)
             if (usesFirewallChain)
             {
                 PortRuleWithComment(_filter, ChainNames.KubeProxyFirewall,
-                        "\"" + svc.NameString + " traffic not accepted by " + svc.FirewallChain + "\"", proto, vip, svc.Port)
+                        "\"" + svc.NameString + " traffic not accepted by " + names.FirewallChain + "\"", proto, vip, svc.Port)
                     .Append(" -j DROP").EndLine();
             }
         }
@@ -114,12 +118,12 @@ public sealed class ServicePortCompiler(CompileContext context)
                     _natTop.Append("-A KUBE-NODEPORTS -m comment --comment ").Append(svc.NameString)
                         .Append(" -m ").Append(proto).Append(" -p ").Append(proto)
                         .Append(" -d 127.0.0.0/8 --dport ").Append(svc.NodePort)
-                        .Append(" -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ").Append(svc.ExternalChain).EndLine();
+                        .Append(" -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ").Append(names.ExternalChain).EndLine();
                 }
 
                 _natTop.Append("-A KUBE-NODEPORTS -m comment --comment ").Append(svc.NameString)
                     .Append(" -m ").Append(proto).Append(" -p ").Append(proto)
-                    .Append(" --dport ").Append(svc.NodePort).Append(" -j ").Append(svc.ExternalChain).EndLine();
+                    .Append(" --dport ").Append(svc.NodePort).Append(" -j ").Append(names.ExternalChain).EndLine();
             }
 
             if (!hasExternalEndpoints)
@@ -153,34 +157,36 @@ public sealed class ServicePortCompiler(CompileContext context)
 
         if (usesExternalChain)
         {
-            Declare(svc.ExternalChain);
+            Declare(names.ExternalChain);
             WriteExternalChain(svc, hasExternalEndpoints, externalPolicyChain);
         }
 
         if (usesFirewallChain)
         {
-            Declare(svc.FirewallChain);
+            Declare(names.FirewallChain);
             WriteFirewallChain(svc);
         }
 
         if (usesClusterChain)
         {
-            Declare(svc.ClusterPolicyChain);
-            WriteLoadBalancing(svc, svc.ClusterPolicyChain, sets.Cluster, largeClusterMode);
+            Declare(names.ClusterPolicyChain);
+            WriteLoadBalancing(svc, names.ClusterPolicyChain, sets.Cluster, largeClusterMode);
         }
 
         if (usesLocalChain)
         {
-            Declare(svc.LocalPolicyChain);
-            WriteLoadBalancing(svc, svc.LocalPolicyChain, sets.Local, largeClusterMode);
+            Declare(names.LocalPolicyChain);
+            WriteLoadBalancing(svc, names.LocalPolicyChain, sets.Local, largeClusterMode);
         }
 
         foreach (var ep in sets.AllReachable)
         {
-            Declare(ep.ChainName);
-            WriteEndpointChain(svc, ep, largeClusterMode);
+            var chain = names.EndpointChain(ep);
+            Declare(chain);
+            WriteEndpointChain(svc, ep, chain, largeClusterMode);
         }
 
+        names.Retain(endpoints);
         return new CompiledServicePort
         {
             Port = svc,
@@ -207,7 +213,7 @@ public sealed class ServicePortCompiler(CompileContext context)
 
     private void WriteExternalChain(ServicePort svc, bool hasExternalEndpoints, string externalPolicyChain)
     {
-        var ext = svc.ExternalChain;
+        var ext = _names.ExternalChain;
         if (!svc.ExternalPolicyLocal)
         {
             _natChains.Append("-A ").Append(ext).Append(" -m comment --comment \"masquerade traffic for ")
@@ -218,13 +224,13 @@ public sealed class ServicePortCompiler(CompileContext context)
             if (context.Detector.IsImplemented)
             {
                 _natChains.Append("-A ").Append(ext).Append(" -m comment --comment \"pod traffic for ").Append(svc.NameString)
-                    .Append(" external destinations\" ").Append(context.Detector.IfLocal!).Append(" -j ").Append(svc.ClusterPolicyChain).EndLine();
+                    .Append(" external destinations\" ").Append(context.Detector.IfLocal!).Append(" -j ").Append(_names.ClusterPolicyChain).EndLine();
             }
 
             _natChains.Append("-A ").Append(ext).Append(" -m comment --comment \"masquerade LOCAL traffic for ").Append(svc.NameString)
                 .Append(" external destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ").EndLine();
             _natChains.Append("-A ").Append(ext).Append(" -m comment --comment \"route LOCAL traffic for ").Append(svc.NameString)
-                .Append(" external destinations\" -m addrtype --src-type LOCAL -j ").Append(svc.ClusterPolicyChain).EndLine();
+                .Append(" external destinations\" -m addrtype --src-type LOCAL -j ").Append(_names.ClusterPolicyChain).EndLine();
         }
 
         if (hasExternalEndpoints)
@@ -238,7 +244,7 @@ public sealed class ServicePortCompiler(CompileContext context)
         var allowFromNode = false;
         foreach (var range in svc.LoadBalancerSourceRanges)
         {
-            FirewallRuleStart(svc).Append(" -s ").Append(range).Append(" -j ").Append(svc.ExternalChain).EndLine();
+            FirewallRuleStart(svc).Append(" -s ").Append(range).Append(" -j ").Append(_names.ExternalChain).EndLine();
             if (context.NodeIP is { } nodeIP && Cidr.TryParse(range, out var cidr) && cidr.Contains(nodeIP))
             {
                 allowFromNode = true;
@@ -249,16 +255,16 @@ public sealed class ServicePortCompiler(CompileContext context)
         {
             foreach (var vip in svc.LoadBalancerVIPs)
             {
-                FirewallRuleStart(svc).Append(" -s ").Append(vip).Append(" -j ").Append(svc.ExternalChain).EndLine();
+                FirewallRuleStart(svc).Append(" -s ").Append(vip).Append(" -j ").Append(_names.ExternalChain).EndLine();
             }
         }
 
-        _natChains.Append("-A ").Append(svc.FirewallChain).Append(" -m comment --comment \"other traffic to ")
+        _natChains.Append("-A ").Append(_names.FirewallChain).Append(" -m comment --comment \"other traffic to ")
             .Append(svc.NameString).Append(" will be dropped by KUBE-PROXY-FIREWALL\"").EndLine();
     }
 
     private LineBuffer FirewallRuleStart(ServicePort svc) =>
-        _natChains.Append("-A ").Append(svc.FirewallChain).Append(" -m comment --comment \"").Append(svc.NameString).Append(" loadbalancer IP\"");
+        _natChains.Append("-A ").Append(_names.FirewallChain).Append(" -m comment --comment \"").Append(svc.NameString).Append(" loadbalancer IP\"");
 
     private void WriteLoadBalancing(ServicePort svc, string chain, IReadOnlyList<ServiceEndpoint> endpoints, bool largeClusterMode)
     {
@@ -268,8 +274,9 @@ public sealed class ServicePortCompiler(CompileContext context)
             {
                 _natChains.Append("-A ").Append(chain);
                 EndpointComment(svc, ep, largeClusterMode);
-                _natChains.Append(" -m recent --name ").Append(ep.ChainName).Append(" --rcheck --seconds ").Append(seconds)
-                    .Append(" --reap -j ").Append(ep.ChainName).EndLine();
+                var epChain = _names.EndpointChain(ep);
+                _natChains.Append(" -m recent --name ").Append(epChain).Append(" --rcheck --seconds ").Append(seconds)
+                    .Append(" --reap -j ").Append(epChain).EndLine();
             }
         }
 
@@ -284,7 +291,7 @@ public sealed class ServicePortCompiler(CompileContext context)
                 _natChains.Append(" -m statistic --mode random --probability ").Append(context.Probability(n - i));
             }
 
-            _natChains.Append(" -j ").Append(ep.ChainName).EndLine();
+            _natChains.Append(" -j ").Append(_names.EndpointChain(ep)).EndLine();
         }
     }
 
@@ -296,9 +303,9 @@ public sealed class ServicePortCompiler(CompileContext context)
         }
     }
 
-    private void WriteEndpointChain(ServicePort svc, ServiceEndpoint ep, bool largeClusterMode)
+    private void WriteEndpointChain(ServicePort svc, ServiceEndpoint ep, string chain, bool largeClusterMode)
     {
-        _natChains.Append("-A ").Append(ep.ChainName);
+        _natChains.Append("-A ").Append(chain);
         if (!largeClusterMode)
         {
             _natChains.Append(" -m comment --comment ").Append(svc.NameString);
@@ -306,7 +313,7 @@ public sealed class ServicePortCompiler(CompileContext context)
 
         _natChains.Append(" -s ").Append(ep.Ip).Append(" -j KUBE-MARK-MASQ").EndLine();
 
-        _natChains.Append("-A ").Append(ep.ChainName);
+        _natChains.Append("-A ").Append(chain);
         if (!largeClusterMode)
         {
             _natChains.Append(" -m comment --comment ").Append(svc.NameString);
@@ -314,7 +321,7 @@ public sealed class ServicePortCompiler(CompileContext context)
 
         if (svc.HasSessionAffinity)
         {
-            _natChains.Append(" -m recent --name ").Append(ep.ChainName).Append(" --set");
+            _natChains.Append(" -m recent --name ").Append(chain).Append(" --set");
         }
 
         _natChains.Append(" -m ").Append(svc.ProtocolLower).Append(" -p ").Append(svc.ProtocolLower)

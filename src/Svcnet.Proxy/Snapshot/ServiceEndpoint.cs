@@ -3,13 +3,12 @@ namespace Svcnet.Proxy.Snapshot;
 /// <summary>
 /// One endpoint of one service port, as kube-proxy's endpoint cache keeps it: the first address of an
 /// EndpointSlice endpoint with the slice port's number, its conditions (unset ready/serving mean true,
-/// unset terminating means false), whether it runs on this node, its topology hints and its KUBE-SEP chain.
+/// unset terminating means false), whether it runs on this node, and its topology hints. Back ends derive their per-endpoint names (KUBE-SEP chains) themselves.
 /// </summary>
 public sealed record ServiceEndpoint(
     string Ip,
     int Port,
     string EndpointString,
-    string ChainName,
     bool Ready,
     bool Serving,
     bool Terminating,

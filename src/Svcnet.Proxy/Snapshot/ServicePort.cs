@@ -2,12 +2,12 @@ namespace Svcnet.Proxy.Snapshot;
 
 /// <summary>
 /// What kube-proxy keeps of one Service port for one IP family (its <c>servicePortInfo</c>): addresses already
-/// filtered to the family and printed canonically, and chain names computed once here rather than per sync.
+/// filtered to the family and printed canonically. It names no chains: each back end derives its own names from
+/// <see cref="NameString"/> through its factory (kube-proxy's <c>makeServiceInfo</c>), see <c>Backend/BackendInfo</c>.
 /// </summary>
 public sealed record ServicePort(
     ServicePortName Name,
     string NameString,
-    string ChainHash,
     string ClusterIP,
     int Port,
     int NodePort,
@@ -20,14 +20,6 @@ public sealed record ServicePort(
     bool InternalPolicyLocal)
 {
     public string ProtocolLower { get; } = Name.Protocol.Lower();
-
-    public string ClusterPolicyChain { get; } = "KUBE-SVC-" + ChainHash;
-
-    public string LocalPolicyChain { get; } = "KUBE-SVL-" + ChainHash;
-
-    public string ExternalChain { get; } = "KUBE-EXT-" + ChainHash;
-
-    public string FirewallChain { get; } = "KUBE-FW-" + ChainHash;
 
     /// <summary>True when ClientIP session affinity is on.</summary>
     public bool HasSessionAffinity => StickyMaxAgeSeconds is not null;

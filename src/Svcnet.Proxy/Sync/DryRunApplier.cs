@@ -1,6 +1,6 @@
 using System.Text;
 using Svcnet.Proxy.Apply;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Proxy.Sync;
 

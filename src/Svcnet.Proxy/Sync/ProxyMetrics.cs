@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Svcnet.Proxy.Backend;
 
 namespace Svcnet.Proxy.Sync;
 
@@ -44,7 +45,7 @@ public sealed class ProxyMetrics(string ipFamily)
     /// <summary>Syncs attempted so far, successful or not.</summary>
     public long Syncs { get { lock (_lock) { return _sync.Count; } } }
 
-    public void RecordSync(bool full, TimeSpan duration, Iptables.RestorePayload payload, bool success, DateTimeOffset now)
+    public void RecordSync(bool full, TimeSpan duration, RestorePayload payload, bool success, DateTimeOffset now)
     {
         lock (_lock)
         {

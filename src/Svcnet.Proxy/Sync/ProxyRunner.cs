@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Svcnet.Proxy.Apply;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Watch;
 
@@ -25,7 +25,7 @@ public sealed class ProxyRunner : IDisposable
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly SemaphoreSlim _syncing = new(1, 1);
     private readonly Lock _lock = new();
-    private IptablesCompiler? _compiler;
+    private IRuleCompiler? _compiler;
     private ProxySnapshot? _lastApplied;
     private HashSet<string>? _knownNatChains;
     private bool _needFull = true;
@@ -167,7 +167,7 @@ public sealed class ProxyRunner : IDisposable
         {
             if (_compiler is null || _compiler.Config != effective)
             {
-                _compiler = new IptablesCompiler(effective);
+                _compiler = ProxyBackends.CreateCompiler(effective);
                 _needFull = true;
             }
 

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Sync;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FsCheck.Xunit;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;

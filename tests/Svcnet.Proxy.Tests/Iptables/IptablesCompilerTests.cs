@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
@@ -10,7 +11,7 @@ public class IptablesCompilerTests
     private static readonly ProxyConfig Config = new() { NodeName = "node-1", ClusterCidrs = new[] { "10.0.0.0/8" }.ToEquatableArray() };
 
     private static ServicePort Port(int i, string name = "p80") =>
-        new(new ServicePortName("ns", $"svc{i}", name, Protocol.TCP), $"ns/svc{i}:{name}", ChainNames.ServicePortHash($"ns/svc{i}:{name}", Protocol.TCP),
+        new(new ServicePortName("ns", $"svc{i}", name, Protocol.TCP), $"ns/svc{i}:{name}",
             $"172.30.{i / 250}.{(i % 250) + 1}", 80, 0, null, EquatableArray<string>.Empty, EquatableArray<string>.Empty, EquatableArray<string>.Empty, 0, false, false);
 
     private static EquatableArray<ServiceEndpoint> Endpoints(ServicePort port, int count, int offset = 0) =>
@@ -18,9 +19,12 @@ public class IptablesCompilerTests
         {
             var ip = $"10.{(e / 65536) % 256}.{(e / 256) % 256}.{e % 256}";
             var ep = ip + ":80";
-            return new ServiceEndpoint(ip, 80, ep, ChainNames.EndpointChain(port.NameString, Protocol.TCP, ep), true, true, false, null, false,
+            return new ServiceEndpoint(ip, 80, ep, true, true, false, null, false,
                 EquatableArray<string>.Empty, EquatableArray<string>.Empty);
         }).OrderBy(e => e.EndpointString, StringComparer.Ordinal).ToEquatableArray();
+
+    // Computed independently of the compiler's per-port cache, from kube-proxy's hash.
+    private static string Hash(ServicePort port) => ChainNames.ServicePortHash(port.NameString, port.Name.Protocol);
 
     private static ProxySnapshot Snapshot(params (ServicePort Port, EquatableArray<ServiceEndpoint> Endpoints)[] services) =>
         new(services.ToImmutableSortedDictionary(s => s.Port.Name, s => s.Port),
@@ -38,11 +42,11 @@ public class IptablesCompilerTests
         var lb = lines.Where(l => l.StartsWith("-A KUBE-SVC-", StringComparison.Ordinal) && l.Contains("-j KUBE-SEP-", StringComparison.Ordinal)).ToList();
         Assert.Equal(1001, lb.Count);
         Assert.All(lb, l => Assert.DoesNotContain("--comment", l, StringComparison.Ordinal));
-        Assert.Contains("-A KUBE-SVC-" + port.ChainHash + " -m statistic --mode random --probability 0.0009990010 -j KUBE-SEP-", payload.Text, StringComparison.Ordinal);
+        Assert.Contains("-A KUBE-SVC-" + Hash(port) + " -m statistic --mode random --probability 0.0009990010 -j KUBE-SEP-", payload.Text, StringComparison.Ordinal);
 
         // Top-level and masquerade rules keep their comments.
         Assert.Contains($"-A KUBE-SERVICES -m comment --comment \"ns/svc1:p80 cluster IP\"", payload.Text, StringComparison.Ordinal);
-        Assert.Contains($"-A KUBE-SVC-{port.ChainHash} -m comment --comment \"ns/svc1:p80 cluster IP\"", payload.Text, StringComparison.Ordinal);
+        Assert.Contains($"-A KUBE-SVC-{Hash(port)} -m comment --comment \"ns/svc1:p80 cluster IP\"", payload.Text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -70,9 +74,9 @@ public class IptablesCompilerTests
             new SyncRequest(false, ImmutableHashSet.Create(a.Name.Service), firstChains));
         var text = partial.Text;
 
-        Assert.Contains($":KUBE-SVC-{a.ChainHash} - [0:0]", text, StringComparison.Ordinal);
-        Assert.DoesNotContain($":KUBE-SVC-{b.ChainHash} - [0:0]", text, StringComparison.Ordinal);
-        Assert.DoesNotContain($"-A KUBE-SVC-{b.ChainHash} ", text, StringComparison.Ordinal);
+        Assert.Contains($":KUBE-SVC-{Hash(a)} - [0:0]", text, StringComparison.Ordinal);
+        Assert.DoesNotContain($":KUBE-SVC-{Hash(b)} - [0:0]", text, StringComparison.Ordinal);
+        Assert.DoesNotContain($"-A KUBE-SVC-{Hash(b)} ", text, StringComparison.Ordinal);
         Assert.Contains($"-A KUBE-SERVICES -m comment --comment \"ns/svc2:p80 cluster IP\"", text, StringComparison.Ordinal);
         Assert.Empty(partial.DeletedChains);
 

@@ -1,5 +1,5 @@
 using Svcnet.Proxy.Apply;
-using Svcnet.Proxy.Iptables;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Sync;
 
 namespace Svcnet.Proxy.Tests.Support;

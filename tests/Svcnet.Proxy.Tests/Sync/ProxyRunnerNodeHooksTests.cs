@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
@@ -103,7 +104,7 @@ public class ProxyRunnerNodeHooksTests
 
         public int Calls { get; private set; }
 
-        public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(Svcnet.Proxy.Iptables.RestorePayload payload, CancellationToken cancel = default)
+        public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
         {
             if (++Calls == 1)
             {

@@ -1,5 +1,5 @@
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
-using Svcnet.Proxy.Iptables;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Tests.Support;

@@ -1,6 +1,6 @@
 using Svcnet.Proxy.Snapshot;
 
-namespace Svcnet.Proxy.Iptables;
+namespace Svcnet.Proxy.Backend;
 
 /// <summary>What kind of sync to render.</summary>
 /// <param name="Full">Rewrite every service's chains (start-up, after a failure, hourly, on node label changes).</param>

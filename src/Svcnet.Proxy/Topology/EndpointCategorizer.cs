@@ -1,11 +1,11 @@
 using Svcnet.Proxy.Snapshot;
 
-namespace Svcnet.Proxy.Iptables;
+namespace Svcnet.Proxy.Topology;
 
 /// <summary>The endpoint sets one service port uses (kube-proxy's <c>CategorizeEndpoints</c>).</summary>
-/// <param name="Cluster">Endpoints for the "Cluster" traffic policy chain (KUBE-SVC).</param>
-/// <param name="Local">Endpoints for the "Local" traffic policy chain (KUBE-SVL).</param>
-/// <param name="AllReachable">Endpoints that get a KUBE-SEP chain, sorted by endpoint string.</param>
+/// <param name="Cluster">Endpoints for the "Cluster" traffic policy chain (KUBE-SVC in iptables mode).</param>
+/// <param name="Local">Endpoints for the "Local" traffic policy chain (KUBE-SVL in iptables mode).</param>
+/// <param name="AllReachable">Endpoints the back end programs (a KUBE-SEP chain each in iptables mode), sorted by endpoint string.</param>
 /// <param name="HasAnyEndpoints">Whether any usable endpoint exists anywhere for the policies in use.</param>
 public sealed record EndpointSets(
     IReadOnlyList<ServiceEndpoint> Cluster,

@@ -1,4 +1,4 @@
-namespace Svcnet.Proxy.Iptables;
+namespace Svcnet.Proxy.Backend;
 
 /// <summary>
 /// One rendered <c>iptables-restore</c> input plus the figures kube-proxy derives from it. <see cref="Bytes"/>

@@ -2,7 +2,7 @@ using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Snapshot;
 
-namespace Svcnet.Proxy.Iptables;
+namespace Svcnet.Proxy.Backend;
 
 /// <summary>
 /// Renders restore payloads straight from Kubernetes objects: the one-call entry point for the CLI, the demo
@@ -14,7 +14,7 @@ public static class RulesRenderer
     public static RestorePayload RenderFull(ClusterObjects objects, ProxyConfig config, Action<string>? note = null)
     {
         var (snapshot, resolved) = Snapshot(objects, config, note);
-        return new IptablesCompiler(resolved).Compile(snapshot, SyncRequest.FullSync());
+        return ProxyBackends.CreateCompiler(resolved).Compile(snapshot, SyncRequest.FullSync());
     }
 
     /// <summary>
@@ -29,12 +29,12 @@ public static class RulesRenderer
 
         // Programming the old objects leaves their chains in the table and primes the compiler's cache, so the next
         // sync renders only what changed.
-        var compiler = new IptablesCompiler(oldConfig);
+        var compiler = ProxyBackends.CreateCompiler(oldConfig);
         var existing = compiler.Compile(oldSnapshot, SyncRequest.FullSync()).ActiveNatChains.ToList();
         if (oldConfig != newConfig || oldSnapshot.Node != newSnapshot.Node)
         {
             // kube-proxy forces a full sync when the node's own facts change.
-            return new IptablesCompiler(newConfig).Compile(newSnapshot, SyncRequest.FullSync(existing));
+            return ProxyBackends.CreateCompiler(newConfig).Compile(newSnapshot, SyncRequest.FullSync(existing));
         }
 
         var changed = ProxySnapshot.ChangedServices(oldSnapshot, newSnapshot);
