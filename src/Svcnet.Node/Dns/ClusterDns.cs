@@ -58,18 +58,8 @@ public static partial class ClusterDns
 
         using var client = new Kubernetes(config);
         var source = new ZoneSource(options.Domain);
-        var services = new Informer<V1Service, V1ServiceList>(
-            "services",
-            c => client.CoreV1.ListServiceForAllNamespacesAsync(cancellationToken: c),
-            (rv, timeout, onError, c) => client.CoreV1.WatchListServiceForAllNamespacesAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c),
-            source, m => LogWatch(logger, m));
-        var slices = new Informer<V1EndpointSlice, V1EndpointSliceList>(
-            "endpointslices",
-            c => client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(cancellationToken: c),
-            (rv, timeout, onError, c) => client.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c),
-            source, m => LogWatch(logger, m));
+        var services = ClusterWatch.ServiceInformer(client, source, m => LogWatch(logger, m));
+        var slices = ClusterWatch.EndpointSliceInformer(client, source, m => LogWatch(logger, m));
 
         Func<AddressFamily, Socket> upstreamSocket = hostNetns is not null
             ? family => Network.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, family, SocketType.Dgram, ProtocolType.Udp)
