@@ -8,7 +8,7 @@ SVCNET_BUILD="$SVCNET_ROOT/.build/cli"
 svcnet_packages() {
   local missing=() pair cmd pkg
   for pair in iptables:iptables iptables-legacy-restore:iptables nft:nftables conntrack:conntrack \
-              ip:iproute2 nfacct:nfacct dot:graphviz curl:curl ping:iputils-ping; do
+              ip:iproute2 nfacct:nfacct dot:graphviz curl:curl ping:iputils-ping dig:bind9-dnsutils; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
   done

@@ -37,6 +37,7 @@ public static class SvcnetCli
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(ExecCommand.Create());
         root.Subcommands.Add(NetexecCommand.Create());
+        root.Subcommands.Add(DnsCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(SnapshotCommand.Create());
         return root;

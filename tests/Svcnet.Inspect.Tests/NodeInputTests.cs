@@ -16,6 +16,8 @@ public class NodeInputTests
         var hash = Guid.NewGuid().ToString("N")[..6];
         var nodeName = "inspect" + Guid.NewGuid().ToString("N")[..6];
         var ns = $"svcnet-{hash}-{nodeName}";
+        var dataDir = Directory.CreateTempSubdirectory("svcnet-inspect-").FullName;
+        NodeStateFile.Write(dataDir, nodeName, ns);
         TestNetns.Run("ip", ["netns", "add", ns]);
         try
         {
@@ -26,14 +28,14 @@ public class NodeInputTests
             TestNetns.Run("ip", ["netns", "exec", ns, "iptables-restore"], File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Data", "worked-example.rules")));
 
             // The node port is only reached when 192.168.10.5 is known to be local: it must come from the namespace.
-            var (code, stdout, stderr) = await Run("trace", "--node", nodeName, "--src", "198.51.100.7", "--dst", "192.168.10.5", "--dport", "31443", "-o", "json");
+            var (code, stdout, stderr) = await Run("trace", "--node", nodeName, "--data-dir", dataDir, "--src", "198.51.100.7", "--dst", "192.168.10.5", "--dport", "31443", "-o", "json");
             Assert.True(code == 0, stderr);
             Assert.Contains("192.168.10.5", stderr, StringComparison.Ordinal);
             var outcome = Assert.Single(JsonDocument.Parse(stdout).RootElement.GetProperty("outcomes").EnumerateArray());
             Assert.Equal("10.244.1.6:8443", outcome.GetProperty("destination").GetString());
             Assert.False(outcome.GetProperty("masquerade").GetBoolean());
 
-            var explain = await Run("explain", "svc/web", "-n", "demo", "--node", nodeName);
+            var explain = await Run("explain", "svc/web", "-n", "demo", "--node", nodeName, "--data-dir", dataDir);
             Assert.True(explain.Code == 0, explain.Err);
             Assert.Contains("[0 pkts, 0 bytes]", explain.Out, StringComparison.Ordinal);
             Assert.Contains("from the node itself (192.168.10.5)", explain.Out, StringComparison.Ordinal);
@@ -41,14 +43,18 @@ public class NodeInputTests
         finally
         {
             TestNetns.Run("ip", ["netns", "del", ns]);
+            Directory.Delete(dataDir, recursive: true);
         }
     }
 
     [Fact]
     public async Task An_unknown_node_is_a_clear_error()
     {
-        var (code, _, stderr) = await Run("trace", "--node", "no-such-node-" + Guid.NewGuid().ToString("N")[..6], "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80");
+        var dataDir = Directory.CreateTempSubdirectory("svcnet-inspect-").FullName;
+        NodeStateFile.Write(dataDir, "node1", "svcnet-test-node1");
+        var (code, _, stderr) = await Run("trace", "--node", "no-such-node", "--data-dir", dataDir, "--src", "1.1.1.1", "--dst", "2.2.2.2", "--dport", "80");
+        Directory.Delete(dataDir, recursive: true);
         Assert.Equal(1, code);
-        Assert.Contains("no running svcnet node", stderr, StringComparison.Ordinal);
+        Assert.Contains("has no node no-such-node; its nodes: node1", stderr, StringComparison.Ordinal);
     }
 }

@@ -15,6 +15,7 @@ public class NodeSnapshotDiffTests
         var nodeName = "snap" + Guid.NewGuid().ToString("N")[..6];
         var ns = $"svcnet-{Guid.NewGuid().ToString("N")[..6]}-{nodeName}";
         var dataDir = Directory.CreateTempSubdirectory("svcnet-snap-").FullName;
+        NodeStateFile.Write(dataDir, nodeName, ns);
         TestNetns.Run("ip", ["netns", "add", ns]);
         try
         {

@@ -245,6 +245,25 @@ public partial class PodStreamingTests(StreamingCluster cluster) : IClassFixture
         return text.ToString();
     }
 
+    [RootFact]
+    public async Task Up_on_the_running_cluster_keeps_its_objects_pods_and_api_address()
+    {
+        var ns = await cluster.NewNamespaceAsync();
+        await cluster.RunPodAsync(ns, PodManifests.Seed());
+        var kubeconfig = await File.ReadAllTextAsync(cluster.Kubeconfig);
+
+        var again = await Svcnet.Cli.SvcnetCli.RunCapturedAsync("up", "--data-dir", cluster.DataDir);
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("is already up", again.Stdout);
+        Assert.Contains($"export KUBECONFIG={cluster.Kubeconfig}", again.Stdout);
+
+        Assert.Equal(kubeconfig, await File.ReadAllTextAsync(cluster.Kubeconfig)); // same API port, same credentials
+        var r = await cluster.Kubectl("1.33").RunAsync("get", "pod", "-n", ns, "nodehelloworld.example.com", "-o", "jsonpath={.status.phase}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("Running", r.Stdout);
+        Assert.True(Svcnet.Node.Network.Netns.Exists(cluster.Names.PodNamespace(ns, "nodehelloworld.example.com")));
+    }
+
     private static async Task<byte[]> EchoAsync(int port, byte[] payload, CancellationToken ct)
     {
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

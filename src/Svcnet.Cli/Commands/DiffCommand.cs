@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Inspect.Diff;
 using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Snapshots;
@@ -20,7 +21,7 @@ public static class DiffCommand
         var node = new Option<string?>("--node") { Description = "Diff svcnet node NAME's snapshots (svcnet snapshot) instead of two files; needs --since" };
         var since = new Option<string?>("--since") { Description = "With --node: the newest snapshot taken at or before TIME (RFC 3339, e.g. 2026-11-24T19:30:00Z, or a duration ago, e.g. 5m) is the old ruleset" };
         var until = new Option<string?>("--until") { Description = "With --node: the newest snapshot at or before TIME2 is the new ruleset (default: the node's live rules)" };
-        var dataDir = new Option<string?>("--data-dir") { Description = $"With --node: where snapshots are kept (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var dataDir = ClusterOptions.DataDir("With --node: the node's cluster, whose DATA/snapshots/NODE/ hold the snapshots");
         var cmd = new Command("diff", "Semantic diff of two kube-proxy rulesets: services, entry points, endpoints, probabilities and chains added/removed/changed, with the raw rule lines");
         cmd.Arguments.Add(before);
         cmd.Arguments.Add(after);
@@ -89,6 +90,6 @@ public static class DiffCommand
             return (File.ReadAllText(from.Path), File.ReadAllText(to.Path));
         }
         notes.WriteLine($"note: new = live rules of node {name}");
-        return (File.ReadAllText(from.Path), RuleSource.SaveFromNetworkNamespace(RuleSource.NodeNamespace(name)));
+        return (File.ReadAllText(from.Path), RuleSource.SaveFromNetworkNamespace(ClusterOptions.NodeNamespace(dataDir, name)));
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Node.Network;
 
 namespace Svcnet.Cli.Commands;
@@ -8,7 +9,7 @@ public static class DownCommand
 {
     public static Command Create()
     {
-        var dataDir = new Option<string?>("--data-dir") { Description = $"Cluster state directory (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var dataDir = ClusterOptions.DataDir();
         var cmd = new Command("down", "Stop the cluster and delete every namespace, link and rule it created");
         cmd.Options.Add(dataDir);
         cmd.SetAction(async (parse, ct) =>

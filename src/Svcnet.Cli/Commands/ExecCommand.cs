@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using System.Diagnostics;
 using Svcnet.Node.Network;
 using Svcnet.Platform.Namespaces;
@@ -13,7 +14,7 @@ public static class ExecCommand
 {
     public static Command Create()
     {
-        var dataDir = new Option<string?>("--data-dir") { Description = $"Cluster state directory (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var dataDir = ClusterOptions.DataDir();
         var ns = new Option<string>("--namespace", "-n") { Description = "Kubernetes namespace of pod/NAME", DefaultValueFactory = _ => "default" };
         var target = new Argument<string>("target") { Description = "node, node/NAME, pod/NAME or external" };
         var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.OneOrMore };

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Inspect.Explain;
 using Svcnet.Netfilter.Iptables.Model;
 using Svcnet.Netfilter.Iptables.Parsing;
@@ -14,11 +15,12 @@ public static class ExplainCommand
         var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the Service", DefaultValueFactory = _ => "default" };
         var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save -c (with counters) inside this network namespace" };
-        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME (svcnet-<hash>-NAME)" };
+        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME of the cluster (--data-dir)" };
+        var dataDir = ClusterOptions.DataDir("With --node: the node's cluster");
         var localIps = new Option<string[]>("--local-ip") { Description = "The node's address(es), used for node and node-port traffic", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("explain", "Explain how a Service is wired in a kube-proxy ruleset: entry points, paths to endpoints with probabilities, masquerade, REJECT/DROP, affinity, counters");
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { ns, rules, netns, node, localIps })
+        foreach (var o in new Option[] { ns, rules, netns, node, dataDir, localIps })
         {
             cmd.Options.Add(o);
         }
@@ -31,7 +33,7 @@ public static class ExplainCommand
                 {
                     name = name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..];
                 }
-                var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node));
+                var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir));
                 var text = InspectInput.Text(parse.GetValue(rules), netnsName);
                 var ips = InspectInput.LocalIPs(parse.GetValue(localIps), netnsName, parse.InvocationConfiguration.Error);
                 var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);

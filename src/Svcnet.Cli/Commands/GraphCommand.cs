@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Inspect.Graph;
 using Svcnet.Netfilter.Iptables.Model;
 using Svcnet.Netfilter.Iptables.Parsing;
@@ -14,12 +15,13 @@ public static class GraphCommand
         var ns = new Option<string?>("--namespace", "-n") { Description = "Namespace of the Service (default: any)" };
         var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace" };
-        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME (svcnet-<hash>-NAME)" };
+        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME of the cluster (--data-dir)" };
+        var dataDir = ClusterOptions.DataDir("With --node: the node's cluster");
         var output = new Option<string>("--output", "-o") { Description = "dot, mermaid or svg", DefaultValueFactory = _ => "dot" };
         output.AcceptOnlyFromAmong("dot", "mermaid", "svg");
         var cmd = new Command("graph", "Draw the chain graph: entry rules → KUBE-SERVICES/KUBE-NODEPORTS → KUBE-EXT/FW/SVC/SVL → KUBE-SEP → endpoints, with matches, probabilities and drops");
         cmd.Arguments.Add(service);
-        foreach (var o in new Option[] { ns, rules, netns, node, output })
+        foreach (var o in new Option[] { ns, rules, netns, node, dataDir, output })
         {
             cmd.Options.Add(o);
         }
@@ -27,7 +29,7 @@ public static class GraphCommand
         {
             try
             {
-                var text = InspectInput.Text(parse.GetValue(rules), InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node)));
+                var text = InspectInput.Text(parse.GetValue(rules), InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir)));
                 var name = parse.GetValue(service);
                 if (name is not null && name.Contains('/', StringComparison.Ordinal))
                 {

@@ -13,8 +13,8 @@ namespace Svcnet.Cli.Commands;
 /// </summary>
 internal static class InspectInput
 {
-    /// <summary>The network namespace to read from: --netns as given, or the namespace of svcnet node --node.</summary>
-    public static string? Namespace(string? netns, string? node) => node is not null ? RuleSource.NodeNamespace(node) : netns;
+    /// <summary>The network namespace to read from: --netns as given, or the namespace of svcnet node --node in the cluster of --data-dir.</summary>
+    public static string? Namespace(string? netns, string? node, string? dataDir) => node is not null ? ClusterOptions.NodeNamespace(dataDir, node) : netns;
 
     /// <summary>--local-ip as given; when none is given and the rules come from a namespace, the addresses inside it.</summary>
     public static List<System.Net.IPAddress> LocalIPs(string[]? given, string? ns, TextWriter notes)

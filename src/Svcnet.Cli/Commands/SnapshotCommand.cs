@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Snapshots;
 using Svcnet.Netfilter.Iptables.Parsing;
@@ -14,8 +15,8 @@ public static class SnapshotCommand
 {
     public static Command Create()
     {
-        var node = new Option<string>("--node") { Description = "The svcnet node whose rules to store (iptables-save -c inside svcnet-<hash>-NAME)", Required = true };
-        var dataDir = new Option<string?>("--data-dir") { Description = $"Where snapshots are kept: DATA/snapshots/NODE/ (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var node = new Option<string>("--node") { Description = "The svcnet node whose rules to store (iptables-save -c inside its network namespace)", Required = true };
+        var dataDir = ClusterOptions.DataDir("The node's cluster; snapshots are kept in DATA/snapshots/NODE/");
         var cmd = new Command("snapshot", "Store a node's current iptables rules with the time, for svcnet diff --node NAME --since TIME");
         cmd.Options.Add(node);
         cmd.Options.Add(dataDir);
@@ -26,7 +27,7 @@ public static class SnapshotCommand
                 var name = parse.GetValue(node)!;
                 var dir = DataDirectory.Resolve(parse.GetValue(dataDir));
                 _ = NodeSnapshots.Directory(dir, name); // validate the name before touching the node
-                var rules = RuleSource.SaveFromNetworkNamespace(RuleSource.NodeNamespace(name));
+                var rules = RuleSource.SaveFromNetworkNamespace(ClusterOptions.NodeNamespace(dir, name));
                 RuleSetParser.Parse(rules); // a snapshot diff can never read is worthless: fail now, not at diff time
                 var saved = NodeSnapshots.Save(dir, name, rules, DateTimeOffset.UtcNow);
                 parse.InvocationConfiguration.Output.WriteLine($"snapshot of node {name} at {NodeSnapshots.Show(saved.TakenAt)}: {saved.Path}");

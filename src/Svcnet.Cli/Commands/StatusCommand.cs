@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using Svcnet.Node.Network;
 using Svcnet.Platform.Exec;
 
@@ -9,13 +10,14 @@ public static class StatusCommand
 {
     public static Command Create()
     {
-        var dataDir = new Option<string?>("--data-dir") { Description = $"Cluster state directory (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
-        var cmd = new Command("status", "Show the cluster's nodes, pods and processes");
+        var dataDir = ClusterOptions.DataDir();
+        var cmd = new Command("status", "List the svcnet clusters on this machine and show one cluster's nodes, pods and processes");
         cmd.Options.Add(dataDir);
         cmd.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var names = new ClusterNames(DataDirectory.Resolve(parse.GetValue(dataDir)));
+            await ListClustersAsync(names, output, ct);
             var state = ClusterState.Load(names.StateFile);
             var present = await new ClusterNetwork(names).ListNamespacesAsync(ct);
             if (state is null && present.Count == 0)
@@ -68,6 +70,29 @@ public static class StatusCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Every registered cluster, one line each; <c>*</c> marks the one this command shows (and the default).</summary>
+    private static async Task ListClustersAsync(ClusterNames shown, TextWriter output, CancellationToken ct)
+    {
+        var clusters = ClusterRegistry.List();
+        if (clusters.Count == 0)
+        {
+            return;
+        }
+
+        var current = ClusterRegistry.Current();
+        output.WriteLine($"  {"CLUSTER",-7} {"STATE",-12} {"NODES",5}  DATA DIR");
+        foreach (var cluster in clusters)
+        {
+            var names = new ClusterNames(cluster.DataDir);
+            var live = await new ClusterNetwork(names).ProbeAsync(ct);
+            var state = live.IsRunning ? "running" : live.IsAbsent ? "gone" : "broken";
+            var marks = (names.Hash == shown.Hash ? "*" : " ") + (cluster.DataDir == current ? " (current)" : "");
+            output.WriteLine($"{marks[0]} {names.Hash,-7} {state,-12} {live.State?.Nodes.Count ?? 0,5}  {cluster.DataDir}{marks[1..]}");
+        }
+
+        output.WriteLine();
     }
 
     /// <summary>kube-proxy's own answer on the node: <c>/healthz</c> on 127.0.0.1:10256 inside the node namespace.</summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using System.Net;
 using Svcnet.Inspect.Tracing;
 using Svcnet.Netfilter.Iptables.Model;
@@ -13,7 +14,8 @@ public static class TraceCommand
     {
         var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
         var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace instead of a file" };
-        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME (svcnet-<hash>-NAME)" };
+        var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME of the cluster (--data-dir)" };
+        var dataDir = ClusterOptions.DataDir("With --node: the node's cluster");
         var src = new Option<string>("--src") { Description = "Source IP", Required = true };
         var dst = new Option<string>("--dst") { Description = "Destination IP", Required = true };
         var dport = new Option<int>("--dport") { Description = "Destination port", Required = true };
@@ -33,7 +35,7 @@ public static class TraceCommand
         output.AcceptOnlyFromAmong("tree", "json");
 
         var cmd = new Command("trace", "Trace a packet through a kube-proxy ruleset: every outcome, its probability, masquerade, and the rules it passed");
-        foreach (var o in new Option[] { rules, netns, node, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
+        foreach (var o in new Option[] { rules, netns, node, dataDir, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
         {
             cmd.Options.Add(o);
         }
@@ -43,7 +45,7 @@ public static class TraceCommand
             var stderr = parse.InvocationConfiguration.Error;
             try
             {
-                var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node));
+                var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir));
                 var text = InspectInput.Text(parse.GetValue(rules), netnsName);
                 var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
                 if (added > 0)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Svcnet.Cli.Options;
 using System.Runtime.InteropServices;
 using k8s;
 using Svcnet.Node.Agent;
@@ -18,7 +19,8 @@ public static class UpCommand
     public static Command Create()
     {
         var nodes = new Option<int>("--nodes") { Description = "Number of nodes", DefaultValueFactory = _ => 1 };
-        var dataDir = new Option<string?>("--data-dir") { Description = $"Cluster state directory (default $SVCNET_DATA_DIR or {DataDirectory.Default})" };
+        var dataDir = ClusterOptions.DataDir();
+        var recreate = new Option<bool>("--recreate") { Description = "Take the cluster in the data directory down first if it runs (all its objects are lost), then start an empty one" };
         var networkOnly = new Option<bool>("--network-only") { Description = "Only create the namespaces and links (no API server, no node agent)" };
         var agent = new Option<bool>("--agent") { Description = "Run the node agent in the foreground (what up starts in the background)", Hidden = true };
         var legacyNames = new Option<bool>("--legacy-unnamed-port-names") { Description = "Name unnamed Service ports ns/svc: in the nodes' rules, like kube-proxy before v1.19 (the seed's chain names)" };
@@ -26,6 +28,7 @@ public static class UpCommand
         var cmd = new Command("up", "Start a cluster on this machine: nodes and pods are network namespaces, nothing leaves them");
         cmd.Options.Add(nodes);
         cmd.Options.Add(dataDir);
+        cmd.Options.Add(recreate);
         cmd.Options.Add(networkOnly);
         cmd.Options.Add(legacyNames);
         cmd.Options.Add(backend);
@@ -43,8 +46,15 @@ public static class UpCommand
                 }
 
                 ScratchClusters.ReleaseIfOrphaned(names.DataDir);
+                if (!parse.GetValue(recreate) && await RefuseToReplaceAsync(names, output, ct) is { } code)
+                {
+                    return code;
+                }
+
                 await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames), IptablesBackend.Parse(parse.GetValue(backend))), output, parse.GetValue(networkOnly), ct);
-                output.WriteLine($"try: svcnet exec --data-dir {names.DataDir} node -- iptables -t nat -L ; svcnet down --data-dir {names.DataDir}");
+                output.WriteLine(MakeCurrent(names)
+                    ? "try: svcnet exec node -- iptables -t nat -L ; svcnet down   (this cluster is now the default of every svcnet command)"
+                    : $"try: svcnet exec --data-dir {names.DataDir} node -- iptables -t nat -L ; svcnet down --data-dir {names.DataDir}");
                 return 0;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -54,6 +64,51 @@ public static class UpCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A running cluster is never replaced by accident (its objects would be lost): <c>up</c> on it says so and how
+    /// to reach it (exit 0, and it becomes the current cluster); a broken one (a daemon died, a namespace is gone)
+    /// is left for <c>svcnet down</c> or <c>--recreate</c> to decide (exit 1). Null: nothing there, go ahead.
+    /// </summary>
+    private static async Task<int?> RefuseToReplaceAsync(ClusterNames names, TextWriter output, CancellationToken ct)
+    {
+        var live = await new ClusterNetwork(names).ProbeAsync(ct);
+        if (live.IsAbsent)
+        {
+            return null;
+        }
+
+        var dir = names.DataDir;
+        if (!live.IsRunning)
+        {
+            throw new InvalidOperationException(
+                $"cluster {names.Hash} in {dir} is not fully running ({live.Problems()}); its objects stay until you decide: "
+                + $"svcnet down --data-dir {dir} (then up), or svcnet up --recreate --data-dir {dir}");
+        }
+
+        MakeCurrent(names);
+        output.WriteLine($"cluster {names.Hash} is already up (data dir {dir}, since {live.State!.CreatedAt:u}, {live.State.Nodes.Count} node(s)); nothing changed");
+        var kubeconfig = Path.Combine(dir, "kubeconfig");
+        if (File.Exists(kubeconfig))
+        {
+            output.WriteLine($"  export KUBECONFIG={kubeconfig}");
+        }
+
+        output.WriteLine($"  start over: svcnet down --data-dir {dir}, or svcnet up --recreate --data-dir {dir}");
+        return 0;
+    }
+
+    /// <summary>A cluster the user started becomes the default; a demo's or a test's (a live owner) never does.</summary>
+    private static bool MakeCurrent(ClusterNames names)
+    {
+        if (ScratchClusters.IsOwned(names.DataDir))
+        {
+            return false;
+        }
+
+        ClusterRegistry.Register(names, makeCurrent: true);
+        return true;
     }
 
     /// <summary>The background node agent: pods, statuses, heartbeats and one kube-proxy per node, until SIGTERM.</summary>

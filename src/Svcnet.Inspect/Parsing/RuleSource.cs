@@ -12,27 +12,6 @@ public static class RuleSource
 
     public static RuleSet Load(string path) => RuleSetParser.Parse(ReadText(path));
 
-    /// <summary>
-    /// The network namespace of svcnet node <paramref name="node"/>: svcnet names them <c>svcnet-&lt;hash6&gt;-&lt;node&gt;</c>
-    /// (hash6 from the cluster's data directory). Exactly one running cluster must have that node.
-    /// </summary>
-    public static string NodeNamespace(string node)
-    {
-        var dir = "/var/run/netns";
-        var candidates = Directory.Exists(dir)
-            ? Directory.GetFiles(dir).Select(Path.GetFileName).OfType<string>()
-                .Where(n => n.Length == "svcnet-".Length + 7 + node.Length && n.StartsWith("svcnet-", StringComparison.Ordinal)
-                    && n[7..13].All(char.IsAsciiHexDigitLower) && n[13] == '-' && n[14..] == node)
-                .Order(StringComparer.Ordinal).ToList()
-            : [];
-        return candidates.Count switch
-        {
-            1 => candidates[0],
-            0 => throw new InvalidOperationException($"no running svcnet node {node} (no network namespace svcnet-<hash>-{node}); use --netns for another namespace"),
-            _ => throw new InvalidOperationException($"node {node} exists in several svcnet clusters ({string.Join(", ", candidates)}); pick one with --netns"),
-        };
-    }
-
     /// <summary>Every address assigned inside the namespace (what the kernel treats as LOCAL there).</summary>
     public static IReadOnlyList<System.Net.IPAddress> AddressesInNetworkNamespace(string netns)
     {

@@ -74,6 +74,7 @@ public static class ClusterLauncher
             await Task.Delay(100, ct);
         }
 
+        await ClusterDnsDeployment.EnsureAsync(client, kubeconfig, state.Nodes.Count, output, ct);
         output.WriteLine($"API server pid {server}, node agent pid {agent}; every node is Ready. Use kubectl with:");
         output.WriteLine($"  export KUBECONFIG={kubeconfig}");
         return state;

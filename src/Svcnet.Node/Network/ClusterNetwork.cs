@@ -27,6 +27,7 @@ public sealed class ClusterNetwork(ClusterNames names)
         var state = new ClusterState { DataDir = Names.DataDir, Prefix = Names.Prefix, CreatedAt = DateTimeOffset.UtcNow, Nodes = nodes };
         // Written first: a run killed half-way must still be found by the next up/down.
         state.Save(Names.StateFile);
+        ClusterRegistry.Register(Names, makeCurrent: false);
 
         var net = Names.ClusterNetNamespace;
         await Netns.AddAsync(net, ct);
@@ -111,6 +112,8 @@ public sealed class ClusterNetwork(ClusterNames names)
             File.Delete(Names.StateFile);
         }
 
+        ClusterRegistry.Unregister(Names);
+
         // The API server's objects belong to this cluster too: a later up starts empty (like minikube delete).
         foreach (var file in (string[])["state.db", "state.db-wal", "state.db-shm", "kubeconfig"])
         {
@@ -134,7 +137,7 @@ public sealed class ClusterNetwork(ClusterNames names)
     /// Only signal a recorded pid if it still is this cluster's daemon: pids get reused (after a reboot, or by the
     /// thousands of short processes a test run starts), and the daemons are started with <c>--data-dir DATADIR</c>.
     /// </summary>
-    private bool IsOurs(int pid)
+    public bool IsOurs(int pid)
     {
         try
         {
@@ -148,7 +151,43 @@ public sealed class ClusterNetwork(ClusterNames names)
         }
     }
 
+    /// <summary>What of this cluster exists right now: its state file, its namespaces, its live daemons.</summary>
+    public async Task<ClusterLiveness> ProbeAsync(CancellationToken ct = default)
+    {
+        var state = ClusterState.Load(Names.StateFile);
+        var namespaces = await ListNamespacesAsync(ct);
+        var alive = (state?.DaemonPids ?? []).Where(p => Exec.Signals.IsAlive(p) && IsOurs(p)).ToList();
+        return new ClusterLiveness(state, namespaces, alive);
+    }
+
     /// <summary>Namespaces of this cluster that exist right now.</summary>
     public async Task<IReadOnlyList<string>> ListNamespacesAsync(CancellationToken ct = default) =>
         [.. (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+}
+
+/// <summary>
+/// What of a cluster exists: <see cref="IsRunning"/> when every recorded daemon is alive and every node's
+/// namespace is there, <see cref="IsAbsent"/> when nothing is left, otherwise a broken cluster (a daemon died, or a
+/// namespace was deleted by hand) that only <c>svcnet down</c> or an explicit re-creation should touch.
+/// </summary>
+public sealed record ClusterLiveness(ClusterState? State, IReadOnlyList<string> Namespaces, IReadOnlyList<int> LiveDaemons)
+{
+    public bool IsRunning => State is not null && LiveDaemons.Count == State.DaemonPids.Count
+        && State.Nodes.All(n => Namespaces.Contains(n.Netns, StringComparer.Ordinal)) && State.Nodes.Count > 0;
+
+    public bool IsAbsent => State is null && Namespaces.Count == 0;
+
+    /// <summary>What is missing, for a broken cluster's message.</summary>
+    public string Problems()
+    {
+        if (State is null)
+        {
+            return $"no state file but {Namespaces.Count} namespaces left";
+        }
+
+        var problems = new List<string>();
+        problems.AddRange(State.DaemonPids.Where(p => !LiveDaemons.Contains(p)).Select(p => $"daemon pid {p.ToString(CultureInfo.InvariantCulture)} not running"));
+        problems.AddRange(State.Nodes.Where(n => !Namespaces.Contains(n.Netns, StringComparer.Ordinal)).Select(n => $"netns {n.Netns} missing"));
+        return string.Join(", ", problems);
+    }
 }

@@ -33,6 +33,21 @@ public sealed record ClusterState
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>
+    /// The network namespace of node <paramref name="node"/> as the cluster's state file records it: the one place
+    /// the inspection commands learn a node's namespace (never by guessing from /var/run/netns).
+    /// </summary>
+    public static string NodeNamespace(ClusterNames names, string node)
+    {
+        var state = Load(names.StateFile)
+            ?? throw new InvalidOperationException($"no svcnet cluster in {names.DataDir} (svcnet status lists the clusters; pick one with --data-dir, or use --netns)");
+        var record = state.Nodes.FirstOrDefault(n => n.Name == node)
+            ?? throw new InvalidOperationException($"cluster {names.Hash} (data dir {names.DataDir}) has no node {node}; its nodes: {string.Join(", ", state.Nodes.Select(n => n.Name))}");
+        return Netns.Exists(record.Netns)
+            ? record.Netns
+            : throw new InvalidOperationException($"node {node} of cluster {names.Hash} (data dir {names.DataDir}) is not running: network namespace {record.Netns} does not exist");
+    }
+
     public static ClusterState? Load(string path)
     {
         if (!File.Exists(path))

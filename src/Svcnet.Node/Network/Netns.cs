@@ -37,6 +37,9 @@ public static class Netns
 
     private static string EtcDir(string name) => Path.Combine("/etc/netns", name);
 
+    /// <summary>The file processes started with <c>ip netns exec NAME</c> see as /etc/<paramref name="file"/>.</summary>
+    public static string EtcFile(string name, string file) => Path.Combine(EtcDir(name), file);
+
     /// <summary>Runs <c>ip</c> sub-commands (one per line, e.g. <c>link set eth0 up</c>) inside <paramref name="name"/>.</summary>
     public static async Task BatchAsync(string name, IEnumerable<string> commands, CancellationToken ct = default)
     {

@@ -68,6 +68,10 @@ public static class ScratchClusters
         }
     }
 
+    /// <summary>Whether <paramref name="dataDir"/> is a scratch cluster whose owner is alive (a demo, a test, a benchmark).</summary>
+    public static bool IsOwned(string dataDir) =>
+        (File.Exists(Path.Combine(dataDir, OwnerFile)) || File.Exists(Path.Combine(dataDir, LegacyDemoOwnerFile))) && !IsOrphan(dataDir);
+
     /// <summary>Takes down every scratch cluster whose owner process is gone; returns how many.</summary>
     public static async Task<int> ReapAsync(TextWriter? output = null)
     {

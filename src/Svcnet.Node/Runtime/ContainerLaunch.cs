@@ -31,6 +31,13 @@ public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictio
 
         List<string> argv;
         var builtIn = container.Command is null || container.Command.Count == 0;
+        if (builtIn && IsImage(container.Image, ClusterDnsImage))
+        {
+            // svcnet's own DNS image: its entrypoint is `svcnet dns`, args follow it.
+            return new ContainerLaunch([.. netExecCommand.Take(netExecCommand.Count - 1), "dns", .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))],
+                env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, BuiltInServer: false);
+        }
+
         if (!builtIn)
         {
             argv = [.. container.Command!.Select(c => EnvExpansion.Expand(c, env)), .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))];
@@ -52,6 +59,27 @@ public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictio
         }
 
         return new ContainerLaunch(argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, builtIn);
+    }
+
+    /// <summary>The image of svcnet's cluster DNS server (the kube-dns pods of <c>svcnet up</c>).</summary>
+    public const string ClusterDnsImage = "svcnet/dns";
+
+    /// <summary>Whether <paramref name="image"/> names <paramref name="repository"/> (any registry host, tag or digest).</summary>
+    private static bool IsImage(string? image, string repository)
+    {
+        if (string.IsNullOrEmpty(image))
+        {
+            return false;
+        }
+
+        var name = image.Split('@')[0];
+        var colon = name.LastIndexOf(':');
+        if (colon > name.LastIndexOf('/'))
+        {
+            name = name[..colon];
+        }
+
+        return name == repository || name.EndsWith("/" + repository, StringComparison.Ordinal);
     }
 
     private static IEnumerable<string> DefaultServerArgs(V1Container container)

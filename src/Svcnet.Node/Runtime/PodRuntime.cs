@@ -37,6 +37,10 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         var sandbox = await network.CreateAsync(ns, name, node, ct);
         try
         {
+            // Before any container starts: ip netns exec bind-mounts these over /etc/resolv.conf and /etc/hosts.
+            var nodeResolvConf = await File.ReadAllTextAsync(Netns.EtcFile(node.Netns, "resolv.conf"), ct);
+            await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "resolv.conf"), PodDnsFiles.ResolvConf(pod, nodeResolvConf), ct);
+            await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "hosts"), PodDnsFiles.Hosts(pod, sandbox.PodIP.ToString()), ct);
             var context = new PodContext(node.Name, sandbox.PodIP.ToString(), node.NodeIP);
             var uid = pod.Metadata.Uid ?? "nouid";
             var logRoot = Path.Combine(names.DataDir, "logs", "pods", $"{ns}_{name}_{uid}");

@@ -15,9 +15,19 @@ public static partial class NetnsSockets
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nstype);
 
-    public static Socket Create(string netns, AddressFamily family, SocketType type, ProtocolType protocol)
+    public static Socket Create(string netns, AddressFamily family, SocketType type, ProtocolType protocol) =>
+        CreateAt(Path.Combine("/run/netns", netns), family, type, protocol);
+
+    /// <summary>A socket in the network namespace of <paramref name="nsPath"/> (a /run/netns file or /proc/PID/ns/net).</summary>
+    public static Socket CreateAt(string nsPath, AddressFamily family, SocketType type, ProtocolType protocol)
     {
-        using var handle = File.OpenHandle(Path.Combine("/run/netns", netns));
+        using var handle = File.OpenHandle(nsPath);
+        return CreateIn(handle, nsPath, family, type, protocol);
+    }
+
+    /// <summary>A socket in the network namespace of an open namespace file (kept open by a caller that outlives its source).</summary>
+    public static Socket CreateIn(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string netns, AddressFamily family, SocketType type, ProtocolType protocol)
+    {
         Socket? socket = null;
         Exception? error = null;
         var thread = new Thread(() =>

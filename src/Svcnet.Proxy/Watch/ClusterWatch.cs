@@ -6,19 +6,27 @@ namespace Svcnet.Proxy.Watch;
 /// <summary>The informers a proxier needs: all Services, all EndpointSlices, and its own Node.</summary>
 public sealed class ClusterWatch(IKubernetes client, string nodeName, ProxyState state, Action<string>? log = null)
 {
-    public Informer<V1Service, V1ServiceList> Services { get; } = new(
+    public Informer<V1Service, V1ServiceList> Services { get; } =
+        ServiceInformer(client, new Handler<V1Service>(state.OnService, state.OnServicesSynced), log);
+
+    public Informer<V1EndpointSlice, V1EndpointSliceList> EndpointSlices { get; } =
+        EndpointSliceInformer(client, new Handler<V1EndpointSlice>(state.OnEndpointSlice, state.OnEndpointSlicesSynced), log);
+
+    /// <summary>List-then-watch of every Service (the proxier's, and cluster DNS's).</summary>
+    public static Informer<V1Service, V1ServiceList> ServiceInformer(IKubernetes client, IInformerHandler<V1Service> handler, Action<string>? log) => new(
         "services",
         ct => client.CoreV1.ListServiceForAllNamespacesAsync(cancellationToken: ct),
         (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceForAllNamespacesAsync(
             allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-        new Handler<V1Service>(state.OnService, state.OnServicesSynced), log);
+        handler, log);
 
-    public Informer<V1EndpointSlice, V1EndpointSliceList> EndpointSlices { get; } = new(
+    /// <summary>List-then-watch of every EndpointSlice (the proxier's, and cluster DNS's).</summary>
+    public static Informer<V1EndpointSlice, V1EndpointSliceList> EndpointSliceInformer(IKubernetes client, IInformerHandler<V1EndpointSlice> handler, Action<string>? log) => new(
         "endpointslices",
         ct => client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(cancellationToken: ct),
         (rv, timeout, onError, ct) => client.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(
             allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-        new Handler<V1EndpointSlice>(state.OnEndpointSlice, state.OnEndpointSlicesSynced), log);
+        handler, log);
 
     public Informer<V1Node, V1NodeList> Node { get; } = new(
         "nodes",
