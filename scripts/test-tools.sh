@@ -8,8 +8,23 @@ SVCNET_ROOT="${SVCNET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 # Google Cloud SDK kubectl (same /usr/bin/kubectl), so the .deb is downloaded and unpacked under .build/.
 svcnet_kubectl120_dir() { echo "$SVCNET_ROOT/.build/kubectl-1.20"; }
 
+# What the image test needs: scripts/build-image.sh's tools and a container runtime that works on these machines
+# (podman with runc; crun refuses their hybrid cgroup layout).
+svcnet_image_tools() {
+  local missing=() pair
+  for pair in podman:podman runc:runc skopeo:skopeo umoci:umoci; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "svcnet: missing ${missing[*]} for the image test (run as root once)" >&2; return 0; }
+  echo "svcnet: installing ${missing[*]} ..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
 svcnet_test_tools() {
   local dir bin tmp deb
+  svcnet_image_tools || return 1
   dir="$(svcnet_kubectl120_dir)"
   bin="$dir/usr/bin/kubectl"
   [ -x "$bin" ] && return 0

@@ -16,11 +16,11 @@ public static class ProxyCommand
 {
     public static Command Create()
     {
-        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file (default: the --config file's clientConnection.kubeconfig, then the in-cluster configuration, then $KUBECONFIG, then ~/.kube/config)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print each sync's iptables-restore input instead of applying it" };
         var netns = new Option<string?>("--netns") { Description = "Apply inside this svcnet network namespace (ip netns, name starting svcnet-) instead of the current one" };
-        var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration)", DefaultValueFactory = _ => "30s" };
-        var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default 0s here, kube-proxy's is 1s)", DefaultValueFactory = _ => "0s" };
+        var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration; default: the --config file's, else 30s)" };
+        var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default: the --config file's or kube-proxy's 1s with --config, else 0s)" };
         var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
         var cleanup = new Option<bool>("--cleanup") { Description = "Remove kube-proxy's rules (base-chain jumps, KUBE-* chains) from the namespace and exit, like kube-proxy --cleanup" };
         var flags = new ProxyFlags();
@@ -49,13 +49,16 @@ public static class ProxyCommand
             KubernetesClientConfiguration clientConfig;
             try
             {
-                config = flags.Bind(parse) with
+                var bound = flags.Bind(parse);
+                // The flags override the --config file; without either, the minimum period is 0s here (every change
+                // synced at once), while a kube-proxy configuration file brings kube-proxy's defaults with it.
+                config = bound with
                 {
-                    SyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(syncPeriod)) ?? TimeSpan.FromSeconds(30),
-                    MinSyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(minSyncPeriod)) ?? TimeSpan.Zero,
+                    SyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(syncPeriod)) ?? bound.SyncPeriod,
+                    MinSyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(minSyncPeriod)) ?? (parse.GetValue(flags.Config) is null ? TimeSpan.Zero : bound.MinSyncPeriod),
                 };
-                var path = parse.GetValue(kubeconfig) ?? Environment.GetEnvironmentVariable("KUBECONFIG");
-                clientConfig = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+                (clientConfig, var source) = ClientConnection.Resolve(parse.GetValue(kubeconfig), config.ClientConnectionKubeconfig, Environment.GetEnvironmentVariable);
+                stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} API server {clientConfig.Host} ({source})");
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or k8s.Exceptions.KubeConfigException)
             {

@@ -58,6 +58,11 @@ public static class KubeProxyConfigurationFile
         var conntrack = Map(linux, "conntrack") ?? Map(root, "conntrack");
         var detectLocal = Map(root, "detectLocal");
 
+        if (Str(Map(root, "clientConnection"), "kubeconfig") is { Length: > 0 } kubeconfig)
+        {
+            c = c with { ClientConnectionKubeconfig = kubeconfig };
+        }
+
         if (Str(root, "hostnameOverride") is { Length: > 0 } host)
         {
             c = c with { NodeName = host };
@@ -103,12 +108,14 @@ public static class KubeProxyConfigurationFile
             c = c with { LocalhostNodePorts = lnp };
         }
 
-        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync)
+        // kubeadm writes every field, unset ones as "0s" or null: zero periods take kube-proxy's defaults, as its
+        // SetDefaults_KubeProxyConfiguration does (a zero sync period would be a busy loop).
+        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync && sync > TimeSpan.Zero)
         {
             c = c with { SyncPeriod = sync };
         }
 
-        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync)
+        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync && minSync > TimeSpan.Zero)
         {
             c = c with { MinSyncPeriod = minSync };
         }
@@ -173,8 +180,12 @@ public static class KubeProxyConfigurationFile
     private static YamlMappingNode? Map(YamlMappingNode? map, string key) =>
         map is not null && map.Children.TryGetValue(key, out var value) ? value as YamlMappingNode : null;
 
+    // A plain null (`key: null` or `key:`) is absent, as in kube-proxy's decoding into pointer fields.
     private static string? Str(YamlMappingNode? map, string key) =>
-        map is not null && map.Children.TryGetValue(key, out var value) && value is YamlScalarNode s ? s.Value : null;
+        map is not null && map.Children.TryGetValue(key, out var value) && value is YamlScalarNode s
+            && !(s.Style == YamlDotNet.Core.ScalarStyle.Plain && s.Value is "null" or "~" or "")
+            ? s.Value
+            : null;
 
     private static bool? Bool(YamlMappingNode? map, string key) => Str(map, key) switch
     {

@@ -55,6 +55,12 @@ public sealed record ProxyConfig
     /// </summary>
     public string NftablesLayout { get; init; } = "kube-proxy";
 
+    /// <summary>
+    /// <c>clientConnection.kubeconfig</c>: the kubeconfig the proxy talks to the API server with (kubeadm's ConfigMap
+    /// points it at <c>/var/lib/kube-proxy/kubeconfig.conf</c>); empty means the in-cluster configuration.
+    /// </summary>
+    public string ClientConnectionKubeconfig { get; init; } = "";
+
     public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan MinSyncPeriod { get; init; } = TimeSpan.FromSeconds(1);

@@ -47,4 +47,17 @@ public sealed class KubeProxyConfigurationFileTests : IDisposable
         var e = Assert.Throws<FormatException>(() => KubeProxyConfigurationFile.Load(_file, new ProxyConfig()));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Reads_kubeadms_configmap_as_written_with_every_unset_field_null_or_zero()
+    {
+        // kubeadm's kube-proxy ConfigMap writes every field; unset ones are "", null or 0s and take kube-proxy's defaults.
+        var kubeadm = Path.Combine(AppContext.BaseDirectory, "Config", "kubeadm-config.conf");
+        var defaults = new ProxyConfig { NodeName = "host" };
+        var c = KubeProxyConfigurationFile.Load(kubeadm, defaults);
+        Assert.Equal("/var/lib/kube-proxy/kubeconfig.conf", c.ClientConnectionKubeconfig);
+        Assert.Equal(["10.244.0.0/16"], c.ClusterCidrs);
+        Assert.Equal((defaults.SyncPeriod, defaults.MinSyncPeriod), (c.SyncPeriod, c.MinSyncPeriod));
+        Assert.Equal((defaults.MasqueradeBit, defaults.ProxyMode, defaults.NodeName), (c.MasqueradeBit, c.ProxyMode, c.NodeName));
+    }
 }
