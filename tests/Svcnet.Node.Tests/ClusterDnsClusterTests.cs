@@ -1,6 +1,6 @@
 using k8s;
 using k8s.Models;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -52,11 +52,11 @@ public sealed class ClusterDnsClusterTests(StreamingCluster cluster) : IClassFix
 
     private static async Task<string> InPodAsync(string netns, params string[] command)
     {
-        var result = await CommandRunner.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20));
-        Assert.True(result.ExitCode == 0, $"{string.Join(' ', command)} in {netns}: exit {result.ExitCode}: {result.StandardError}");
-        return result.StandardOutput;
+        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20));
+        Assert.True(result.ExitCode == 0, $"{string.Join(' ', command)} in {netns}: exit {result.ExitCode}: {result.Stderr}");
+        return result.Stdout;
     }
 
     private static string RunInPod(string netns, params string[] command) =>
-        CommandRunner.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20)).GetAwaiter().GetResult().StandardOutput;
+        ProcessCommandRunner.Default.RunInNetnsAsync(netns, command, timeout: TimeSpan.FromSeconds(20)).GetAwaiter().GetResult().Stdout;
 }

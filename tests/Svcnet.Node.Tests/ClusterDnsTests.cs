@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.Node.Dns;
-using Svcnet.Node.Exec;
+using Svcnet.Platform.Exec;
 
 namespace Svcnet.Node.Tests;
 
@@ -69,9 +69,9 @@ public sealed class ClusterDnsTests : IAsyncDisposable
 
     private static async Task<string> DigAsync(int port, params string[] args)
     {
-        var result = await CommandRunner.RunAsync("dig", ["@127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "+time=3", "+tries=3", .. args]);
-        Assert.True(result.ExitCode == 0, $"dig {string.Join(' ', args)}: {result.StandardError}{result.StandardOutput}");
-        return result.StandardOutput;
+        var result = await ProcessCommandRunner.Default.RunAsync("dig", ["@127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "+time=3", "+tries=3", .. args]);
+        Assert.True(result.ExitCode == 0, $"dig {string.Join(' ', args)}: {result.Stderr}{result.Stdout}");
+        return result.Stdout;
     }
 
     private static string[] Short(string output) => [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).Order(StringComparer.Ordinal)];

@@ -39,7 +39,7 @@ public static partial class ClusterDns
                 {
                     sockets.ConnectCallback = async (context, cancel) =>
                     {
-                        var socket = Network.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+                        var socket = Svcnet.Platform.Namespaces.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
                         socket.DualMode = true;
                         try
                         {
@@ -62,7 +62,7 @@ public static partial class ClusterDns
         var slices = ClusterWatch.EndpointSliceInformer(client, source, m => LogWatch(logger, m));
 
         Func<AddressFamily, Socket> upstreamSocket = hostNetns is not null
-            ? family => Network.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, family, SocketType.Dgram, ProtocolType.Udp)
+            ? family => Svcnet.Platform.Namespaces.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, family, SocketType.Dgram, ProtocolType.Udp)
             : family => new Socket(family, SocketType.Dgram, ProtocolType.Udp);
         var server = new ClusterDnsServer(source.Current, options.Upstreams, upstreamSocket, logger);
         using var udp = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };

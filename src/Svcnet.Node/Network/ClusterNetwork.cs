@@ -156,7 +156,7 @@ public sealed class ClusterNetwork(ClusterNames names)
     {
         var state = ClusterState.Load(Names.StateFile);
         var namespaces = await ListNamespacesAsync(ct);
-        var alive = (state?.DaemonPids ?? []).Where(p => Exec.Signals.IsAlive(p) && IsOurs(p)).ToList();
+        var alive = (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)).ToList();
         return new ClusterLiveness(state, namespaces, alive);
     }
 

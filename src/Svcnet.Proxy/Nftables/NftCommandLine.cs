@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Svcnet.Proxy.Apply;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Nftables;
@@ -9,8 +9,9 @@ namespace Svcnet.Proxy.Nftables;
 /// The real kernel through the <c>nft</c> CLI, optionally inside a network namespace: a transaction is one
 /// <c>nft -f -</c> run with the script on stdin (one atomic kernel transaction); listings read <c>nft --json</c>.
 /// </summary>
-internal sealed class NftCommandLine(IpFamily family, string table, string? netns = null) : INftables
+internal sealed class NftCommandLine(IpFamily family, string table, string? netns = null, ICommandRunner? runner = null) : INftables
 {
+    private readonly ICommandRunner _runner = runner ?? ProcessCommandRunner.Default;
     private readonly string _family = family == IpFamily.IPv4 ? "ip" : "ip6";
 
     public async Task RunAsync(NftTransaction transaction, CancellationToken cancel = default)
@@ -91,9 +92,7 @@ internal sealed class NftCommandLine(IpFamily family, string table, string? netn
     }
 
     private Task<CommandResult> ExecAsync(string[] args, ReadOnlyMemory<byte> stdin, CancellationToken cancel) =>
-        netns is null
-            ? ProcessRunner.RunAsync("nft", args, stdin, cancel: cancel)
-            : ProcessRunner.RunAsync("ip", ["netns", "exec", netns, "nft", .. args], stdin, cancel: cancel);
+        _runner.RunInNetnsAsync(netns ?? "", ["nft", .. args], stdin, cancellationToken: cancel);
 
     private static List<JsonElement> Objects(string json, string kind)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Svcnet.Cli.Tests.Support;
-using Svcnet.Proxy.Apply;
+using Svcnet.Platform.Exec;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Cli.Tests.Deploy;
 
@@ -140,7 +141,7 @@ public sealed class ImageTests
         node.ExecAsync("kubectl", ["--kubeconfig", kubeconfig, "--request-timeout=10s", .. args], timeout: TimeSpan.FromSeconds(30));
 
     private static Task<CommandResult> RunAsync(string file, string[] args, TimeSpan timeout) =>
-        ProcessRunner.RunAsync(file, args, timeout: timeout);
+        ProcessCommandRunner.Default.RunAsync(file, args, timeout: timeout);
 
     private static Process Start(string file, string[] args)
     {

@@ -1,5 +1,5 @@
 using Svcnet.Cli.Tests.Support;
-using Svcnet.Proxy.Apply;
+using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Cli.Tests.Golden;
 
