@@ -47,11 +47,19 @@ public sealed class ImageTests
             var config = Directory.CreateDirectory(Path.Combine(scratch, "var-lib-kube-proxy")).FullName;
             var account = Directory.CreateDirectory(Path.Combine(scratch, "serviceaccount")).FullName;
             File.Copy(Path.Combine(data, "ca.crt"), Path.Combine(account, "ca.crt"));
-            File.Copy(Path.Combine(data, "token"), Path.Combine(account, "token"));
+            // The token of the svcnet-proxy ServiceAccount bound to system:node-proxier by deploy/, as the kubelet would
+            // mount it: the proxy works with exactly the rights kubeadm gives kube-proxy.
+            var rbac = await Kubectl(node, kubeconfig, "apply", "-f", Path.Combine(RepoPaths.Root, "deploy", "00-serviceaccount.yaml"), "-f", Path.Combine(RepoPaths.Root, "deploy", "01-clusterrolebinding.yaml"));
+            Assert.True(rbac.Success, rbac.Stderr);
+            var token = await Kubectl(node, kubeconfig, "create", "token", "svcnet-proxy", "-n", "kube-system");
+            Assert.True(token.Success, token.Stderr);
+            await File.WriteAllTextAsync(Path.Combine(account, "token"), token.Stdout.Trim());
             await File.WriteAllTextAsync(Path.Combine(account, "namespace"), "kube-system");
             await File.WriteAllTextAsync(Path.Combine(config, "config.conf"), await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Svcnet.Proxy.Tests", "Config", "kubeadm-config.conf")));
             await File.WriteAllTextAsync(Path.Combine(config, "kubeconfig.conf"), KubeadmKubeconfig("https://127.0.0.1:6443"));
             await File.WriteAllTextAsync(Path.Combine(scratch, "xtables.lock"), "");
+            // kubeadm mounts the host's /lib/modules; a machine without one (a container or VM kernel) gets an empty dir.
+            var modules = Directory.Exists("/lib/modules") ? "/lib/modules" : Directory.CreateDirectory(Path.Combine(scratch, "lib-modules")).FullName;
 
             var run = await RunAsync("podman", [
                 "run", "-d", "--name", container, "--privileged", "--network", "ns:/run/netns/" + node.Name, .. PodmanRunOptions,
@@ -59,7 +67,7 @@ public sealed class ImageTests
                 "-v", config + ":/var/lib/kube-proxy:ro",
                 "-v", account + ":/var/run/secrets/kubernetes.io/serviceaccount:ro",
                 "-v", Path.Combine(scratch, "xtables.lock") + ":/run/xtables.lock",
-                "-v", "/lib/modules:/lib/modules:ro",
+                "-v", modules + ":/lib/modules:ro",
                 tag, "/usr/local/bin/svcnet", "proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=node1"], TimeSpan.FromMinutes(2));
             Assert.True(run.Success, "podman run: " + run.Stderr);
 
