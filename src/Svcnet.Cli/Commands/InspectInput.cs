@@ -28,7 +28,28 @@ internal static class InspectInput
         return ips;
     }
 
-    public static string Text(string? rules, string? netns)
+    /// <summary><c>--format auto|iptables|nft</c>: what the ruleset is; auto reads it from the content (or, for a namespace, from whether kube-proxy's nftables table exists there).</summary>
+    public static Option<string> FormatOption()
+    {
+        var format = new Option<string>("--format") { Description = "auto, iptables or nft: the ruleset's kind (auto: detected from the content, or for --netns/--node from whether kube-proxy's nftables table exists)", DefaultValueFactory = _ => "auto" };
+        format.AcceptOnlyFromAmong("auto", "iptables", "nft");
+        return format;
+    }
+
+    /// <summary>The ruleset text and whether it is nftables (true) or iptables (false).</summary>
+    public static (string Text, bool Nftables) Ruleset(string? rules, string? netns, string format)
+    {
+        if (netns is not null)
+        {
+            var nft = format == "nft" || (format == "auto" && RuleSource.HasKubeProxyNftables(netns));
+            return nft ? (RuleSource.ListNftablesFromNetworkNamespace(netns), true) : (RuleSource.SaveFromNetworkNamespace(netns), false);
+        }
+
+        var text = Text(rules, null, allowNftables: true);
+        return (text, format == "nft" || (format == "auto" && Svcnet.Netfilter.Nftables.Parsing.NftRulesetParser.LooksLikeNftables(text)));
+    }
+
+    public static string Text(string? rules, string? netns, bool allowNftables = false)
     {
         if (netns is not null)
         {
@@ -39,7 +60,7 @@ internal static class InspectInput
             throw new ArgumentException("no ruleset: give --rules FILE|DIR (or - for stdin, e.g. iptables-save | svcnet ...) or --netns NS");
         }
         var path = rules ?? "-";
-        var text = IsManifests(path) ? RenderManifests(path) : RuleSource.ReadText(path);
+        var text = IsManifests(path) ? RenderManifests(path, allowNftables) : RuleSource.ReadText(path);
         return string.IsNullOrWhiteSpace(text) ? throw new ArgumentException($"the ruleset {(path == "-" ? "on stdin" : path)} is empty") : text;
     }
 
@@ -48,7 +69,9 @@ internal static class InspectInput
         || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Renders kube-proxy's full-sync restore input for the manifests, with the flags file of their directory.</summary>
-    public static string RenderManifests(string path)
+    /// <param name="path">A manifests directory or file.</param>
+    /// <param name="allowNftables">Whether the caller reads nftables rules (flags that say --proxy-mode=nftables are refused otherwise).</param>
+    public static string RenderManifests(string path, bool allowNftables = false)
     {
         var dir = Path.GetFullPath(Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!);
         // The flags file sits beside the manifests, or one level up (a scenario directory with manifests/ in it).
@@ -66,6 +89,8 @@ internal static class InspectInput
             throw new ArgumentException($"{flagsFile}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
         }
         var objects = ManifestReader.ReadObjects([path], Console.In);
-        return RulesRenderer.RenderFull(objects, flags.Bind(parse)).Text;
+        var config = flags.Bind(parse, allowNftables);
+        // nftables mode: the table as it stands after the full sync (the fake's sorted dump), which nft's parser reads.
+        return config.ProxyMode == "nftables" ? Svcnet.Proxy.Nftables.NftRulesRenderer.RenderFull(objects, config).Normalized : RulesRenderer.RenderFull(objects, config).Text;
     }
 }

@@ -4,6 +4,8 @@ using System.Net;
 using Svcnet.Inspect.Tracing;
 using Svcnet.Netfilter.Iptables.Model;
 using Svcnet.Netfilter.Iptables.Parsing;
+using Svcnet.Inspect.NftTracing;
+using Svcnet.Netfilter.Nftables.Parsing;
 
 namespace Svcnet.Cli.Commands;
 
@@ -12,8 +14,8 @@ public static class TraceCommand
 {
     public static Command Create()
     {
-        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore file (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
-        var netns = new Option<string?>("--netns") { Description = "Read iptables-save inside this network namespace instead of a file" };
+        var rules = new Option<string?>("--rules") { Description = "iptables-save / iptables-restore dump, nft list ruleset / nft -j / nft -f text (- for stdin), or manifests (directory or .yaml/.json; kube-proxy flags from a 'flags' file beside them) rendered as svcnet rules does" };
+        var netns = new Option<string?>("--netns") { Description = "Read the ruleset inside this network namespace instead of a file (nft list ruleset when kube-proxy's nftables table is there, else iptables-save)" };
         var node = new Option<string?>("--node") { Description = "Read iptables-save -c inside the network namespace of svcnet node NAME of the cluster (--data-dir)" };
         var dataDir = ClusterOptions.DataDir("With --node: the node's cluster");
         var src = new Option<string>("--src") { Description = "Source IP", Required = true };
@@ -33,9 +35,10 @@ public static class TraceCommand
         var ctstate = new Option<string?>("--ctstate") { Description = "Conntrack state(s) of the packet, e.g. ESTABLISHED (default NEW)" };
         var output = new Option<string>("--output", "-o") { Description = "tree or json", DefaultValueFactory = _ => "tree" };
         output.AcceptOnlyFromAmong("tree", "json");
+        var format = InspectInput.FormatOption();
 
-        var cmd = new Command("trace", "Trace a packet through a kube-proxy ruleset: every outcome, its probability, masquerade, and the rules it passed");
-        foreach (var o in new Option[] { rules, netns, node, dataDir, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
+        var cmd = new Command("trace", "Trace a packet through a kube-proxy ruleset (iptables or nftables): every outcome, its probability, masquerade, and the rules it passed");
+        foreach (var o in new Option[] { rules, netns, node, dataDir, format, src, dst, dport, sport, proto, from, localIps, affinity, ctstate, output })
         {
             cmd.Options.Add(o);
         }
@@ -46,12 +49,7 @@ public static class TraceCommand
             try
             {
                 var netnsName = InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir));
-                var text = InspectInput.Text(parse.GetValue(rules), netnsName);
-                var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
-                if (added > 0)
-                {
-                    stderr.WriteLine($"note: the input has no jumps from the built-in chains (a restore payload); added kube-proxy's {added} base-chain jumps (line 0)");
-                }
+                var (text, nftables) = InspectInput.Ruleset(parse.GetValue(rules), netnsName, parse.GetValue(format)!);
                 var affinityResult = parse.GetResult(affinity);
                 var request = new TraceRequest(
                     ParseIp(parse.GetValue(src)!, "--src"),
@@ -63,11 +61,25 @@ public static class TraceCommand
                     parse.GetValue(sport),
                     affinityResult is null ? null : parse.GetValue(affinity) ?? "",
                     parse.GetValue(ctstate) is { } states ? new ValueList<string>(states.ToUpperInvariant().Split(',')) : null);
-                var result = new Tracer(ruleSet).Trace(request);
+                TraceResult result;
+                if (nftables)
+                {
+                    result = new NftTracer(NftRulesetParser.Parse(text)).Trace(request);
+                }
+                else
+                {
+                    var ruleSet = KubeProxyJumps.Complete(RuleSetParser.Parse(text), out var added);
+                    if (added > 0)
+                    {
+                        stderr.WriteLine($"note: the input has no jumps from the built-in chains (a restore payload); added kube-proxy's {added} base-chain jumps (line 0)");
+                    }
+                    result = new Tracer(ruleSet).Trace(request);
+                }
+
                 stdout.Write(parse.GetValue(output) == "json" ? TraceJson.Write(result) + "\n" : TraceTree.Write(result));
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or NftParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or FormatException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"svcnet trace: {e.Message}");
                 return 1;

@@ -36,6 +36,23 @@ public static class RuleSource
     public static string SaveFromNetworkNamespace(string netns, bool ipv6 = false) =>
         Run("ip", ["netns", "exec", netns, ipv6 ? "ip6tables-save" : "iptables-save", "-c"], $"iptables-save in namespace {netns}");
 
+    /// <summary>
+    /// Runs <c>nft -a list ruleset</c> inside network namespace <paramref name="netns"/> (every table, with handles
+    /// and counters); read-only.
+    /// </summary>
+    public static string ListNftablesFromNetworkNamespace(string netns) =>
+        Run("ip", ["netns", "exec", netns, "nft", "-a", "list", "ruleset"], $"nft list ruleset in namespace {netns}");
+
+    /// <summary>
+    /// Whether the namespace's ruleset is nftables mode: kube-proxy's (or svcnet's) nftables table exists there.
+    /// A node with only iptables-nft tables is iptables mode.
+    /// </summary>
+    public static bool HasKubeProxyNftables(string netns)
+    {
+        var tables = Run("ip", ["netns", "exec", netns, "nft", "list", "tables"], $"nft list tables in namespace {netns}");
+        return tables.Split('\n').Any(l => l.Trim() is "table ip kube-proxy" or "table ip6 kube-proxy" or "table inet kube-proxy");
+    }
+
     private static string Run(string command, string[] args, string what)
     {
         var result = ProcessCommandRunner.Default.RunAsync(command, args, timeout: TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();

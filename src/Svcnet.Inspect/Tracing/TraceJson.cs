@@ -5,7 +5,7 @@ namespace Svcnet.Inspect.Tracing;
 
 /// <summary>
 /// The machine-readable form of a trace:
-/// <c>{"outcomes":[{"verdict","destination","probability","masquerade","path":[{"table","chain","rule","line"}]}],"assumptions":[...]}</c>.
+/// <c>{"outcomes":[{"verdict","destination","probability","masquerade","path":[{"table","chain","rule","line"[,"lookup"]}]}],"assumptions":[...]}</c>.
 /// </summary>
 public static class TraceJson
 {
@@ -38,6 +38,10 @@ public static class TraceJson
                     w.WriteString("chain", step.Chain);
                     w.WriteString("rule", step.Rule);
                     w.WriteNumber("line", step.Line);
+                    if (step.Lookup is not null)
+                    {
+                        w.WriteString("lookup", step.Lookup);
+                    }
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();

@@ -1,6 +1,9 @@
 namespace Svcnet.Inspect.Tracing;
 
-/// <summary>One rule a packet matched on its way: table, chain, the rule as written, and its line in the dump.</summary>
+/// <summary>
+/// One rule a packet matched on its way: table, chain, the rule as written, and its line in the dump (for nftables:
+/// the rule handle when the dump has handles, otherwise its line; the table is "FAMILY NAME").
+/// </summary>
 public sealed record PathStep(string Table, string Chain, string Rule, int Line)
 {
     /// <summary>The probability of taking this rule given the packet reached it (below 1 for statistic/affinity rules).</summary>
@@ -11,6 +14,12 @@ public sealed record PathStep(string Table, string Chain, string Rule, int Line)
 
     /// <summary>A short description of what the rule did (jump target, DNAT destination, verdict).</summary>
     public string Action { get; init; } = "";
+
+    /// <summary>
+    /// nftables: the set or map lookup that chose the action, <c>@service-ips[172.30.0.41 . tcp . 80]</c>, or the
+    /// numgen value of an anonymous vmap; null for iptables rules and rules without a lookup.
+    /// </summary>
+    public string? Lookup { get; init; }
 }
 
 /// <summary>The final verdict of one possible outcome.</summary>

@@ -67,7 +67,8 @@ public static class TraceTree
     {
         var pct = s.BranchProbability < 1 ? Percent(s.BranchProbability) + " " : "";
         var comment = s.Comment is null ? "" : $" matched `{s.Comment}`";
-        return $"{pct}{s.Table} {s.Chain}:{s.Line}{comment} {s.Action}";
+        var lookup = s.Lookup is null ? "" : " " + s.Lookup;
+        return $"{pct}{s.Table} {s.Chain}:{s.Line}{comment}{lookup} {s.Action}";
     }
 
     public static string Percent(double p) =>
@@ -90,10 +91,25 @@ public static class TraceTree
 
     private static readonly HashSet<string> Plumbing = ["KUBE-MARK-MASQ", "KUBE-POSTROUTING", "KUBE-FORWARD", "KUBE-PROXY-FIREWALL", "KUBE-FIREWALL"];
 
+    // kube-proxy's nftables chains that every packet passes or that only mark: not part of a service's route.
+    private static readonly HashSet<string> NftPlumbing =
+    [
+        "nat-prerouting", "nat-output", "nat-postrouting", "filter-prerouting-pre-dnat", "filter-output-pre-dnat",
+        "filter-output-post-dnat", "filter-forward", "filter-input", "filter-output", "mark-for-masquerade", "masquerading",
+        "firewall-check", "cluster-ips-check", "service-endpoints-check", "nodeport-endpoints-check", "reject-chain",
+    ];
+
+    private static bool IsMarkForMasquerade(PathStep p) => p.Action is "→ KUBE-MARK-MASQ" or "→ mark-for-masquerade";
+
+    // iptables tables are one word (nat, filter); nftables steps name "FAMILY TABLE".
+    private static bool OnRoute(PathStep p) => p.Table.Contains(' ', StringComparison.Ordinal)
+        ? !NftPlumbing.Contains(p.Chain) || p.Lookup is not null && p.Chain == "services"
+        : p.Chain.StartsWith("KUBE-", StringComparison.Ordinal) && !Plumbing.Contains(p.Chain);
+
     /// <summary>The service part of the path in one line: "KUBE-SERVICES matched `x cluster IP` → KUBE-SVC-… → 50% KUBE-SEP-… DNAT 10.0.0.1:80".</summary>
     public static string Route(TraceOutcome o)
     {
-        var steps = o.Path.Where(p => p.Chain.StartsWith("KUBE-", StringComparison.Ordinal) && !Plumbing.Contains(p.Chain) && p.Action != "→ KUBE-MARK-MASQ").ToList();
+        var steps = o.Path.Where(p => OnRoute(p) && !IsMarkForMasquerade(p)).ToList();
         if (steps.Count == 0)
         {
             return "";
@@ -105,11 +121,15 @@ public static class TraceTree
         {
             sb.Append(" matched `").Append(first.Comment).Append('`');
         }
+        else if (first.Lookup is not null)
+        {
+            sb.Append(' ').Append(first.Lookup);
+        }
         foreach (var step in steps)
         {
             // At the endpoint choice show the endpoint's share of all traffic (1/3 each for three), not the rule's
             // conditional probability (1/3, 1/2, 1), which is what kube-proxy writes.
-            var pct = step.Action.StartsWith("→ KUBE-SEP-", StringComparison.Ordinal)
+            var pct = step.Action.StartsWith("→ KUBE-SEP-", StringComparison.Ordinal) || step.Action.StartsWith("goto endpoint-", StringComparison.Ordinal)
                 ? (o.Probability < 1 ? Percent(o.Probability) + " " : "")
                 : step.BranchProbability < 1 ? Percent(step.BranchProbability) + " " : "";
             sb.Append(step.Action.StartsWith("→ ", StringComparison.Ordinal) || step.Action.StartsWith("goto ", StringComparison.Ordinal)
@@ -127,7 +147,7 @@ public static class TraceTree
 
     private static string MasqueradeReason(TraceOutcome o)
     {
-        var mark = o.Path.LastOrDefault(p => p.Action == "→ KUBE-MARK-MASQ");
+        var mark = o.Path.LastOrDefault(IsMarkForMasquerade);
         return mark is null ? "MASQUERADE/SNAT in POSTROUTING" : $"marked by {mark.Chain}:{mark.Line}" + (mark.Comment is null ? "" : $" `{mark.Comment}`");
     }
 
@@ -147,7 +167,7 @@ public static class TraceTree
 
         public Node Child(PathStep s)
         {
-            var existing = Children.FirstOrDefault(c => c.Step!.Table == s.Table && c.Step.Chain == s.Chain && c.Step.Line == s.Line && c.Step.Rule == s.Rule);
+            var existing = Children.FirstOrDefault(c => c.Step!.Table == s.Table && c.Step.Chain == s.Chain && c.Step.Line == s.Line && c.Step.Rule == s.Rule && c.Step.Lookup == s.Lookup);
             if (existing is not null)
             {
                 return existing;
