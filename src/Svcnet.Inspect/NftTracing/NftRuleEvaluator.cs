@@ -253,8 +253,20 @@ internal static class NftRuleEvaluator
         }
 
         var target = rule.Statements.OfType<NftVerdictStatement>().Select(v => v.Verdict.Chain).FirstOrDefault(c => c is not null) ?? "";
-        var endpoint = hit.Contains('.', StringComparison.Ordinal) && hit.Count(c => c == ':') == 1 ? hit.Replace(':', '/') : hit;
-        return target == hit || target.EndsWith("__" + endpoint, StringComparison.Ordinal) || target.Contains("__" + endpoint + "/", StringComparison.Ordinal) ? 1 : 0;
+        if (target == hit)
+        {
+            return 1;
+        }
+
+        // The endpoint the affinity rule sends to: the DNAT of the chain it jumps to (kube-proxy's endpoint chain).
+        var dnat = context.Table.GetChain(target)?.Rules.SelectMany(r => r.Statements).OfType<NftNat>().FirstOrDefault(n => n.Kind == "dnat");
+        if (dnat?.Address is not null && NftPacket.Constant(dnat.Address) is { } address)
+        {
+            var port = dnat.Port is null ? null : NftPacket.Constant(dnat.Port);
+            return hit == address || hit == $"{address}:{port}" || hit == $"[{address}]:{port}" ? 1 : 0;
+        }
+
+        return 0;
     }
 
     private static bool Compare(string value, string op, NftExpr right)
