@@ -24,7 +24,13 @@ public sealed class ProxyFlags
     public Option<string?> NftablesLayout { get; } = new("--nftables-layout") { Description = "nftables mode's table layout: kube-proxy (exactly kube-proxy v1.34/v1.35's table; the default)" };
     public Option<string[]> NodeIP { get; } = new("--node-ip") { Description = "Offline: a local address of the node (repeatable; the first is the node IP). Default: the Node object's addresses" };
     public Option<string?> IpFamily { get; } = new("--ip-family") { Description = "Offline: IPv4 (default) or IPv6; kube-proxy runs one proxier per family" };
-    public Option<bool?> ConntrackTcpBeLiberal { get; } = new("--conntrack-tcp-be-liberal") { Description = "Offline: nf_conntrack_tcp_be_liberal is set (no INVALID drop rule)" };
+    public Option<bool?> ConntrackTcpBeLiberal { get; } = new("--conntrack-tcp-be-liberal") { Description = "Set nf_conntrack_tcp_be_liberal at start-up; offline: it is set (no INVALID drop rule)" };
+    public Option<int?> ConntrackMaxPerCore { get; } = new("--conntrack-max-per-core") { Description = "nf_conntrack_max per CPU (default 32768; 0 leaves nf_conntrack_max alone)" };
+    public Option<int?> ConntrackMin { get; } = new("--conntrack-min") { Description = "Floor of nf_conntrack_max (default 131072)" };
+    public Option<string?> ConntrackTcpTimeoutEstablished { get; } = new("--conntrack-tcp-timeout-established") { Description = "nf_conntrack_tcp_timeout_established (Go duration, default 24h0m0s; 0 leaves it)" };
+    public Option<string?> ConntrackTcpTimeoutCloseWait { get; } = new("--conntrack-tcp-timeout-close-wait") { Description = "nf_conntrack_tcp_timeout_close_wait (Go duration, default 1h0m0s; 0 leaves it)" };
+    public Option<string?> ConntrackUdpTimeout { get; } = new("--conntrack-udp-timeout") { Description = "nf_conntrack_udp_timeout (Go duration; 0, the default, leaves it)" };
+    public Option<string?> ConntrackUdpTimeoutStream { get; } = new("--conntrack-udp-timeout-stream") { Description = "nf_conntrack_udp_timeout_stream (Go duration; 0, the default, leaves it)" };
     public Option<bool> Nfacct { get; } = new("--nfacct") { Description = "Offline: the nfacct counters exist (default)" };
     public Option<bool> NoNfacct { get; } = new("--no-nfacct") { Description = "Offline: the nfacct counters do not exist (rules without -m nfacct)" };
     public Option<bool?> MasqueradeRandomFully { get; } = new("--masquerade-random-fully") { Description = "Offline: MASQUERADE with --random-fully (iptables >= 1.6.2 on a live node)" };
@@ -42,7 +48,8 @@ public sealed class ProxyFlags
     private IEnumerable<Option> All() =>
     [
         Config, HostnameOverride, ClusterCidr, DetectLocalMode, PodBridgeInterface, PodInterfaceNamePrefix, MasqueradeAll,
-        MasqueradeBit, LocalhostNodePorts, NodePortAddresses, ProxyMode, NftablesLayout, NodeIP, IpFamily, ConntrackTcpBeLiberal, Nfacct,
+        MasqueradeBit, LocalhostNodePorts, NodePortAddresses, ProxyMode, NftablesLayout, NodeIP, IpFamily, ConntrackTcpBeLiberal, ConntrackMaxPerCore,
+        ConntrackMin, ConntrackTcpTimeoutEstablished, ConntrackTcpTimeoutCloseWait, ConntrackUdpTimeout, ConntrackUdpTimeoutStream, Nfacct,
         NoNfacct, MasqueradeRandomFully, FeatureGates, LegacyUnnamedPortColon,
     ];
 
@@ -143,8 +150,22 @@ public sealed class ProxyFlags
 
         if (parse.GetValue(ConntrackTcpBeLiberal) is { } liberal)
         {
-            config = config with { ConntrackTcpBeLiberal = liberal };
+            config = config with { ConntrackTcpBeLiberal = liberal, Conntrack = config.Conntrack with { TcpBeLiberal = liberal } };
         }
+
+        var ct = config.Conntrack;
+        config = config with
+        {
+            Conntrack = ct with
+            {
+                MaxPerCore = parse.GetValue(ConntrackMaxPerCore) ?? ct.MaxPerCore,
+                Min = parse.GetValue(ConntrackMin) ?? ct.Min,
+                TcpEstablishedTimeout = KubeProxyConfigurationFile.Duration(parse.GetValue(ConntrackTcpTimeoutEstablished)) ?? ct.TcpEstablishedTimeout,
+                TcpCloseWaitTimeout = KubeProxyConfigurationFile.Duration(parse.GetValue(ConntrackTcpTimeoutCloseWait)) ?? ct.TcpCloseWaitTimeout,
+                UdpTimeout = KubeProxyConfigurationFile.Duration(parse.GetValue(ConntrackUdpTimeout)) ?? ct.UdpTimeout,
+                UdpStreamTimeout = KubeProxyConfigurationFile.Duration(parse.GetValue(ConntrackUdpTimeoutStream)) ?? ct.UdpStreamTimeout,
+            },
+        };
 
         if (parse.GetValue(NoNfacct))
         {

@@ -122,8 +122,10 @@ public static class KubeProxyConfigurationFile
 
         if (Bool(conntrack, "tcpBeLiberal") is { } liberal)
         {
-            c = c with { ConntrackTcpBeLiberal = liberal };
+            c = c with { ConntrackTcpBeLiberal = liberal, Conntrack = c.Conntrack with { TcpBeLiberal = liberal } };
         }
+
+        c = c with { Conntrack = ConntrackSection(conntrack, c.Conntrack) };
 
         if (root.Children.TryGetValue("nodePortAddresses", out var npa) && npa is YamlSequenceNode list)
         {
@@ -137,6 +139,19 @@ public static class KubeProxyConfigurationFile
 
         return c;
     }
+
+    // kube-proxy's conntrack section; kubeadm writes null for unset fields, which keep the defaults.
+    private static ConntrackConfiguration ConntrackSection(YamlMappingNode? conntrack, ConntrackConfiguration c) => c with
+    {
+        MaxPerCore = Int(Str(conntrack, "maxPerCore")) ?? c.MaxPerCore,
+        Min = Int(Str(conntrack, "min")) ?? c.Min,
+        TcpEstablishedTimeout = Duration(Str(conntrack, "tcpEstablishedTimeout")) ?? c.TcpEstablishedTimeout,
+        TcpCloseWaitTimeout = Duration(Str(conntrack, "tcpCloseWaitTimeout")) ?? c.TcpCloseWaitTimeout,
+        UdpTimeout = Duration(Str(conntrack, "udpTimeout")) ?? c.UdpTimeout,
+        UdpStreamTimeout = Duration(Str(conntrack, "udpStreamTimeout")) ?? c.UdpStreamTimeout,
+    };
+
+    private static int? Int(string? text) => text is null ? null : int.Parse(text, CultureInfo.InvariantCulture);
 
     /// <summary>Parses Go durations as kube-proxy's config uses them: <c>30s</c>, <c>1m0s</c>, <c>500ms</c>, <c>1h</c>.</summary>
     public static TimeSpan? Duration(string? text)
