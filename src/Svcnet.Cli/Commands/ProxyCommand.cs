@@ -51,14 +51,11 @@ public static class ProxyCommand
             KubernetesClientConfiguration clientConfig;
             try
             {
-                var bound = flags.Bind(parse);
-                // The flags override the --config file; without either, the minimum period is 0s here (every change
-                // synced at once), while a kube-proxy configuration file brings kube-proxy's defaults with it.
-                config = bound with
-                {
-                    SyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(syncPeriod)) ?? bound.SyncPeriod,
-                    MinSyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(minSyncPeriod)) ?? (parse.GetValue(flags.Config) is null ? TimeSpan.Zero : bound.MinSyncPeriod),
-                };
+                // Without --config the minimum period is 0s here (every change synced at once), while a kube-proxy
+                // configuration file brings kube-proxy's defaults with it.
+                config = ProxyConfiguration.Build(
+                    flags.Values(parse) with { SyncPeriod = parse.GetValue(syncPeriod), MinSyncPeriod = parse.GetValue(minSyncPeriod) },
+                    ProxyConfigurationContext.ForThisHost(minSyncPeriodWithoutConfigFile: TimeSpan.Zero));
                 (clientConfig, var source) = ClientConnection.Resolve(parse.GetValue(kubeconfig), config.ClientConnectionKubeconfig, Environment.GetEnvironmentVariable);
                 stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} API server {clientConfig.Host} ({source})");
             }

@@ -110,12 +110,12 @@ public static class KubeProxyConfigurationFile
 
         // kubeadm writes every field, unset ones as "0s" or null: zero periods take kube-proxy's defaults, as its
         // SetDefaults_KubeProxyConfiguration does (a zero sync period would be a busy loop).
-        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync && sync > TimeSpan.Zero)
+        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync && sync != TimeSpan.Zero)
         {
             c = c with { SyncPeriod = sync };
         }
 
-        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync && minSync > TimeSpan.Zero)
+        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync && minSync != TimeSpan.Zero)
         {
             c = c with { MinSyncPeriod = minSync };
         }
@@ -161,8 +161,22 @@ public static class KubeProxyConfigurationFile
             return null;
         }
 
+        // Go's time.ParseDuration: an optional sign, then number+unit pairs; a bare "0" is zero.
+        var negative = text[0] == '-';
+        var body = text[0] is '-' or '+' ? text[1..] : text;
+        if (body == "0")
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (body.Length == 0)
+        {
+            throw new FormatException($"invalid duration \"{text}\"");
+        }
+
         var total = TimeSpan.Zero;
         var i = 0;
+        text = body;
         while (i < text.Length)
         {
             var start = i;
@@ -171,7 +185,11 @@ public static class KubeProxyConfigurationFile
                 i++;
             }
 
-            var number = double.Parse(text[start..i], CultureInfo.InvariantCulture);
+            if (!double.TryParse(text[start..i], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            {
+                throw new FormatException($"invalid duration \"{text}\"");
+            }
+
             var unitStart = i;
             while (i < text.Length && char.IsAsciiLetter(text[i]))
             {
@@ -189,7 +207,7 @@ public static class KubeProxyConfigurationFile
             };
         }
 
-        return total;
+        return negative ? -total : total;
     }
 
     private static YamlMappingNode? Map(YamlMappingNode? map, string key) =>
