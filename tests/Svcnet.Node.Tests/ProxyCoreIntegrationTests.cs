@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.Node.Cluster;
-using Svcnet.Node.Proxy;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Backend;
+using Svcnet.Proxy.Host;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Watch;
 
@@ -15,9 +17,9 @@ public class ProxyCoreIntegrationTests
         await using var e2e = await E2eCluster.StartAsync();
         var pod = await e2e.PodAsync("web");
         var node = e2e.Cluster.Nodes[0];
-        var applier = await NetnsRuleApplier.CreateAsync(node.Netns);
+        var applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, node.Netns, Svcnet.Proxy.Snapshot.IpFamily.IPv4);
         // Without this, the rules would use nfacct counters the namespace does not have, and the restore fails.
-        var (config, _) = await ProxyHostSetup.ConfigureAsync(node.Netns, LocalCluster.DefaultProxyConfig(node), applier.Tools);
+        var (config, _) = await new ProxyHostSetup(ProcessCommandRunner.Default, node.Netns, NullLogger.Instance).ConfigureAsync(LocalCluster.DefaultProxyConfig(node), applier.Tools);
         var service = ServiceManifests.Seed();
         var state = new ProxyState(config);
         state.OnNode(null, LocalNodes.For(node));
@@ -38,7 +40,7 @@ public class ProxyCoreIntegrationTests
     public async Task A_rejected_payload_is_reported_as_a_failed_apply_with_its_line()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(IptablesMode.Nft));
         var text = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-MISSING\nCOMMIT\n"u8.ToArray();
         var payload = new RestorePayload(text, false, 0, 1, 1, new Lazy<IReadOnlySet<string>>(() => new HashSet<string>()), [], 0, 0, false);
 

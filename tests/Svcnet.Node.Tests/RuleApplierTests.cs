@@ -1,5 +1,6 @@
-using Svcnet.Node.Proxy;
+using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.Platform.Exec;
+using Svcnet.Proxy.Host;
 
 namespace Svcnet.Node.Tests;
 
@@ -31,7 +32,7 @@ public class RuleApplierTests
     public async Task Restore_applies_rules_inside_the_namespace_only()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = await NetnsRuleApplier.CreateAsync(ns.Name);
+        var applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, ns.Name, Svcnet.Proxy.Snapshot.IpFamily.IPv4);
         Assert.Equal(IptablesMode.Nft, applier.Tools.Mode);
         await applier.RestoreAsync(Payload);
         var nat = await applier.SaveAsync("nat");
@@ -39,7 +40,7 @@ public class RuleApplierTests
         var other = await PrivateNetns.CreateAsync();
         await using (other)
         {
-            Assert.DoesNotContain("KUBE-SERVICES", await new NetnsRuleApplier(other.Name, applier.Tools).SaveAsync("nat"));
+            Assert.DoesNotContain("KUBE-SERVICES", await new IptablesApplier(ProcessCommandRunner.Default, other.Name, applier.Tools).SaveAsync("nat"));
         }
     }
 
@@ -47,7 +48,7 @@ public class RuleApplierTests
     public async Task A_failed_restore_names_the_offending_line_and_changes_nothing()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(IptablesMode.Nft));
         await applier.RestoreAsync(Payload);
         var before = await applier.SaveAsync("nat");
         var broken = Payload.Replace("-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000", "-A KUBE-MARK-MASQ -j KUBE-DOES-NOT-EXIST");
@@ -63,7 +64,7 @@ public class RuleApplierTests
     public async Task Legacy_backend_restore_reports_the_line()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Legacy));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(IptablesMode.Legacy));
         var e = await Assert.ThrowsAsync<RestoreFailedException>(() => applier.RestoreAsync("*nat\n:KUBE-X - [0:0]\n-A KUBE-X -m nosuchmatch -j RETURN\nCOMMIT\n"));
         Assert.Equal(3, e.Line);
         Assert.Contains("nosuchmatch", e.Message);
@@ -75,7 +76,7 @@ public class RuleApplierTests
     public async Task Base_chain_jumps_are_inserted_in_kube_proxy_order_once(IptablesMode mode)
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(mode));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(mode));
         await applier.EnsureBaseChainJumpsAsync();
         // Someone deletes one jump; the next full sync puts back that one only, at the top, as kube-proxy's -C/-I do.
         (await applier.IptablesAsync(["-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"])).EnsureSuccess();
@@ -99,7 +100,7 @@ public class RuleApplierTests
     public async Task Canary_monitor_notices_a_flush_of_the_tables()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(IptablesMode.Nft));
         var monitor = new CanaryMonitor(applier, TimeSpan.FromSeconds(1), _ => Task.CompletedTask);
         await applier.EnsureCanariesAsync();
         Assert.False(await monitor.CheckOnceAsync(CancellationToken.None));
@@ -114,16 +115,16 @@ public class RuleApplierTests
     public async Task Backend_detection_follows_kubelets_hint_chain()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        Assert.Equal(IptablesMode.Nft, await IptablesBackend.DetectAsync(ns.Name));
-        await IptablesBackend.WriteKubeletHintAsync(ns.Name, IptablesMode.Legacy);
-        Assert.Equal(IptablesMode.Legacy, await IptablesBackend.DetectAsync(ns.Name));
+        Assert.Equal(IptablesMode.Nft, await IptablesBackend.DetectAsync(ProcessCommandRunner.Default, ns.Name));
+        await IptablesBackend.WriteKubeletHintAsync(ProcessCommandRunner.Default, ns.Name, IptablesMode.Legacy);
+        Assert.Equal(IptablesMode.Legacy, await IptablesBackend.DetectAsync(ProcessCommandRunner.Default, ns.Name));
     }
 
     [RootFact]
     public async Task Cleanup_removes_jumps_and_chains_but_keeps_kubelets_firewall_jumps()
     {
         await using var ns = await PrivateNetns.CreateAsync();
-        var applier = new NetnsRuleApplier(ns.Name, new IptablesTools(IptablesMode.Nft));
+        var applier = new IptablesApplier(ProcessCommandRunner.Default, ns.Name, new IptablesTools(IptablesMode.Nft));
         await applier.RestoreAsync(Payload);
         await applier.EnsureBaseChainJumpsAsync();
 
@@ -142,7 +143,7 @@ public class RuleApplierTests
     {
         await using var ns = await PrivateNetns.CreateAsync();
         var rootBefore = await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet");
-        var facts = await ProxyHostSetup.ApplyAsync(ns.Name, new IptablesTools(IptablesMode.Nft), localhostNodePorts: true);
+        var facts = await new ProxyHostSetup(ProcessCommandRunner.Default, ns.Name, NullLogger.Instance).ApplyAsync(new Svcnet.Proxy.Config.ProxyConfig(), new IptablesTools(IptablesMode.Nft));
         var inside = await ProcessCommandRunner.Default.RunInNetnsAsync(ns.Name, ["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]);
         Assert.Equal("1", inside.Stdout.Trim());
         Assert.Equal(rootBefore, await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet"));

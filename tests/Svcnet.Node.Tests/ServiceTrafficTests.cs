@@ -137,7 +137,7 @@ public class ServiceTrafficTests
         (await ProcessCommandRunner.Default.RunInNetnsAsync(e2e.Node1, ["nft", "flush", "ruleset"])).EnsureSuccess();
         Assert.NotEqual(0, (await E2eCluster.GetAsync(e2e.Node1, ClusterIPUrl + "/hostname", 1)).Exit);
 
-        var monitor = new Proxy.CanaryMonitor(proxy.Applier, TimeSpan.FromMilliseconds(100), _ =>
+        var monitor = new Svcnet.Proxy.Host.CanaryMonitor(proxy.Applier, TimeSpan.FromMilliseconds(100), _ =>
         {
             proxy.RequestFullSync();
             return Task.CompletedTask;

@@ -29,7 +29,7 @@ public static class DemoCommand
                     DataDir = parse.GetValue(dataDir) is { Length: > 0 } d ? Path.GetFullPath(d) : null,
                     Replicas = Math.Clamp(parse.GetValue(replicas), 1, 50),
                     Requests = Math.Clamp(parse.GetValue(requests), 1, 1000),
-                    Backend = Svcnet.Node.Proxy.IptablesBackend.Parse(parse.GetValue(backend)),
+                    Backend = Svcnet.Proxy.Host.IptablesBackend.Parse(parse.GetValue(backend)),
                 };
                 // Ctrl-C, SIGTERM and a closed terminal must not kill the demo before it has cleaned up: turn them
                 // into cancellation, so the demo's finally removes pods and namespaces, then exit 130.

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using k8s;
+using Microsoft.Extensions.Logging;
 using Svcnet.Cli.Options;
-using Svcnet.Proxy.Apply;
+using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Config;
+using Svcnet.Proxy.Host;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Watch;
 
@@ -49,14 +51,11 @@ public static class ProxyCommand
             KubernetesClientConfiguration clientConfig;
             try
             {
-                var bound = flags.Bind(parse);
-                // The flags override the --config file; without either, the minimum period is 0s here (every change
-                // synced at once), while a kube-proxy configuration file brings kube-proxy's defaults with it.
-                config = bound with
-                {
-                    SyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(syncPeriod)) ?? bound.SyncPeriod,
-                    MinSyncPeriod = KubeProxyConfigurationFile.Duration(parse.GetValue(minSyncPeriod)) ?? (parse.GetValue(flags.Config) is null ? TimeSpan.Zero : bound.MinSyncPeriod),
-                };
+                // Without --config the minimum period is 0s here (every change synced at once), while a kube-proxy
+                // configuration file brings kube-proxy's defaults with it.
+                config = ProxyConfiguration.Build(
+                    flags.Values(parse) with { SyncPeriod = parse.GetValue(syncPeriod), MinSyncPeriod = parse.GetValue(minSyncPeriod) },
+                    ProxyConfigurationContext.ForThisHost(minSyncPeriodWithoutConfigFile: TimeSpan.Zero));
                 (clientConfig, var source) = ClientConnection.Resolve(parse.GetValue(kubeconfig), config.ClientConnectionKubeconfig, Environment.GetEnvironmentVariable);
                 stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} API server {clientConfig.Host} ({source})");
             }
@@ -67,32 +66,31 @@ public static class ProxyCommand
             }
 
             using var client = new Kubernetes(clientConfig);
+            using var loggers = LoggerFactory.Create(b => b
+                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; }));
+            var logger = loggers.CreateLogger("kube-proxy");
             void Log(string message) => stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
-            IRuleApplier? applier = null;
-            INatChainSource? chains = null;
-            Svcnet.Node.Proxy.NodeKubeProxy? node = null;
+            KubeProxy? proxy = null;
+            ProxyRunner? dryRunner = null;
+            ProxyState state;
             if (parse.GetValue(dryRun))
             {
                 var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
-                (applier, chains) = (dry, dry);
-            }
-            else if (parse.GetValue(netns) is { } name)
-            {
-                // A node namespace: the whole kube-proxy of a node (host set-up, canaries, base-chain jumps,
-                // conntrack clean-up, /healthz and /metrics inside the namespace) around the same sync loop.
-                node = await Svcnet.Node.Proxy.NodeKubeProxy.CreateAsync(name, config, log: Log, ct: cancel);
+                state = new ProxyState(config, Log);
+                dryRunner = new ProxyRunner(config, state, dry, dry, Log);
             }
             else
             {
-                var v6 = config.Family == Proxy.Snapshot.IpFamily.IPv6;
-                applier = new IptablesRestoreApplier(v6 ? "ip6tables-restore" : "iptables-restore", null);
-                chains = new IptablesNatChainSource(v6 ? "ip6tables-save" : "iptables-save", null);
+                // The whole kube-proxy wherever it runs: in a node namespace (--netns) or in its own, as a DaemonSet's
+                // kube-proxy does (host set-up, canaries, base-chain jumps, conntrack clean-up, /healthz and /metrics).
+                proxy = await KubeProxy.CreateAsync(parse.GetValue(netns) ?? "", config, new KubeProxyOptions { Logger = logger }, cancel);
+                state = proxy.State;
             }
 
-            await using var nodeProxy = node;
-            var state = node?.State ?? new ProxyState(config, Log);
-            using var ownRunner = node is null ? new ProxyRunner(config, state, applier!, chains, Log) : null;
-            var runner = node?.Runner ?? ownRunner!;
+            await using var _ = proxy;
+            using var __ = dryRunner;
+            var runner = proxy?.Runner ?? dryRunner!;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             var limit = parse.GetValue(maxSyncs);
             var syncs = 0;
@@ -106,10 +104,10 @@ public static class ProxyCommand
             };
 
             var watch = new ClusterWatch(client, config.NodeName, state, Log);
-            node?.Start();
+            proxy?.Start();
             try
             {
-                await Task.WhenAll(watch.RunAsync(stop.Token), node is null ? runner.RunAsync(stop.Token) : Task.Delay(Timeout.Infinite, stop.Token));
+                await Task.WhenAll(watch.RunAsync(stop.Token), proxy is null ? runner.RunAsync(stop.Token) : Task.Delay(Timeout.Infinite, stop.Token));
             }
             catch (OperationCanceledException)
             {
@@ -126,8 +124,8 @@ public static class ProxyCommand
     /// </summary>
     private static async Task<int> CleanupAsync(string netns, TextWriter output, TextWriter stderr, CancellationToken cancel)
     {
-        var applier = await Svcnet.Node.Proxy.NetnsRuleApplier.CreateAsync(netns, ct: cancel);
-        var errors = await Svcnet.Node.Proxy.ProxyCleanup.RunAsync(applier, cancel);
+        var applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, netns, Proxy.Snapshot.IpFamily.IPv4, ct: cancel);
+        var errors = await ProxyCleanup.RunAsync(applier, cancel);
         foreach (var error in errors)
         {
             stderr.WriteLine("error: " + error);

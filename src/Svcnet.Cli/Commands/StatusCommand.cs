@@ -99,7 +99,7 @@ public static class StatusCommand
     private static async Task<string> ProxyHealthAsync(string netns, CancellationToken ct)
     {
         var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns,
-            ["curl", "-s", "--max-time", "1", "-w", "\n%{http_code}", $"http://127.0.0.1:{Svcnet.Node.Proxy.NodeKubeProxy.HealthzPort}/healthz"], cancellationToken: ct);
+            ["curl", "-s", "--max-time", "1", "-w", "\n%{http_code}", $"http://127.0.0.1:{Svcnet.Proxy.Host.KubeProxy.HealthzPort}/healthz"], cancellationToken: ct);
         var lines = result.Stdout.Split('\n');
         if (!result.Success || lines.Length < 2 || lines[^1] is "000")
         {

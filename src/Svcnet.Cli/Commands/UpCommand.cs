@@ -5,7 +5,7 @@ using k8s;
 using Svcnet.Node.Agent;
 using Svcnet.Node.Kubelet;
 using Svcnet.Node.Network;
-using Svcnet.Node.Proxy;
+using Svcnet.Proxy.Host;
 using Svcnet.Node.Runtime;
 
 namespace Svcnet.Cli.Commands;

@@ -4,7 +4,7 @@ using k8s.Autorest;
 using k8s.Models;
 using Svcnet.Node.Cluster;
 using Svcnet.Node.Network;
-using Svcnet.Node.Proxy;
+using Svcnet.Proxy.Host;
 using Svcnet.Node.Runtime;
 using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Sync;
@@ -209,14 +209,14 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     }
 
     /// <summary>
-    /// One whole kube-proxy per node (<see cref="NodeKubeProxy"/>: sync loop, canary, healthz/metrics, health check
+    /// One whole kube-proxy per node (<see cref="KubeProxy"/>: sync loop, canary, healthz/metrics, health check
     /// node ports, conntrack clean-up), fed by informers on this API server like kube-proxy's.
     /// </summary>
     private async Task RunProxyAsync(NodeRecord node, CancellationToken ct)
     {
         void Log(string m) => log($"proxy/{node.Name}: {m}");
         var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
-        await using var proxy = await NodeKubeProxy.CreateAsync(node.Netns, config, state.Proxy.Backend, Log, ct);
+        await using var proxy = await KubeProxy.CreateAsync(node.Netns, config, new KubeProxyOptions { Backend = state.Proxy.Backend, Logger = new ActionLogger(Log) }, ct);
         proxy.Runner.Synced += outcome =>
         {
             if (outcome.ConntrackEntriesDeleted > 0)

@@ -1,6 +1,6 @@
 using k8s.Models;
 using Svcnet.Node.Network;
-using Svcnet.Node.Proxy;
+using Svcnet.Proxy.Host;
 using Svcnet.Node.Runtime;
 using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Config;
@@ -147,7 +147,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Stops the kube-proxy loops (rules stay); explicit <see cref="SyncAsync"/> continues with fresh proxiers.</summary>
     public async Task StopKubeProxiesAsync()
     {
-        List<NodeKubeProxy> stopped;
+        List<KubeProxy> stopped;
         lock (proxies)
         {
             stopped = [.. proxies.Values.Select(p => p.Proxy)];
@@ -188,15 +188,15 @@ public sealed class LocalCluster : IAsyncDisposable
     /// Runs a real kube-proxy per node (sync loop, canary, healthz/metrics, health check node ports) that follows
     /// this cluster's objects; returns after each node's first sync.
     /// </summary>
-    public async Task<IReadOnlyDictionary<string, NodeKubeProxy>> StartKubeProxiesAsync(TimeSpan? minSyncPeriod = null, TimeSpan? syncPeriod = null, CancellationToken ct = default)
+    public async Task<IReadOnlyDictionary<string, KubeProxy>> StartKubeProxiesAsync(TimeSpan? minSyncPeriod = null, TimeSpan? syncPeriod = null, CancellationToken ct = default)
     {
         await StopKubeProxiesAsync();
-        var started = new Dictionary<string, NodeKubeProxy>(StringComparer.Ordinal);
+        var started = new Dictionary<string, KubeProxy>(StringComparer.Ordinal);
         foreach (var node in State.Nodes)
         {
             var config = proxyConfig(node);
             config = config with { MinSyncPeriod = minSyncPeriod ?? config.MinSyncPeriod, SyncPeriod = syncPeriod ?? config.SyncPeriod };
-            var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, config, backend, ct: ct)) { Running = true };
+            var proxy = new ProxyOnNode(await KubeProxy.CreateAsync(node.Netns, config, new KubeProxyOptions { Backend = backend }, ct)) { Running = true };
             lock (proxies)
             {
                 proxies[node.Name] = proxy;
@@ -228,7 +228,7 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>The kube-proxy of <paramref name="nodeName"/>, created on first use (back-end, sysctls, canaries).</summary>
-    public async Task<NodeKubeProxy> ProxyAsync(string nodeName, CancellationToken ct = default) => (await ProxyOnAsync(nodeName, ct)).Proxy;
+    public async Task<KubeProxy> ProxyAsync(string nodeName, CancellationToken ct = default) => (await ProxyOnAsync(nodeName, ct)).Proxy;
 
     /// <summary>Syncs every node's proxy with the current objects now; returns each node's outcome, throws if one failed.</summary>
     public async Task<IReadOnlyDictionary<string, SyncOutcome>> SyncAsync(CancellationToken ct = default)
@@ -268,7 +268,7 @@ public sealed class LocalCluster : IAsyncDisposable
             }
 
             var node = Node(nodeName);
-            var proxy = new ProxyOnNode(await NodeKubeProxy.CreateAsync(node.Netns, proxyConfig(node), backend, ct: ct));
+            var proxy = new ProxyOnNode(await KubeProxy.CreateAsync(node.Netns, proxyConfig(node), new KubeProxyOptions { Backend = backend }, ct));
             lock (proxies)
             {
                 proxies[nodeName] = proxy;
@@ -283,11 +283,11 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>A node's kube-proxy and the feed that turns this cluster's object lists into its informer events.</summary>
-    private sealed class ProxyOnNode(NodeKubeProxy proxy)
+    private sealed class ProxyOnNode(KubeProxy proxy)
     {
         private readonly ObjectListFeed feed = new(proxy.State);
 
-        public NodeKubeProxy Proxy => proxy;
+        public KubeProxy Proxy => proxy;
 
         public bool Running { get; init; }
 

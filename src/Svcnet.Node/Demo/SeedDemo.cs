@@ -20,7 +20,7 @@ public sealed record DemoOptions
     public int Requests { get; init; } = 30;
 
     /// <summary>iptables back-end of the node; detected like kube-proxy's wrapper when null.</summary>
-    public Proxy.IptablesMode? Backend { get; init; }
+    public Svcnet.Proxy.Host.IptablesMode? Backend { get; init; }
 
     /// <summary>The kubectl binary; <see cref="Exec.Kubectl.Resolve"/>'s choice when null.</summary>
     public string? Kubectl { get; init; }
@@ -48,7 +48,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     public void Dispose() => client?.Dispose();
 
     /// <summary>The node's iptables commands: the host's default (nft on Debian 12) unless legacy was asked for.</summary>
-    private (string Iptables, string Save) Tools => options.Backend == Proxy.IptablesMode.Legacy
+    private (string Iptables, string Save) Tools => options.Backend == Svcnet.Proxy.Host.IptablesMode.Legacy
         ? ("iptables-legacy", "iptables-legacy-save")
         : ("iptables", "iptables-save");
 

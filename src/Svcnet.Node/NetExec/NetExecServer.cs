@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Svcnet.Node.Sockets;
+using Svcnet.Platform.Sockets;
 
 namespace Svcnet.Node.NetExec;
 

@@ -11,7 +11,7 @@ public sealed record NodeRecord(string Name, int Index, string Netns, string Nod
 /// unnamed Service port <c>ns/svc:</c> like kube-proxy before v1.19 did, which gives the seed's chain names;
 /// <see cref="Backend"/> forces iptables-nft or iptables-legacy (null: detected like kube-proxy's image wrapper).
 /// </summary>
-public sealed record ProxyOptions(bool LegacyUnnamedPortNames = false, Proxy.IptablesMode? Backend = null);
+public sealed record ProxyOptions(bool LegacyUnnamedPortNames = false, Svcnet.Proxy.Host.IptablesMode? Backend = null);
 
 /// <summary>
 /// What <c>svcnet up</c> created, written to DATA/state.json before the first namespace exists so a killed run

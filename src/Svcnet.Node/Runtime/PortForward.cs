@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Svcnet.Node.Sockets;
+using Svcnet.Platform.Sockets;
 using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Node.Runtime;

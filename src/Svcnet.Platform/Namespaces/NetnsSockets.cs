@@ -15,8 +15,9 @@ public static partial class NetnsSockets
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nstype);
 
+    /// <summary>A socket in named namespace <paramref name="netns"/>; the empty name is this process's own namespace (as in <see cref="NetnsExec"/>).</summary>
     public static Socket Create(string netns, AddressFamily family, SocketType type, ProtocolType protocol) =>
-        CreateAt(Path.Combine("/run/netns", netns), family, type, protocol);
+        netns.Length == 0 ? new Socket(family, type, protocol) : CreateAt(Path.Combine("/run/netns", netns), family, type, protocol);
 
     /// <summary>A socket in the network namespace of <paramref name="nsPath"/> (a /run/netns file or /proc/PID/ns/net).</summary>
     public static Socket CreateAt(string nsPath, AddressFamily family, SocketType type, ProtocolType protocol)

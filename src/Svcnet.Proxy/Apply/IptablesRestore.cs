@@ -40,6 +40,23 @@ public static partial class IptablesRestore
         return message;
     }
 
+    /// <summary>The input lines around 1-based <paramref name="line"/>, numbered, the blamed one marked with <c>&gt;</c>.</summary>
+    public static string Context(string input, int line)
+    {
+        var lines = input.Split('\n');
+        var sb = new StringBuilder();
+        for (var i = Math.Max(1, line - 2); i <= Math.Min(lines.Length, line + 2); i++)
+        {
+            sb.Append(i == line ? "> " : "  ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(": ").AppendLine(lines[i - 1]);
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>The first line of the tool's message that is not one of iptables' "Ignoring ..." warnings.</summary>
+    public static string FirstError(string stderr) => stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .FirstOrDefault(l => !l.StartsWith("Ignoring", StringComparison.Ordinal)) ?? "";
+
     [GeneratedRegex(@"line:? (\d+)")]
     private static partial Regex LineNumber();
 }

@@ -110,20 +110,22 @@ public static class KubeProxyConfigurationFile
 
         // kubeadm writes every field, unset ones as "0s" or null: zero periods take kube-proxy's defaults, as its
         // SetDefaults_KubeProxyConfiguration does (a zero sync period would be a busy loop).
-        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync && sync > TimeSpan.Zero)
+        if (Duration(Str(root, "syncPeriod") ?? Str(iptables, "syncPeriod")) is { } sync && sync != TimeSpan.Zero)
         {
             c = c with { SyncPeriod = sync };
         }
 
-        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync && minSync > TimeSpan.Zero)
+        if (Duration(Str(root, "minSyncPeriod") ?? Str(iptables, "minSyncPeriod")) is { } minSync && minSync != TimeSpan.Zero)
         {
             c = c with { MinSyncPeriod = minSync };
         }
 
         if (Bool(conntrack, "tcpBeLiberal") is { } liberal)
         {
-            c = c with { ConntrackTcpBeLiberal = liberal };
+            c = c with { ConntrackTcpBeLiberal = liberal, Conntrack = c.Conntrack with { TcpBeLiberal = liberal } };
         }
+
+        c = c with { Conntrack = ConntrackSection(conntrack, c.Conntrack) };
 
         if (root.Children.TryGetValue("nodePortAddresses", out var npa) && npa is YamlSequenceNode list)
         {
@@ -138,6 +140,19 @@ public static class KubeProxyConfigurationFile
         return c;
     }
 
+    // kube-proxy's conntrack section; kubeadm writes null for unset fields, which keep the defaults.
+    private static ConntrackConfiguration ConntrackSection(YamlMappingNode? conntrack, ConntrackConfiguration c) => c with
+    {
+        MaxPerCore = Int(Str(conntrack, "maxPerCore")) ?? c.MaxPerCore,
+        Min = Int(Str(conntrack, "min")) ?? c.Min,
+        TcpEstablishedTimeout = Duration(Str(conntrack, "tcpEstablishedTimeout")) ?? c.TcpEstablishedTimeout,
+        TcpCloseWaitTimeout = Duration(Str(conntrack, "tcpCloseWaitTimeout")) ?? c.TcpCloseWaitTimeout,
+        UdpTimeout = Duration(Str(conntrack, "udpTimeout")) ?? c.UdpTimeout,
+        UdpStreamTimeout = Duration(Str(conntrack, "udpStreamTimeout")) ?? c.UdpStreamTimeout,
+    };
+
+    private static int? Int(string? text) => text is null ? null : int.Parse(text, CultureInfo.InvariantCulture);
+
     /// <summary>Parses Go durations as kube-proxy's config uses them: <c>30s</c>, <c>1m0s</c>, <c>500ms</c>, <c>1h</c>.</summary>
     public static TimeSpan? Duration(string? text)
     {
@@ -146,8 +161,22 @@ public static class KubeProxyConfigurationFile
             return null;
         }
 
+        // Go's time.ParseDuration: an optional sign, then number+unit pairs; a bare "0" is zero.
+        var negative = text[0] == '-';
+        var body = text[0] is '-' or '+' ? text[1..] : text;
+        if (body == "0")
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (body.Length == 0)
+        {
+            throw new FormatException($"invalid duration \"{text}\"");
+        }
+
         var total = TimeSpan.Zero;
         var i = 0;
+        text = body;
         while (i < text.Length)
         {
             var start = i;
@@ -156,7 +185,11 @@ public static class KubeProxyConfigurationFile
                 i++;
             }
 
-            var number = double.Parse(text[start..i], CultureInfo.InvariantCulture);
+            if (!double.TryParse(text[start..i], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            {
+                throw new FormatException($"invalid duration \"{text}\"");
+            }
+
             var unitStart = i;
             while (i < text.Length && char.IsAsciiLetter(text[i]))
             {
@@ -174,7 +207,7 @@ public static class KubeProxyConfigurationFile
             };
         }
 
-        return total;
+        return negative ? -total : total;
     }
 
     private static YamlMappingNode? Map(YamlMappingNode? map, string key) =>

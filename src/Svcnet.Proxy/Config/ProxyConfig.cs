@@ -38,6 +38,9 @@ public sealed record ProxyConfig
     /// <summary><c>--node-ip</c>: the node's local addresses; the first is the node IP kube-proxy itself uses.</summary>
     public EquatableArray<string> NodeIPs { get; init; } = EquatableArray<string>.Empty;
 
+    /// <summary>The <c>conntrack</c> section: the sysctls the proxy sets at start-up (not used to render rules).</summary>
+    public ConntrackConfiguration Conntrack { get; init; } = new();
+
     /// <summary>Whether <c>net/netfilter/nf_conntrack_tcp_be_liberal</c> is set (then no INVALID drop rule).</summary>
     public bool ConntrackTcpBeLiberal { get; init; }
 

@@ -58,6 +58,7 @@ public sealed class KubeProxyConfigurationFileTests : IDisposable
         Assert.Equal("/var/lib/kube-proxy/kubeconfig.conf", c.ClientConnectionKubeconfig);
         Assert.Equal(["10.244.0.0/16"], c.ClusterCidrs);
         Assert.Equal((defaults.SyncPeriod, defaults.MinSyncPeriod), (c.SyncPeriod, c.MinSyncPeriod));
+        Assert.Equal(defaults.Conntrack, c.Conntrack); // maxPerCore/min/timeouts null, UDP timeouts 0s: all defaults
         Assert.Equal((defaults.MasqueradeBit, defaults.ProxyMode, defaults.NodeName), (c.MasqueradeBit, c.ProxyMode, c.NodeName));
     }
 }

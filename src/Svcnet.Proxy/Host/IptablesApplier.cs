@@ -1,82 +1,81 @@
+using System.Diagnostics;
 using System.Text;
 using Svcnet.Platform.Exec;
 using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Backend;
+using Svcnet.Proxy.Sync;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
-/// <see cref="INodeNetfilter"/> for a node namespace: every command runs as <c>ip netns exec NODE iptables-*</c>,
-/// so the root namespace's firewall is never touched. It also plugs into the proxy core's sync loop as its
-/// <see cref="Svcnet.Proxy.Apply.IRuleApplier"/> (restore, plus the base-chain jumps after full syncs, as
-/// kube-proxy does) and <see cref="Svcnet.Proxy.Sync.INatChainSource"/>.
+/// The one iptables applier: every iptables, iptables-save and iptables-restore kube-proxy runs, in one network
+/// namespace (the empty name: the proxy's own, as in a DaemonSet; else <c>ip netns exec NAME</c>), through the
+/// <see cref="ICommandRunner"/>. For the sync loop it is the <see cref="IRuleApplier"/> (restore with
+/// <see cref="IptablesRestore"/>'s flags, then the base-chain jumps after full syncs, as kube-proxy does) and the
+/// <see cref="INatChainSource"/>; for the host half it keeps the canaries and serves <c>--cleanup</c>.
 /// </summary>
-public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
-    : INodeNetfilter, Svcnet.Proxy.Apply.IRuleApplier, Svcnet.Proxy.Sync.INatChainSource
+public sealed class IptablesApplier(ICommandRunner runner, string netns, IptablesTools tools) : IRuleApplier, INatChainSource
 {
     public const string Canary = "KUBE-PROXY-CANARY";
+
     private static readonly string[] WaitFlags = ["-w", "5"];
 
+    // A restore of 10,000 services takes seconds; five minutes only stops a hung tool from stalling the loop forever.
+    private static readonly TimeSpan RestoreTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>The network namespace ("" for the proxy's own).</summary>
     public string Netns { get; } = netns;
+
     public IptablesTools Tools { get; } = tools;
 
-    /// <summary>Detects the back-end inside <paramref name="netns"/> unless <paramref name="forced"/> is given.</summary>
-    public static async Task<NetnsRuleApplier> CreateAsync(string netns, IptablesMode? forced = null, CancellationToken ct = default) =>
-        new(netns, new IptablesTools(forced ?? await IptablesBackend.DetectAsync(netns, ct)));
+    /// <summary>Detects the back-end in <paramref name="netns"/> unless <paramref name="forced"/> is given.</summary>
+    public static async Task<IptablesApplier> CreateAsync(ICommandRunner runner, string netns, Snapshot.IpFamily family,
+        IptablesMode? forced = null, CancellationToken ct = default) =>
+        new(runner, netns, new IptablesTools(forced ?? await IptablesBackend.DetectAsync(runner, netns, ct), family));
 
-    public async Task RestoreAsync(string input, CancellationToken ct = default)
+    private string Where => Netns.Length == 0 ? "this network namespace" : Netns;
+
+    /// <summary><c>iptables-restore -w 5 --noflush --counters</c> with <paramref name="input"/>; throws <see cref="RestoreFailedException"/>.</summary>
+    public async Task RestoreAsync(ReadOnlyMemory<byte> input, CancellationToken ct = default)
     {
-        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, IptablesRestore.Argv(Tools.Restore), Encoding.UTF8.GetBytes(input),
-            TimeSpan.FromSeconds(30), ct);
+        var result = await runner.RunInNetnsAsync(Netns, IptablesRestore.Argv(Tools.Restore), input, RestoreTimeout, ct);
         if (result.Success)
         {
             return;
         }
 
+        var text = Encoding.UTF8.GetString(input.Span);
         var line = IptablesRestore.FailedLine(result.Stderr);
-        var context = line is { } n ? Around(input, n) : "";
-        var offending = line is { } l ? input.Split('\n').ElementAtOrDefault(l - 1) : null;
+        var offending = line is { } l ? text.Split('\n').ElementAtOrDefault(l - 1) : null;
         throw new RestoreFailedException(
-            $"{Tools.Restore} in {Netns} failed{(line is null ? "" : $" at line {line}: {offending}")}: {FirstLine(result.Stderr)}",
-            line, context, result.Stderr);
+            $"{Tools.Restore} in {Where} failed{(line is null ? "" : $" at line {line}: {offending}")}: {IptablesRestore.FirstError(result.Stderr)}",
+            line, line is { } n ? IptablesRestore.Context(text, n) : "", result.Stderr);
     }
 
-    private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .FirstOrDefault(l => !l.StartsWith("Ignoring", StringComparison.Ordinal)) ?? "";
+    /// <summary><see cref="RestoreAsync(ReadOnlyMemory{byte}, CancellationToken)"/> with text.</summary>
+    public Task RestoreAsync(string input, CancellationToken ct = default) => RestoreAsync(Encoding.UTF8.GetBytes(input), ct);
 
-    private static string Around(string input, int line)
+    /// <summary>The sync loop's contract: restore, then (full syncs) the base-chain jumps; failures are results, not exceptions.</summary>
+    public async Task<ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
     {
-        var lines = input.Split('\n');
-        var sb = new StringBuilder();
-        for (var i = Math.Max(1, line - 2); i <= Math.Min(lines.Length, line + 2); i++)
-        {
-            sb.Append(i == line ? "> " : "  ").Append(i).Append(": ").AppendLine(lines[i - 1]);
-        }
-
-        return sb.ToString();
-    }
-
-    /// <summary>The proxy core's applier contract: restore, then (full syncs) the base-chain jumps; never throws.</summary>
-    public async Task<Svcnet.Proxy.Apply.ApplyResult> ApplyAsync(RestorePayload payload, CancellationToken cancel = default)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var watch = Stopwatch.StartNew();
         try
         {
-            await RestoreAsync(payload.Text, cancel);
+            await RestoreAsync(payload.Bytes, cancel);
             if (payload.Full)
             {
                 await EnsureBaseChainJumpsAsync(cancel);
             }
 
-            return Svcnet.Proxy.Apply.ApplyResult.Ok(watch.Elapsed);
+            return ApplyResult.Ok(watch.Elapsed);
         }
         catch (RestoreFailedException e)
         {
-            return new Svcnet.Proxy.Apply.ApplyResult(false, e.Message + Environment.NewLine + e.Context, watch.Elapsed);
+            return new ApplyResult(false, e.Message + Environment.NewLine + e.Context, watch.Elapsed);
         }
         catch (CommandFailedException e)
         {
-            return new Svcnet.Proxy.Apply.ApplyResult(false, e.Message, watch.Elapsed);
+            return new ApplyResult(false, e.Message, watch.Elapsed);
         }
     }
 
@@ -85,8 +84,7 @@ public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
     {
         try
         {
-            var save = await SaveAsync("nat", cancel);
-            return [.. save.Split('\n').Where(l => l.StartsWith(':')).Select(l => l[1..].Split(' ')[0])];
+            return ChainsIn(await SaveAsync("nat", cancel));
         }
         catch (CommandFailedException)
         {
@@ -94,14 +92,20 @@ public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
         }
     }
 
+    /// <summary>The chain names declared in iptables-save output.</summary>
+    public static IReadOnlyList<string> ChainsIn(string saved) =>
+        [.. saved.Split('\n').Where(l => l.StartsWith(':')).Select(l => l[1..].Split(' ')[0])];
+
+    /// <summary><c>iptables-save [-t TABLE]</c>; throws <see cref="CommandFailedException"/>.</summary>
     public async Task<string> SaveAsync(string? table = null, CancellationToken ct = default)
     {
-        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Save, .. table is null ? (string[])[] : ["-t", table]], cancellationToken: ct);
+        var result = await runner.RunInNetnsAsync(Netns, [Tools.Save, .. table is null ? (string[])[] : ["-t", table]], cancellationToken: ct);
         return result.EnsureSuccess().Stdout;
     }
 
+    /// <summary>Runs one iptables command (argv after the binary, with kube-proxy's lock wait) and returns its result.</summary>
     public Task<CommandResult> IptablesAsync(IReadOnlyList<string> args, CancellationToken ct = default) =>
-        ProcessCommandRunner.Default.RunInNetnsAsync(Netns, [Tools.Iptables, .. WaitFlags, .. args], cancellationToken: ct);
+        runner.RunInNetnsAsync(Netns, [Tools.Iptables, .. WaitFlags, .. args], cancellationToken: ct);
 
     /// <summary>
     /// kube-proxy runs <c>iptables -N</c>, <c>-C</c> and <c>-I</c> for each jump: some 40 processes per full sync.
@@ -115,14 +119,15 @@ public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
         foreach (var table in BaseChainJumps.All.Select(j => j.Table).Distinct())
         {
             var lines = (await SaveAsync(table, ct)).Split('\n');
-            var chains = lines.Where(l => l.StartsWith(':')).Select(l => l[1..].Split(' ')[0]).ToHashSet(StringComparer.Ordinal);
+            var chains = ChainsIn(string.Join('\n', lines)).ToHashSet(StringComparer.Ordinal);
             var rules = lines.Where(l => l.StartsWith("-A ", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
+            var declared = new HashSet<string>(StringComparer.Ordinal);
             var declare = new List<string>();
             var insert = new List<string>();
             foreach (var jump in BaseChainJumps.All.Where(j => j.Table == table))
             {
-                var targetExisted = !chains.Add(jump.Target);
-                if (!targetExisted)
+                var targetExisted = chains.Contains(jump.Target);
+                if (!targetExisted && declared.Add(jump.Target))
                 {
                     declare.Add($":{jump.Target} - [0:0]");
                 }
@@ -165,6 +170,7 @@ public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
         }
     }
 
+    /// <summary>Creates the empty KUBE-PROXY-CANARY chain in mangle, nat and filter (spec 11).</summary>
     public async Task EnsureCanariesAsync(CancellationToken ct = default)
     {
         foreach (var table in (string[])["mangle", "nat", "filter"])
@@ -173,6 +179,7 @@ public sealed class NetnsRuleApplier(string netns, IptablesTools tools)
         }
     }
 
+    /// <summary>True if the canary chain exists in <paramref name="table"/>.</summary>
     public async Task<bool> CanaryExistsAsync(string table, CancellationToken ct = default) =>
         (await IptablesAsync(["-t", table, "-S", Canary], ct)).Success;
 }

@@ -1,4 +1,4 @@
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>One jump rule kube-proxy keeps in a built-in chain (spec 2.2).</summary>
 public sealed record BaseChainJump(string Table, string BaseChain, string Target, IReadOnlyList<string> ExtraMatch, string? Comment)

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Svcnet.Node.Sockets;
+namespace Svcnet.Platform.Sockets;
 
 /// <summary>
 /// Accepts connections until stopped and serves each on its own task. The node's small servers (the test server,

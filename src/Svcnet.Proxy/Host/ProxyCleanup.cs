@@ -1,10 +1,10 @@
 using System.Text;
 using Svcnet.Platform.Exec;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
-/// <c>kube-proxy --cleanup</c> (spec 18) against one node: removes the base-chain jumps (not kubelet's
+/// <c>kube-proxy --cleanup</c> (spec 18) in one network namespace: removes the base-chain jumps (not kubelet's
 /// KUBE-FIREWALL ones), then deletes kube-proxy's nat and filter chains with two restores.
 /// </summary>
 public static class ProxyCleanup
@@ -12,7 +12,7 @@ public static class ProxyCleanup
     private static readonly string[] ServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
 
     /// <summary>Returns the errors met (empty on success); like kube-proxy it carries on after each.</summary>
-    public static async Task<IReadOnlyList<string>> RunAsync(INodeNetfilter applier, CancellationToken ct = default)
+    public static async Task<IReadOnlyList<string>> RunAsync(IptablesApplier applier, CancellationToken ct = default)
     {
         var errors = new List<string>();
         foreach (var jump in BaseChainJumps.RemovedByCleanup)
@@ -36,7 +36,7 @@ public static class ProxyCleanup
         stderr.Contains("does not exist", StringComparison.OrdinalIgnoreCase) ||
         stderr.Contains("Bad rule", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task DeleteChains(INodeNetfilter applier, string table, Func<string, bool> owned, List<string> errors, CancellationToken ct)
+    private static async Task DeleteChains(IptablesApplier applier, string table, Func<string, bool> owned, List<string> errors, CancellationToken ct)
     {
         string saved;
         try
@@ -49,8 +49,7 @@ public static class ProxyCleanup
             return;
         }
 
-        var chains = saved.Split('\n').Where(l => l.StartsWith(':'))
-            .Select(l => l[1..].Split(' ')[0]).Where(owned).ToList();
+        var chains = IptablesApplier.ChainsIn(saved).Where(owned).ToList();
         if (chains.Count == 0)
         {
             return;

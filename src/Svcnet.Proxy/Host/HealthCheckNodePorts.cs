@@ -1,28 +1,28 @@
 using System.Net;
 using System.Text.Json;
-using Svcnet.Node.Http;
+using Svcnet.Platform.Http;
 using Svcnet.Proxy.Snapshot;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
-/// The per-service health check node ports of eTP=Local load balancers (spec 13.2), served inside the node's
-/// namespace on all addresses: 200 with the number of distinct ready local endpoint IPs when there are some and
+/// The per-service health check node ports of eTP=Local load balancers (spec 13.2), served in the proxy's
+/// network namespace on all addresses: 200 with the number of distinct ready local endpoint IPs when there are some and
 /// the proxy is healthy, else 503. Reconciled after each successful sync.
 /// </summary>
-public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHealth health) : IAsyncDisposable
+public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHealth health, Microsoft.Extensions.Logging.ILogger logger) : IAsyncDisposable
 {
-    private readonly Dictionary<int, (ServiceName Service, NetnsHttpServer Server)> servers = [];
-    private readonly Lock gate = new();
-    private Dictionary<ServiceName, int> localEndpoints = [];
+    private readonly Dictionary<int, (ServiceName Service, NetnsHttpServer Server)> _servers = [];
+    private readonly Lock _gate = new();
+    private Dictionary<ServiceName, int> _localEndpoints = [];
 
     public IReadOnlyCollection<int> Ports
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return [.. servers.Keys];
+                return [.. _servers.Keys];
             }
         }
     }
@@ -42,13 +42,13 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
             g => g.Key,
             g => g.SelectMany(n => snapshot.EndpointsOf(n)).Where(e => e.IsLocal && e.Ready).Select(e => e.Ip).Distinct().Count());
         List<NetnsHttpServer> closing;
-        lock (gate)
+        lock (_gate)
         {
-            localEndpoints = counts;
-            closing = [.. servers.Where(kv => !wanted.TryGetValue(kv.Key, out var svc) || svc != kv.Value.Service).Select(kv => kv.Value.Server)];
-            foreach (var port in servers.Keys.Where(p => !wanted.TryGetValue(p, out var svc) || svc != servers[p].Service).ToList())
+            _localEndpoints = counts;
+            closing = [.. _servers.Where(kv => !wanted.TryGetValue(kv.Key, out var svc) || svc != kv.Value.Service).Select(kv => kv.Value.Server)];
+            foreach (var port in _servers.Keys.Where(p => !wanted.TryGetValue(p, out var svc) || svc != _servers[p].Service).ToList())
             {
-                servers.Remove(port);
+                _servers.Remove(port);
             }
         }
 
@@ -59,9 +59,9 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
 
         foreach (var (port, service) in wanted)
         {
-            lock (gate)
+            lock (_gate)
             {
-                if (servers.ContainsKey(port))
+                if (_servers.ContainsKey(port))
                 {
                     continue;
                 }
@@ -71,13 +71,14 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
             try
             {
                 var server = NetnsHttpServer.Start(netns, IPAddress.Any, port, (_, _) => Answer(service));
-                lock (gate)
+                lock (_gate)
                 {
-                    servers[port] = (service, server);
+                    _servers[port] = (service, server);
                 }
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
             {
+                logger.HealthCheckServerFailed(service.ToString(), port, e.Message);
             }
         }
     }
@@ -85,16 +86,16 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
     private HttpReply Answer(ServiceName service)
     {
         int n;
-        lock (gate)
+        lock (_gate)
         {
-            n = localEndpoints.GetValueOrDefault(service);
+            n = _localEndpoints.GetValueOrDefault(service);
         }
 
         var healthy = health.Healthy;
         var body = JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["service"] = new Dictionary<string, string> { ["namespace"] = service.Namespace, ["name"] = service.Name },
-            ["localEndpoints"] = n,
+            ["_localEndpoints"] = n,
             ["serviceProxyHealthy"] = healthy,
         });
         return new HttpReply(n > 0 && healthy ? 200 : 503, body, "application/json",
@@ -104,10 +105,10 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
     public async ValueTask DisposeAsync()
     {
         List<NetnsHttpServer> all;
-        lock (gate)
+        lock (_gate)
         {
-            all = [.. servers.Values.Select(v => v.Server)];
-            servers.Clear();
+            all = [.. _servers.Values.Select(v => v.Server)];
+            _servers.Clear();
         }
 
         foreach (var server in all)

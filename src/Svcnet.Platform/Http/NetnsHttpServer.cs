@@ -2,15 +2,15 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Svcnet.Node.Sockets;
 using Svcnet.Platform.Namespaces;
+using Svcnet.Platform.Sockets;
 
-namespace Svcnet.Node.Http;
+namespace Svcnet.Platform.Http;
 
 /// <summary>
-/// A minimal HTTP/1.1 server whose listening socket lives in a node's network namespace (created there with
-/// setns), while the serving runs in this process: how kube-proxy's health, metrics and health-check-node-port
-/// endpoints appear on each node without one process per node. One request per connection.
+/// A minimal HTTP/1.1 server whose listening socket lives in a given network namespace (created there with setns;
+/// the empty name is this process's own), while the serving runs in this process: how kube-proxy's health, metrics
+/// and health-check-node-port endpoints appear on each node without one process per node. One request per connection.
 /// </summary>
 public sealed class NetnsHttpServer : IAsyncDisposable
 {
@@ -29,7 +29,7 @@ public sealed class NetnsHttpServer : IAsyncDisposable
     /// <summary>The port actually bound (useful with port 0).</summary>
     public int Port => ((IPEndPoint)listener.LocalEndPoint!).Port;
 
-    /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> inside <paramref name="netns"/>; handler gets (method, target).</summary>
+    /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> inside <paramref name="netns"/> ("": this one); handler gets (method, target).</summary>
     public static NetnsHttpServer Start(string netns, IPAddress address, int port, Func<string, string, HttpReply> handler)
     {
         var socket = NetnsSockets.Create(netns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);

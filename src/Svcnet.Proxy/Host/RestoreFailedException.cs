@@ -1,8 +1,8 @@
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
-/// iptables-restore rejected its input. Nothing of the transaction was applied (iptables-restore commits a
-/// table atomically); <see cref="Line"/> and <see cref="Context"/> point at the offending input like kube-proxy's log.
+/// iptables-restore rejected its input. Nothing of the failing table was applied (iptables-restore commits a table
+/// atomically); <see cref="Line"/> and <see cref="Context"/> point at the offending input like kube-proxy's log.
 /// </summary>
 public sealed class RestoreFailedException(string message, int? line, string context, string stderr) : Exception(message)
 {

@@ -3,17 +3,15 @@ using System.Net;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
 /// kube-proxy's UDP conntrack clean-up (spec 12) on a node: when a service whose endpoints changed has a UDP port
 /// before or after the sync, entries to any UDP service's addresses or node port whose reply source is not one of
-/// its serving endpoints are deleted with <c>conntrack -D</c> inside the node namespace.
+/// its serving endpoints are deleted with <c>conntrack -D</c> in the proxy's network namespace.
 /// </summary>
-public sealed class UdpConntrackReconciler(string netns) : IConntrackReconciler
+public sealed class UdpConntrackReconciler(ConntrackCleaner cleaner) : IConntrackReconciler
 {
-    private readonly ConntrackCleaner cleaner = new(netns);
-
     public async Task<int> ReconcileAsync(ProxySnapshot? previous, ProxySnapshot current, ImmutableHashSet<ServiceName>? changed, CancellationToken cancel)
     {
         // Spec 12: only when a service whose endpoints changed has a UDP port (before or after); then every UDP

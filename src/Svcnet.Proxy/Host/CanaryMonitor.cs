@@ -1,13 +1,18 @@
 using Svcnet.Platform.Exec;
-namespace Svcnet.Node.Proxy;
+
+namespace Svcnet.Proxy.Host;
 
 /// <summary>
 /// kube-proxy's flush detector (spec 11): keeps empty KUBE-PROXY-CANARY chains in mangle, nat and filter and,
 /// every interval, checks the mangle one. When it is gone it waits up to 5 s for nat and filter to go too (so a
 /// whole flush has finished), asks for a full resync and re-creates the canaries.
 /// </summary>
-public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Func<CancellationToken, Task> onFlushed)
+public sealed class CanaryMonitor(IptablesApplier applier, TimeSpan interval, Func<CancellationToken, Task> onFlushed, TimeProvider? time = null)
 {
+    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FlushPoll = TimeSpan.FromMilliseconds(100);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     /// <summary>Number of flushes detected so far.</summary>
     public int FlushesDetected { get; private set; }
 
@@ -22,13 +27,13 @@ public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Fun
             }
             catch (CommandFailedException)
             {
-                await Task.Delay(interval, ct);
+                await Task.Delay(interval, _time, ct);
             }
         }
 
         while (!ct.IsCancellationRequested)
         {
-            await Task.Delay(interval, ct);
+            await Task.Delay(interval, _time, ct);
             try
             {
                 if (await CheckOnceAsync(ct))
@@ -52,11 +57,11 @@ public sealed class CanaryMonitor(INodeNetfilter applier, TimeSpan interval, Fun
             return false;
         }
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (DateTime.UtcNow < deadline &&
+        var deadline = _time.GetUtcNow() + FlushGrace;
+        while (_time.GetUtcNow() < deadline &&
                (await applier.CanaryExistsAsync("nat", ct) || await applier.CanaryExistsAsync("filter", ct)))
         {
-            await Task.Delay(100, ct);
+            await Task.Delay(FlushPoll, _time, ct);
         }
 
         FlushesDetected++;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using Svcnet.Platform.Exec;
 
-namespace Svcnet.Node.Proxy;
+namespace Svcnet.Proxy.Host;
 
 /// <summary>A UDP service port and the IP:port of its serving endpoints, as conntrack clean-up needs them.</summary>
 public sealed record UdpServicePort(IReadOnlyList<IPEndPoint> ServiceAddresses, int NodePort, IReadOnlySet<IPEndPoint> ServingEndpoints);
@@ -11,15 +11,18 @@ public sealed record UdpServicePort(IReadOnlyList<IPEndPoint> ServiceAddresses, 
 public sealed record ConntrackFlow(IPEndPoint OriginalSource, IPEndPoint OriginalDestination, IPEndPoint ReplySource, IPEndPoint ReplyDestination);
 
 /// <summary>
-/// kube-proxy's UDP conntrack reconciliation (spec 12) inside a node namespace: a UDP flow to a service address
-/// (or its NodePort) whose reply source is not a serving endpoint any more is deleted with <c>conntrack -D</c>, so
-/// the next datagram is NATed afresh to a live endpoint instead of black-holing.
+/// kube-proxy's UDP conntrack reconciliation (spec 12) in the proxy's network namespace ("" for its own): a UDP flow
+/// of the proxier's family to a service address (or its NodePort) whose reply source is not a serving endpoint any
+/// more is deleted with <c>conntrack -D</c>, so the next datagram is NATed afresh to a live endpoint instead of
+/// black-holing.
 /// </summary>
-public sealed class ConntrackCleaner(string netns)
+public sealed class ConntrackCleaner(ICommandRunner runner, string netns, Snapshot.IpFamily family = Snapshot.IpFamily.IPv4)
 {
+    private readonly string _family = family == Snapshot.IpFamily.IPv6 ? "ipv6" : "ipv4";
+
     public async Task<IReadOnlyList<ConntrackFlow>> ListUdpAsync(CancellationToken ct = default)
     {
-        var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["conntrack", "-L", "-p", "udp", "-f", "ipv4"], cancellationToken: ct);
+        var result = await runner.RunInNetnsAsync(netns, ["conntrack", "-L", "-p", "udp", "-f", _family], cancellationToken: ct);
         result.EnsureSuccess();
         return [.. result.Stdout.Split('\n').Select(Parse).OfType<ConntrackFlow>()];
     }
@@ -88,7 +91,7 @@ public sealed class ConntrackCleaner(string netns)
 
                 if (filter is not null)
                 {
-                    var result = await ProcessCommandRunner.Default.RunInNetnsAsync(netns, ["conntrack", "-D", "-p", "udp", "-f", "ipv4", .. filter], cancellationToken: ct);
+                    var result = await runner.RunInNetnsAsync(netns, ["conntrack", "-D", "-p", "udp", "-f", _family, .. filter], cancellationToken: ct);
                     // conntrack exits 1 when nothing matched any more (deleted by an earlier filter): not an error.
                     deleted += CountDeleted(result.Stderr);
                     break;

@@ -1,4 +1,4 @@
-namespace Svcnet.Node.Http;
+namespace Svcnet.Platform.Http;
 
 /// <summary>One HTTP response of <see cref="NetnsHttpServer"/>.</summary>
 public sealed record HttpReply(int Status, string Body, string ContentType = "text/plain; charset=utf-8", IReadOnlyDictionary<string, string>? Headers = null)
