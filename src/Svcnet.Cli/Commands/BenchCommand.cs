@@ -50,12 +50,38 @@ public static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Compile runs for each median (at least 5)", DefaultValueFactory = _ => 5 };
         var nftMax = new Option<int>("--nft-max-services") { Description = "Measure restore_nft_ms only up to this many services (nf_tables restore is super-linear)", DefaultValueFactory = _ => 2000 };
         var nodePortEvery = new Option<int>("--nodeport-every") { Description = "Every Nth service is a NodePort (0: none)", DefaultValueFactory = _ => 10 };
+        var proxyMode = new Option<string>("--proxy-mode") { Description = "iptables (default) or nftables", DefaultValueFactory = _ => "iptables" };
+        var layout = new Option<string>("--nftables-layout") { Description = "nftables mode: fast (default) or kube-proxy", DefaultValueFactory = _ => Svcnet.Proxy.Nftables.NftLayouts.Fast };
+        var compare = new Option<bool>("--compare") { Description = "nftables mode: also run the other layout's full sync in the same run (implies --apply) and print the speedup" };
+        var compareTimeout = new Option<int>("--compare-timeout") { Description = "Seconds after which --compare stops the other layout's nft -f (the output states the cap)", DefaultValueFactory = _ => 300 };
+        var connectSamples = new Option<int>("--connect-samples") { Description = "nftables mode with --apply: TCP connects through a ClusterIP timed at 100 and at N services (0: skip)", DefaultValueFactory = _ => 200 };
         var cmd = new Command("rules", "Rule compiler: full and partial compile time, payload sizes, memory; with --apply the kernel tools' time for the same payload")
         {
-            services, endpoints, apply, runs, nftMax, nodePortEvery,
+            services, endpoints, apply, runs, nftMax, nodePortEvery, proxyMode, layout, compare, compareTimeout, connectSamples,
         };
         cmd.SetAction(async (parse, _) =>
         {
+            if (parse.GetValue(proxyMode) == "nftables")
+            {
+                var nft = new NftRulesBenchmark.Options(
+                    parse.GetValue(services), parse.GetValue(endpoints), parse.GetValue(layout)!, parse.GetValue(apply) || parse.GetValue(compare),
+                    parse.GetValue(compare), TimeSpan.FromSeconds(parse.GetValue(compareTimeout)), parse.GetValue(connectSamples),
+                    parse.GetValue(runs), parse.GetValue(nodePortEvery));
+                if (nft.Services < 1 || nft.EndpointsPerService < 1 || !Svcnet.Proxy.Nftables.NftLayouts.Names.Contains(nft.Layout))
+                {
+                    parse.InvocationConfiguration.Error.WriteLine("error: --services and --endpoints-per-service must be at least 1; --nftables-layout is fast or kube-proxy");
+                    return 1;
+                }
+
+                return await NftRulesBenchmark.RunAsync(nft, parse.InvocationConfiguration.Output);
+            }
+
+            if (parse.GetValue(proxyMode) != "iptables")
+            {
+                parse.InvocationConfiguration.Error.WriteLine("error: --proxy-mode: iptables or nftables");
+                return 1;
+            }
+
             var options = new RulesBenchmark.Options(parse.GetValue(services), parse.GetValue(endpoints), parse.GetValue(apply), parse.GetValue(runs), parse.GetValue(nftMax), parse.GetValue(nodePortEvery));
             if (options.Services < 1 || options.EndpointsPerService < 1)
             {

@@ -54,9 +54,10 @@ public sealed record ProxyConfig
     public string ProxyMode { get; init; } = "iptables";
 
     /// <summary>
-    /// <c>--nftables-layout</c> for nftables mode: <c>kube-proxy</c> writes exactly kube-proxy v1.34/v1.35's table.
+    /// <c>--nftables-layout</c> for nftables mode: <c>fast</c> (the default: kube-proxy's semantics in a table shaped
+    /// for the kernel's cost model, see docs/proxy-core.md) or <c>kube-proxy</c> (exactly kube-proxy v1.34/v1.35's table).
     /// </summary>
-    public string NftablesLayout { get; init; } = "kube-proxy";
+    public string NftablesLayout { get; init; } = Nftables.NftLayouts.Fast;
 
     /// <summary>
     /// <c>clientConnection.kubeconfig</c>: the kubeconfig the proxy talks to the API server with (kubeadm's ConfigMap

@@ -144,7 +144,7 @@ public static class ProxyConfiguration
         // Running iptables mode for a user who asked for nftables would be a silent lie.
         Require(config.ProxyMode != "nftables" || nftables, "--proxy-mode=nftables: this command does not implement nftables mode yet (svcnet rules does)");
         Require(config.ProxyMode is "iptables" or "nftables", $"--proxy-mode: unsupported value \"{config.ProxyMode}\" (iptables, nftables)");
-        Require(config.NftablesLayout == "kube-proxy", $"--nftables-layout: unsupported value \"{config.NftablesLayout}\" (kube-proxy)");
+        Require(Nftables.NftLayouts.Names.Contains(config.NftablesLayout), $"--nftables-layout: unsupported value \"{config.NftablesLayout}\" ({string.Join(", ", Nftables.NftLayouts.Names)})");
         foreach (var cidr in config.ClusterCidrs)
         {
             Require(Cidr.TryParse(cidr, out _), $"--cluster-cidr: \"{cidr}\" is not a valid CIDR");

@@ -1,6 +1,5 @@
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Iptables;
-using Svcnet.Proxy.Topology;
 using Svcnet.Proxy.Snapshot;
 
 namespace Svcnet.Proxy.Nftables;
@@ -35,7 +34,7 @@ internal sealed record NftSyncPlan(NftTransaction Main, int NoLocalInternal, int
 /// recreated). A sync is: run <see cref="PlanStaleChainDeletion"/> (its own transaction, whose failure only counts),
 /// then list the table, then run <see cref="Plan"/>'s transaction, reporting a failure with <see cref="SyncFailed"/>.
 /// </summary>
-internal sealed class KubeProxyLayout
+internal sealed class KubeProxyLayout : INftLayout
 {
     public const string TableName = "kube-proxy";
 
@@ -56,7 +55,7 @@ internal sealed class KubeProxyLayout
     private const string NodePortEndpointsCheckChain = "nodeport-endpoints-check";
 
     /// <summary>The hooked chains and their numeric priorities (dstnat-10, dstnat, filter, srcnat).</summary>
-    private static readonly NftChain[] BaseChains =
+    internal static readonly NftChain[] BaseChains =
     [
         new("filter-prerouting-pre-dnat", "filter", "prerouting", -110),
         new("filter-output-pre-dnat", "filter", "output", -110),
@@ -69,7 +68,7 @@ internal sealed class KubeProxyLayout
     ];
 
     /// <summary>Jumps from base chains to the top-level chains, in the order their rules must appear.</summary>
-    private static readonly (string To, string From, string Match)[] JumpChains =
+    internal static readonly (string To, string From, string Match)[] JumpChains =
     [
         (NodePortEndpointsCheckChain, "filter-input", "ct state new"),
         (ServiceEndpointsCheckChain, "filter-input", "ct state new"),
@@ -99,16 +98,18 @@ internal sealed class KubeProxyLayout
 
     public KubeProxyLayout(ProxyConfig config, NodeInfo node)
     {
-        // nftables mode has no localhost NodePorts and opens NodePorts on the primary node IPs by default.
-        Config = config with
-        {
-            LocalhostNodePorts = false,
-            NodePortAddresses = config.NodePortAddresses.IsEmpty ? new EquatableArray<string>(["primary"]) : config.NodePortAddresses,
-        };
+        Config = WithNftablesDefaults(config);
         _context = new CompileContext(Config, node);
         _ipX = config.Family == IpFamily.IPv4 ? "ip" : "ip6";
         _addrType = config.Family == IpFamily.IPv4 ? "ipv4_addr" : "ipv6_addr";
     }
+
+    /// <summary>nftables mode has no localhost NodePorts and opens NodePorts on the primary node IPs by default.</summary>
+    internal static ProxyConfig WithNftablesDefaults(ProxyConfig config) => config with
+    {
+        LocalhostNodePorts = false,
+        NodePortAddresses = config.NodePortAddresses.IsEmpty ? new EquatableArray<string>(["primary"]) : config.NodePortAddresses,
+    };
 
     /// <summary>The configuration with nftables mode's defaults applied.</summary>
     public ProxyConfig Config { get; }
@@ -327,13 +328,13 @@ internal sealed class KubeProxyLayout
         NftTransaction tx, ServicePort svc, EquatableArray<ServiceEndpoint> endpoints, NodeInfo node, bool skip,
         HashSet<string> activeChains, HashSet<string> activeAffinitySets, HashSet<string>? reusableChains, HashSet<string>? existingSets)
     {
-        var sets = EndpointCategorizer.Categorize(endpoints, svc, node, Config.PreferSameTrafficDistribution);
+        var port = NftServicePort.Create(svc, endpoints, node, Config);
+        var sets = port.Sets;
         var protocol = svc.ProtocolLower;
-        var baseName = NftNames.ServicePortBase(svc.Name);
-        var clusterPolicyChain = "service-" + baseName;
-        var localPolicyChain = "local-" + baseName;
-        var externalChain = "external-" + baseName;
-        var firewallChain = "firewall-" + baseName;
+        var clusterPolicyChain = port.ClusterPolicyChain;
+        var localPolicyChain = port.LocalPolicyChain;
+        var externalChain = port.ExternalChain;
+        var firewallChain = port.FirewallChain;
 
         var endpointNames = new List<(ServiceEndpoint Endpoint, string Chain, string AffinitySet, bool Reused)>(sets.AllReachable.Count);
         foreach (var ep in sets.AllReachable)
@@ -355,178 +356,54 @@ internal sealed class KubeProxyLayout
             endpointNames.Add((ep, chain, affinitySet, reused));
         }
 
-        var usesClusterPolicyChain = sets.Cluster.Count > 0 && svc.UsesClusterEndpoints;
-        if (usesClusterPolicyChain)
+        if (port.UsesClusterPolicyChain)
         {
             EnsureChain(tx, clusterPolicyChain, activeChains, skip);
         }
 
-        var usesLocalPolicyChain = sets.Local.Count > 0 && svc.UsesLocalEndpoints;
-        if (usesLocalPolicyChain)
+        if (port.UsesLocalPolicyChain)
         {
             EnsureChain(tx, localPolicyChain, activeChains, skip);
         }
 
-        var hasEndpoints = sets.HasAnyEndpoints;
-        var internalTrafficChain = clusterPolicyChain;
-        var hasInternalEndpoints = hasEndpoints;
-        if (svc.InternalPolicyLocal)
-        {
-            internalTrafficChain = localPolicyChain;
-            hasInternalEndpoints &= sets.Local.Count > 0;
-        }
-
-        var externalPolicyChain = clusterPolicyChain;
-        var hasExternalEndpoints = hasEndpoints;
-        if (svc.ExternalPolicyLocal)
-        {
-            externalPolicyChain = localPolicyChain;
-            hasExternalEndpoints &= sets.Local.Count > 0;
-        }
-
-        // Based on hasEndpoints, not hasExternalEndpoints: the short-circuit rules for pod and node traffic are
-        // needed even when no endpoint serves outside traffic.
-        var usesExternalChain = hasEndpoints && svc.ExternallyAccessible;
-        if (usesExternalChain)
+        if (port.UsesExternalChain)
         {
             EnsureChain(tx, externalChain, activeChains, skip);
         }
 
-        string? internalVerdict = null, externalVerdict = null;
-        int noLocalInternal = 0, noLocalExternal = 0;
-        if (!hasEndpoints)
+        for (var i = 0; i <= port.Elements.Count; i++)
         {
-            internalVerdict = externalVerdict = "goto " + RejectChain;
-        }
-        else
-        {
-            if (!hasInternalEndpoints)
+            if (i == port.VipElementsStart && port.UsesFirewall && activeChains.Add(firewallChain))
             {
-                internalVerdict = "drop";
-                noLocalInternal = 1;
+                // Created where kube-proxy creates it: after the external IPs, before the first VIP element.
+                if (!skip)
+                {
+                    tx.Add(new NftChain(firewallChain));
+                    tx.Flush(new NftChain(firewallChain));
+                    tx.Add(new NftRule(firewallChain, $"{_ipX} saddr != {{ {string.Join(" , ", port.FirewallSources(_context.NodeIP))} }} drop"));
+                }
             }
 
-            if (!hasExternalEndpoints)
+            if (i < port.Elements.Count)
             {
-                externalVerdict = "drop";
-                noLocalExternal = 1;
-            }
-        }
-
-        var portText = svc.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _clusterIPs.Ensure(tx, svc.ClusterIP);
-        var clusterKey = $"{svc.ClusterIP} . {protocol} . {portText}";
-        if (hasInternalEndpoints)
-        {
-            _serviceIPs.Ensure(tx, clusterKey, "goto " + internalTrafficChain);
-        }
-        else
-        {
-            _noEndpointServices.Ensure(tx, clusterKey, internalVerdict, svc.NameString);
-        }
-
-        foreach (var externalIP in svc.ExternalIPs)
-        {
-            var key = $"{externalIP} . {protocol} . {portText}";
-            if (hasEndpoints)
-            {
-                _serviceIPs.Ensure(tx, key, "goto " + externalChain);
-            }
-
-            if (!hasExternalEndpoints)
-            {
-                _noEndpointServices.Ensure(tx, key, externalVerdict, svc.NameString);
-            }
-        }
-
-        var usesFirewallChain = !svc.LoadBalancerVIPs.IsEmpty && !svc.LoadBalancerSourceRanges.IsEmpty;
-        if (usesFirewallChain)
-        {
-            EnsureChain(tx, firewallChain, activeChains, skip);
-            if (!skip)
-            {
-                tx.Add(new NftRule(firewallChain, $"{_ipX} saddr != {{ {FirewallSources(svc)} }} drop"));
-            }
-        }
-
-        foreach (var vip in svc.LoadBalancerVIPs)
-        {
-            var key = $"{vip} . {protocol} . {portText}";
-            if (hasEndpoints)
-            {
-                _serviceIPs.Ensure(tx, key, "goto " + externalChain);
-            }
-
-            if (usesFirewallChain)
-            {
-                _firewallIPs.Ensure(tx, key, "goto " + firewallChain);
-            }
-        }
-
-        if (!hasExternalEndpoints)
-        {
-            foreach (var vip in svc.LoadBalancerVIPs)
-            {
-                _noEndpointServices.Ensure(tx, $"{vip} . {protocol} . {portText}", externalVerdict, svc.NameString);
-            }
-        }
-
-        if (svc.NodePort != 0)
-        {
-            var key = $"{protocol} . {svc.NodePort}";
-            if (hasEndpoints)
-            {
-                _serviceNodePorts.Ensure(tx, key, "goto " + externalChain);
-            }
-
-            if (!hasExternalEndpoints)
-            {
-                _noEndpointNodePorts.Ensure(tx, key, externalVerdict, svc.NameString);
+                var element = port.Elements[i];
+                StorageOf(element.Map).Ensure(tx, element.Key, element.Value, element.Comment);
             }
         }
 
         if (skip)
         {
-            return (noLocalInternal, noLocalExternal);
+            return (port.NoLocalInternal, port.NoLocalExternal);
         }
 
-        if (hasInternalEndpoints)
+        if (port.InternalMasqueradeRule(_ipX, Config, _context.Detector) is { } masquerade)
         {
-            if (Config.MasqueradeAll)
-            {
-                tx.Add(new NftRule(internalTrafficChain, $"{_ipX} daddr {svc.ClusterIP} jump {MarkMasqChain}"));
-            }
-            else if (_context.Detector.IfNotLocalNft is { } notLocal)
-            {
-                // Off-cluster traffic to a ClusterIP (a static route to any node) may leave the node again: masquerade.
-                tx.Add(new NftRule(internalTrafficChain, $"{_ipX} daddr {svc.ClusterIP} {notLocal} jump {MarkMasqChain}"));
-            }
+            tx.Add(new NftRule(port.InternalTrafficChain, masquerade));
         }
 
-        if (usesExternalChain)
+        foreach (var rule in port.ExternalChainRules(_context.Detector))
         {
-            if (!svc.ExternalPolicyLocal)
-            {
-                // Cluster policy may cross nodes: masquerade so replies come back through this node.
-                tx.Add(new NftRule(externalChain, "jump " + MarkMasqChain));
-            }
-            else
-            {
-                if (_context.Detector.IfLocalNft is { } local)
-                {
-                    // Pod traffic to an external destination acts as if it went out to the LB and came back in.
-                    tx.Add(new NftRule(externalChain, $"{local} goto {clusterPolicyChain}", "short-circuit pod traffic"));
-                }
-
-                // The node's own traffic has a local (VIP) source address: masquerade it and use Cluster policy.
-                tx.Add(new NftRule(externalChain, "fib saddr type local jump " + MarkMasqChain, "masquerade local traffic"));
-                tx.Add(new NftRule(externalChain, "fib saddr type local goto " + clusterPolicyChain, "short-circuit local traffic"));
-            }
-
-            if (hasExternalEndpoints)
-            {
-                tx.Add(new NftRule(externalChain, "goto " + externalPolicyChain));
-            }
+            tx.Add(rule);
         }
 
         if (svc.HasSessionAffinity)
@@ -538,12 +415,12 @@ internal sealed class KubeProxyLayout
             }
         }
 
-        if (usesClusterPolicyChain)
+        if (port.UsesClusterPolicyChain)
         {
             WriteLoadBalancing(tx, svc, clusterPolicyChain, sets.Cluster, endpointNames);
         }
 
-        if (usesLocalPolicyChain)
+        if (port.UsesLocalPolicyChain)
         {
             WriteLoadBalancing(tx, svc, localPolicyChain, sets.Local, endpointNames);
         }
@@ -565,8 +442,18 @@ internal sealed class KubeProxyLayout
             tx.Add(new NftRule(chain, $"meta l4proto {protocol} dnat to {ep.EndpointString}"));
         }
 
-        return (noLocalInternal, noLocalExternal);
+        return (port.NoLocalInternal, port.NoLocalExternal);
     }
+
+    private NftElementStorage StorageOf(NftServiceMap map) => map switch
+    {
+        NftServiceMap.ClusterIPs => _clusterIPs,
+        NftServiceMap.ServiceIPs => _serviceIPs,
+        NftServiceMap.NoEndpointServices => _noEndpointServices,
+        NftServiceMap.FirewallIPs => _firewallIPs,
+        NftServiceMap.ServiceNodePorts => _serviceNodePorts,
+        _ => _noEndpointNodePorts,
+    };
 
     private void WriteLoadBalancing(
         NftTransaction tx, ServicePort svc, string chain, IReadOnlyList<ServiceEndpoint> endpoints,
@@ -599,28 +486,5 @@ internal sealed class KubeProxyLayout
         }
 
         tx.Add(new NftRule(chain, $"numgen random mod {endpoints.Count} vmap {{ {vmap} }}"));
-    }
-
-    private string FirewallSources(ServicePort svc)
-    {
-        var sources = new List<string>();
-        var allowFromNode = false;
-        foreach (var range in svc.LoadBalancerSourceRanges)
-        {
-            sources.Add(range);
-            if (_context.NodeIP is { } nodeIp && Net.Cidr.TryParse(range, out var cidr) && cidr.Contains(nodeIp))
-            {
-                allowFromNode = true;
-            }
-        }
-
-        // VIP-style load balancers loop the node's own requests back with the VIP as source.
-        if (allowFromNode)
-        {
-            sources.AddRange(svc.LoadBalancerVIPs);
-        }
-
-        // knftables' Concat writes the separators as words of their own: "a , b".
-        return string.Join(" , ", sources);
     }
 }

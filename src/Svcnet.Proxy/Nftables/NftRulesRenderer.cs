@@ -25,7 +25,7 @@ public static class NftRulesRenderer
     {
         var (snapshot, resolved) = RulesRenderer.Snapshot(objects, config, note);
         var fake = new NftablesFake(resolved.Family);
-        var layout = new KubeProxyLayout(resolved, snapshot.Node);
+        var layout = NftLayouts.Create(resolved, snapshot.Node);
         var plan = layout.Plan(snapshot, new NftSyncRequest(true, null, Start, ServiceCidrs.ForFamily(objects.ServiceCIDRs, resolved.Family), [], []));
         fake.Run(plan.Main);
         return new NftRulesOutput(plan.Main.ToString(), fake.Dump(), plan.Main.Count, true);
@@ -37,14 +37,14 @@ public static class NftRulesRenderer
         var (oldSnapshot, oldConfig) = RulesRenderer.Snapshot(before, config, null);
         var (newSnapshot, newConfig) = RulesRenderer.Snapshot(after, config, note);
         var fake = new NftablesFake(oldConfig.Family);
-        var layout = new KubeProxyLayout(oldConfig, oldSnapshot.Node);
+        var layout = NftLayouts.Create(oldConfig, oldSnapshot.Node);
         fake.Run(layout.Plan(oldSnapshot, new NftSyncRequest(true, null, Start, ServiceCidrs.ForFamily(before.ServiceCIDRs, oldConfig.Family), [], [])).Main);
 
         // kube-proxy forces a full sync when the node's own facts change; a ServiceCIDR change waits for one.
         var full = oldConfig != newConfig || oldSnapshot.Node != newSnapshot.Node;
         if (full)
         {
-            layout = new KubeProxyLayout(newConfig, newSnapshot.Node);
+            layout = NftLayouts.Create(newConfig, newSnapshot.Node);
         }
 
         var request = new NftSyncRequest(

@@ -199,6 +199,13 @@ internal sealed partial class NftablesFake : INftables
             case NftElement element:
                 ApplyElement(state, op.Verb, element);
                 break;
+            case NftElementBatch batch:
+                foreach (var element in batch.Elements)
+                {
+                    ApplyElement(state, op.Verb, element);
+                }
+
+                break;
         }
 
         return state;
@@ -255,7 +262,7 @@ internal sealed partial class NftablesFake : INftables
                 state.Sets.Add(set.Name, new SetState(set));
                 break;
             case NftVerb.Add:
-                if (current!.Definition.Type != set.Type || current.Definition.Flags != set.Flags || current.Definition.TimeoutSeconds != set.TimeoutSeconds)
+                if (current!.Definition.Type != set.Type || current.Definition.Typeof != set.Typeof || current.Definition.Flags != set.Flags || current.Definition.TimeoutSeconds != set.TimeoutSeconds)
                 {
                     throw new NftablesException($"File exists ({set.Kind} {set.Name} exists with other properties)");
                 }
