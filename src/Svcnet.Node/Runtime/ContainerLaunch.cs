@@ -2,18 +2,26 @@ using k8s.Models;
 
 namespace Svcnet.Node.Runtime;
 
-/// <summary>What one container process is started with: argv, environment, working directory, test-server ports.</summary>
-public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictionary<string, string> Environment, string? WorkingDir, bool BuiltInServer)
+/// <summary>
+/// What one container process is started with: argv, environment, working directory, the ports its process binds
+/// (Ready waits for them when there is no readiness probe) and whether it is the svcnet executable (a .NET program).
+/// </summary>
+public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictionary<string, string> Environment, string? WorkingDir,
+    IReadOnlyList<(int Port, bool Udp)> ServedPorts, bool IsSvcnet)
 {
     /// <summary>The PATH containers get, like a typical image's.</summary>
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+    /// <summary>The image of svcnet's cluster DNS server (the kube-dns pods of <c>svcnet up</c>).</summary>
+    public const string ClusterDnsImage = "svcnet/dns";
+
     /// <summary>
-    /// Resolves a container the way a runtime would with an image whose entrypoint is svcnet's test server:
-    /// <c>command</c> replaces the entrypoint (and <c>args</c> then follow it); without <c>command</c> the test
-    /// server runs, serving every declared containerPort (agnhost-style <c>args: [netexec, --http-port=...]</c> are
-    /// honoured). Env values and command/args get <c>$(VAR)</c> expansion.
+    /// Resolves a container the way a runtime would against its image (<see cref="ImageCatalog"/>): <c>command</c>
+    /// replaces the image's entrypoint, <c>args</c> its default command; the result runs as the node's program for it
+    /// (<see cref="HostPrograms"/>). Env values and command/args get <c>$(VAR)</c> expansion.
     /// </summary>
+    /// <exception cref="ContainerCreateException">ErrImagePull for an unknown image without a command.</exception>
+    /// <exception cref="PodSpecException">A field svcnet cannot honour, named.</exception>
     public static ContainerLaunch Resolve(V1Pod pod, V1Container container, PodContext context, IReadOnlyList<string> netExecCommand)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -29,75 +37,19 @@ public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictio
                 : FieldValue(pod, container, variable, context);
         }
 
-        List<string> argv;
-        var builtIn = container.Command is null || container.Command.Count == 0;
-        if (builtIn && IsImage(container.Image, ClusterDnsImage))
-        {
-            // svcnet's own DNS image: its entrypoint is `svcnet dns`, args follow it.
-            return new ContainerLaunch([.. netExecCommand.Take(netExecCommand.Count - 1), "dns", .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))],
-                env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, BuiltInServer: false);
-        }
-
-        if (!builtIn)
-        {
-            argv = [.. container.Command!.Select(c => EnvExpansion.Expand(c, env)), .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))];
-        }
-        else
-        {
-            var args = (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env)).ToList();
-            argv = [.. netExecCommand];
-            if (args.Count > 0 && args[0] == "netexec")
-            {
-                argv.AddRange(args.Skip(1));
-            }
-            else
-            {
-                argv.AddRange(DefaultServerArgs(container));
-            }
-
-            argv.Add("--hostname=" + pod.Metadata.Name);
-        }
-
-        return new ContainerLaunch(argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, builtIn);
+        var image = ImageCatalog.Find(container.Image);
+        var argv = ImageCatalog.EffectiveArgv(image, Expand(container.Command, env), Expand(container.Args, env))
+            ?? throw new ContainerCreateException("ErrImagePull",
+                $"svcnet runs no container images and does not know \"{container.Image}\" (docs/node.md lists the images it knows); "
+                + "give the container a command, which runs on the node's file system");
+        var hostname = string.IsNullOrEmpty(pod.Spec?.Hostname) ? pod.Metadata.Name : pod.Spec.Hostname;
+        var svcnet = netExecCommand.Count > 0 && netExecCommand[^1] == "netexec" ? netExecCommand.Take(netExecCommand.Count - 1).ToList() : netExecCommand;
+        var program = HostPrograms.For(image, argv, svcnet, hostname);
+        return new ContainerLaunch(program.Argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, program.ServedPorts, program.IsSvcnet);
     }
 
-    /// <summary>The image of svcnet's cluster DNS server (the kube-dns pods of <c>svcnet up</c>).</summary>
-    public const string ClusterDnsImage = "svcnet/dns";
-
-    /// <summary>Whether <paramref name="image"/> names <paramref name="repository"/> (any registry host, tag or digest).</summary>
-    private static bool IsImage(string? image, string repository)
-    {
-        if (string.IsNullOrEmpty(image))
-        {
-            return false;
-        }
-
-        var name = image.Split('@')[0];
-        var colon = name.LastIndexOf(':');
-        if (colon > name.LastIndexOf('/'))
-        {
-            name = name[..colon];
-        }
-
-        return name == repository || name.EndsWith("/" + repository, StringComparison.Ordinal);
-    }
-
-    private static IEnumerable<string> DefaultServerArgs(V1Container container)
-    {
-        var ports = container.Ports ?? [];
-        if (ports.Count == 0)
-        {
-            // agnhost netexec's defaults.
-            return ["--http-port=8080", "--udp-port=8081"];
-        }
-
-        return ports.Select(p => (p.Protocol ?? "TCP").ToUpperInvariant() switch
-        {
-            "UDP" => $"--udp-port={p.ContainerPort}",
-            "TCP" => $"--http-port={p.ContainerPort}",
-            var other => throw new PodSpecException($"spec.containers[{container.Name}].ports[{p.ContainerPort}].protocol", $"protocol {other} is not served by the built-in test server"),
-        });
-    }
+    private static List<string>? Expand(IList<string>? values, Dictionary<string, string> env) =>
+        values?.Select(v => EnvExpansion.Expand(v, env)).ToList();
 
     private static string FieldValue(V1Pod pod, V1Container container, V1EnvVar variable, PodContext context)
     {
@@ -119,6 +71,15 @@ public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictio
 
 /// <summary>Pod facts known only once the sandbox exists, needed for downward-API env vars.</summary>
 public sealed record PodContext(string NodeName, string PodIP, string HostIP);
+
+/// <summary>
+/// A container that cannot be created now (the kubelet's waiting reasons ErrImagePull, CreateContainerConfigError):
+/// it waits with <see cref="Reason"/> and this message, and creation is retried.
+/// </summary>
+public sealed class ContainerCreateException(string reason, string message) : Exception(message)
+{
+    public string Reason { get; } = reason;
+}
 
 /// <summary>A pod spec the runtime cannot run; <see cref="Field"/> names the offending field like a 422 would.</summary>
 public sealed class PodSpecException(string field, string message) : Exception($"{field}: Invalid value: {message}")

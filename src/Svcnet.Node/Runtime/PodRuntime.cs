@@ -46,18 +46,26 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
             var logRoot = Path.Combine(names.DataDir, "logs", "pods", $"{ns}_{name}_{uid}");
             var supervisors = containers.Select(c =>
             {
-                var launch = ContainerLaunch.Resolve(pod, c, context, netExec);
-                var served = launch.BuiltInServer
-                    ? (c.Ports ?? []).Select(p => (p.ContainerPort, string.Equals(p.Protocol, "UDP", StringComparison.OrdinalIgnoreCase))).ToList()
-                    : [];
                 ProbeExecutor.Validate(c, c.ReadinessProbe, "readinessProbe");
                 ProbeExecutor.Validate(c, c.LivenessProbe, "livenessProbe");
-                var probes = c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
+                ContainerLaunch Prepare()
+                {
+                    try
+                    {
+                        return ContainerLaunch.Resolve(pod, c, context, netExec);
+                    }
+                    catch (PodSpecException e)
+                    {
+                        throw new ContainerCreateException("CreateContainerConfigError", e.Message);
+                    }
+                }
+
+                ContainerProbes? Probes(ContainerLaunch launch) => c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
                     c.ReadinessProbe, c.LivenessProbe,
                     new ProbeExecutor(node.Netns, sandbox.Netns, sandbox.PodIP.ToString(), c, launch.Environment),
                     TimeSpan.FromSeconds(c.LivenessProbe?.TerminationGracePeriodSeconds ?? pod.Spec!.TerminationGracePeriodSeconds ?? 30));
-                return new ContainerSupervisor(c.Name, sandbox.Netns, launch, pod.Spec!.RestartPolicy ?? "Always",
-                    Path.Combine(logRoot, c.Name), options.Backoff(), served, probes);
+                return new ContainerSupervisor(c.Name, sandbox.Netns, Prepare, pod.Spec!.RestartPolicy ?? "Always",
+                    Path.Combine(logRoot, c.Name), options.Backoff(), Probes);
             }).ToList();
             foreach (var supervisor in supervisors)
             {
