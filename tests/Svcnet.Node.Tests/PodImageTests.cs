@@ -31,6 +31,9 @@ public class PodImageTests
         await ClusterNetworkTests.WaitUntil(() => CommandLine(busy.Containers[0].Status.Pid!.Value) == "sleep 3600", 5000);
         await ClusterNetworkTests.WaitUntil(() => CommandLine(pause.Containers[0].Status.Pid!.Value).StartsWith("sh -c trap 'exit 0' TERM", StringComparison.Ordinal), 5000);
 
+        // Its trap is set once its sleep child runs (a SIGTERM before that would meet the shell's default action).
+        var pausePid = pause.Containers[0].Status.Pid!.Value;
+        await ClusterNetworkTests.WaitUntil(() => File.ReadAllText($"/proc/{pausePid}/task/{pausePid}/children").Trim().Length > 0, 5000);
         await cluster.Runtime.DeletePodAsync(pause, TimeSpan.FromSeconds(5));
         var stopped = pause.Containers[0].Status.State;
         Assert.Equal(0, stopped.ExitCode);

@@ -51,6 +51,9 @@ public class ContainerLaunchTests
 {
     private static readonly PodContext Context = new("node1", "10.244.0.2", "192.168.49.2");
 
+    private static ContainerLaunch Resolve(V1Pod pod, V1Container c, IReadOnlyList<string> netexec, IPodApi? api = null) =>
+        ContainerLaunch.ResolveAsync(pod, c, Context, netexec, api ?? new InMemoryPodApi(), null).GetAwaiter().GetResult();
+
     private static ContainerLaunch Launch(string image, string[]? command = null, string[]? args = null, string name = "p")
     {
         var pod = PodManifests.WithCommand(name, "Always");
@@ -58,14 +61,14 @@ public class ContainerLaunchTests
         c.Image = image;
         c.Command = command;
         c.Args = args;
-        return ContainerLaunch.Resolve(pod, c, Context, ["/x/svcnet", "netexec"]);
+        return Resolve(pod, c, ["/x/svcnet", "netexec"]);
     }
 
     [Fact]
     public void The_seeds_k8s_demo_image_runs_the_test_server_on_its_port_3000()
     {
         var pod = PodManifests.Seed();
-        var launch = ContainerLaunch.Resolve(pod, pod.Spec.Containers[0], Context, ["/x/svcnet", "netexec"]);
+        var launch = Resolve(pod, pod.Spec.Containers[0], ["/x/svcnet", "netexec"]);
         Assert.True(launch.IsSvcnet);
         Assert.Equal(["/x/svcnet", "netexec", "--http-port=3000", "--hostname=nodehelloworld.example.com"], launch.Argv);
         Assert.Equal([(3000, false)], launch.ServedPorts);
@@ -169,7 +172,7 @@ public class ContainerLaunchTests
             new V1EnvVar { Name = "GREETING", Value = "hello $(NAME)" },
             new V1EnvVar { Name = "MY_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
         ];
-        var launch = ContainerLaunch.Resolve(pod, c, Context, ["svcnet", "netexec"]);
+        var launch = Resolve(pod, c, ["svcnet", "netexec"]);
         Assert.False(launch.IsSvcnet);
         Assert.Equal(["sh", "-c", "echo hello world from 10.244.0.2 $(GREETING)"], launch.Argv);
         Assert.Equal("p", launch.Environment["HOSTNAME"]);
@@ -180,9 +183,11 @@ public class ContainerLaunchTests
     {
         var pod = PodManifests.WithCommand("p", "Always", "true");
         var c = pod.Spec.Containers[0];
-        c.Env = [new V1EnvVar { Name = "S", ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = "s", Key = "k" } } }];
-        var e = Assert.Throws<PodSpecException>(() => ContainerLaunch.Resolve(pod, c, Context, ["svcnet"]));
+        c.Env = [new V1EnvVar { Name = "S", ValueFrom = new V1EnvVarSource() }];
+        var e = Assert.Throws<PodSpecException>(() => Resolve(pod, c, ["svcnet"]));
         Assert.Equal("spec.containers[main].env[S].valueFrom", e.Field);
+        c.Env = [new V1EnvVar { Name = "S", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.phase" } } }];
+        Assert.Equal("spec.containers[main].env[S].valueFrom.fieldRef", Assert.Throws<PodSpecException>(() => Resolve(pod, c, ["svcnet"])).Field);
     }
 }
 

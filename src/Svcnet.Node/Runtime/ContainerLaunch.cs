@@ -18,55 +18,37 @@ public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictio
     /// <summary>
     /// Resolves a container the way a runtime would against its image (<see cref="ImageCatalog"/>): <c>command</c>
     /// replaces the image's entrypoint, <c>args</c> its default command; the result runs as the node's program for it
-    /// (<see cref="HostPrograms"/>). Env values and command/args get <c>$(VAR)</c> expansion.
+    /// (<see cref="HostPrograms"/>). The environment is the kubelet's (<see cref="PodEnvironment"/>), command and args
+    /// get <c>$(VAR)</c> expansion against it; volumes are set up under <paramref name="volumeRoot"/> and mounted.
     /// </summary>
-    /// <exception cref="ContainerCreateException">ErrImagePull for an unknown image without a command.</exception>
+    /// <exception cref="ContainerCreateException">ErrImagePull for an unknown image without a command; a missing ConfigMap/Secret.</exception>
     /// <exception cref="PodSpecException">A field svcnet cannot honour, named.</exception>
-    public static ContainerLaunch Resolve(V1Pod pod, V1Container container, PodContext context, IReadOnlyList<string> netExecCommand)
+    public static async Task<ContainerLaunch> ResolveAsync(V1Pod pod, V1Container container, PodContext context, IReadOnlyList<string> netExecCommand,
+        IPodApi api, string? volumeRoot, CancellationToken ct = default)
     {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["PATH"] = DefaultPath,
-            ["HOSTNAME"] = pod.Metadata.Name,
-            ["HOME"] = "/root",
-        };
-        foreach (var variable in container.Env ?? [])
-        {
-            env[variable.Name] = variable.ValueFrom is null
-                ? EnvExpansion.Expand(variable.Value ?? "", env)
-                : FieldValue(pod, container, variable, context);
-        }
-
+        var env = await PodEnvironment.BuildAsync(pod, container, context, api, ct);
         var image = ImageCatalog.Find(container.Image);
         var argv = ImageCatalog.EffectiveArgv(image, Expand(container.Command, env), Expand(container.Args, env))
             ?? throw new ContainerCreateException("ErrImagePull",
                 $"svcnet runs no container images and does not know \"{container.Image}\" (docs/node.md lists the images it knows); "
                 + "give the container a command, which runs on the node's file system");
-        var hostname = string.IsNullOrEmpty(pod.Spec?.Hostname) ? pod.Metadata.Name : pod.Spec.Hostname;
+        var hostname = env["HOSTNAME"];
         var svcnet = netExecCommand.Count > 0 && netExecCommand[^1] == "netexec" ? netExecCommand.Take(netExecCommand.Count - 1).ToList() : netExecCommand;
         var program = HostPrograms.For(image, argv, svcnet, hostname);
-        return new ContainerLaunch(program.Argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, program.ServedPorts, program.IsSvcnet);
+        IReadOnlyList<VolumeMount> mounts = container.VolumeMounts is { Count: > 0 }
+            ? await PodVolumes.PrepareAsync(pod, container, context, api, volumeRoot ?? throw new InvalidOperationException("volumes need a volume root"), ct)
+            : [];
+        return new ContainerLaunch(program.Argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, program.ServedPorts, program.IsSvcnet)
+        {
+            Mounts = mounts,
+        };
     }
+
+    /// <summary>The container's bind mounts (its volumeMounts), made in its own mount namespace before it starts.</summary>
+    public IReadOnlyList<VolumeMount> Mounts { get; init; } = [];
 
     private static List<string>? Expand(IList<string>? values, Dictionary<string, string> env) =>
         values?.Select(v => EnvExpansion.Expand(v, env)).ToList();
-
-    private static string FieldValue(V1Pod pod, V1Container container, V1EnvVar variable, PodContext context)
-    {
-        var path = variable.ValueFrom.FieldRef?.FieldPath;
-        return path switch
-        {
-            "metadata.name" => pod.Metadata.Name,
-            "metadata.namespace" => pod.Metadata.NamespaceProperty ?? "default",
-            "metadata.uid" => pod.Metadata.Uid ?? "",
-            "spec.nodeName" => context.NodeName,
-            "spec.serviceAccountName" => pod.Spec.ServiceAccountName ?? "default",
-            "status.podIP" or "status.podIPs" => context.PodIP,
-            "status.hostIP" or "status.hostIPs" => context.HostIP,
-            _ => throw new PodSpecException($"spec.containers[{container.Name}].env[{variable.Name}].valueFrom",
-                path is null ? "only fieldRef is supported here" : $"fieldPath {path} is not supported"),
-        };
-    }
 }
 
 /// <summary>Pod facts known only once the sandbox exists, needed for downward-API env vars.</summary>

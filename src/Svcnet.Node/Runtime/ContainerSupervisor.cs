@@ -14,7 +14,7 @@ namespace Svcnet.Node.Runtime;
 public sealed class ContainerSupervisor
 {
     private readonly string netns;
-    private readonly Func<ContainerLaunch> prepare;
+    private readonly Func<Task<ContainerLaunch>> prepare;
     private readonly Func<ContainerLaunch, ContainerProbes?> probesFor;
     private readonly string restartPolicy;
     private readonly string logDir;
@@ -39,7 +39,7 @@ public sealed class ContainerSupervisor
     /// <param name="logDir">Where each run's log file goes.</param>
     /// <param name="backoff">The restart back-off.</param>
     /// <param name="probesFor">The container's probes for a resolved launch (exec probes get its environment).</param>
-    public ContainerSupervisor(string name, string netns, Func<ContainerLaunch> prepare, string restartPolicy, string logDir,
+    public ContainerSupervisor(string name, string netns, Func<Task<ContainerLaunch>> prepare, string restartPolicy, string logDir,
         RestartBackoff backoff, Func<ContainerLaunch, ContainerProbes?> probesFor)
     {
         Name = name;
@@ -103,7 +103,7 @@ public sealed class ContainerSupervisor
             ContainerLaunch launch;
             try
             {
-                launch = prepare();
+                launch = await prepare();
                 createFailures = 0;
             }
             catch (ContainerCreateException e)
@@ -289,7 +289,13 @@ public sealed class ContainerSupervisor
     {
         // ip netns exec -> setsid -> sh -> the container: each execs the next, so the pid we hold is the container's.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, WorkingDirectory = launch.WorkingDir ?? "/" };
-        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logPath)} 2>&1"])
+        // `ip netns exec` gives the process its own mount namespace (slave to the node's), so the volume bind mounts
+        // made here are the container's alone; a failed mount ends the run with 128, its error in the log.
+        var mounts = string.Concat(launch.Mounts.Select(m =>
+            $"mount --bind {CommandLine.Quote(m.Source)} {CommandLine.Quote(m.Target)} && "
+            + (m.ReadOnly ? $"mount -o remount,bind,ro {CommandLine.Quote(m.Target)} && " : "")));
+        var script = launch.Mounts.Count == 0 ? "" : $"{{ {mounts}true; }} >>{CommandLine.Quote(logPath)} 2>&1 || exit 128; ";
+        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"{script}exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logPath)} 2>&1"])
         {
             psi.ArgumentList.Add(arg);
         }
