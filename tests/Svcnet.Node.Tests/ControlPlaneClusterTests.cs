@@ -134,7 +134,7 @@ public class ControlPlaneClusterTests
             Spec = new V1PodSpec
             {
                 TerminationGracePeriodSeconds = 1,
-                Containers = [new V1Container { Name = "netexec", Image = "agnhost", Ports = [new V1ContainerPort { Name = "dns", ContainerPort = 5353, Protocol = "UDP" }] }],
+                Containers = [new V1Container { Name = "netexec", Image = "agnhost", Args = ["netexec", "--udp-port=5353"], Ports = [new V1ContainerPort { Name = "dns", ContainerPort = 5353, Protocol = "UDP" }] }],
             },
         };
         await client.CoreV1.CreateNamespacedPodAsync(pod, "default");

@@ -34,6 +34,9 @@ public sealed class E2eCluster : IAsyncDisposable
         spec.Metadata.Labels["app"] = app;
         spec.Spec.NodeName = node;
         spec.Spec.Containers[0].Ports.Add(new k8s.Models.V1ContainerPort { Name = "udp-port", ContainerPort = 3001, Protocol = "UDP" });
+        // k8s-demo serves HTTP on 3000 only: agnhost netexec serves both ports, as a real cluster would need.
+        spec.Spec.Containers[0].Image = PodManifests.AgnhostImage;
+        spec.Spec.Containers[0].Args = ["netexec", "--http-port=3000", "--udp-port=3001"];
         var pod = await Cluster.CreatePodAsync(spec);
         Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(20)), $"pod {name} not ready");
         return pod;

@@ -5,6 +5,9 @@ namespace Svcnet.Node.Tests;
 /// <summary>Pods used by the tests, starting with the seed's nodehelloworld.example.com.</summary>
 public static class PodManifests
 {
+    /// <summary>Kubernetes' e2e test image; svcnet implements its netexec, serve-hostname and pause.</summary>
+    public const string AgnhostImage = "registry.k8s.io/e2e-test-images/agnhost:2.53";
+
     /// <summary>The seed's pod: one container, containerPort 3000 named nodejs-port, label app=helloworld.</summary>
     public static V1Pod Seed(string name = "nodehelloworld.example.com") => new()
     {

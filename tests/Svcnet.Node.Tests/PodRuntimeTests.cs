@@ -113,6 +113,8 @@ public class PodRuntimeTests
         await using var cluster = await TestCluster.StartAsync();
         var spec = PodManifests.Seed("udp-pod");
         spec.Spec.Containers[0].Ports.Add(new k8s.Models.V1ContainerPort { ContainerPort = 5353, Protocol = "UDP" });
+        spec.Spec.Containers[0].Image = PodManifests.AgnhostImage;
+        spec.Spec.Containers[0].Args = ["netexec", "--http-port=3000", "--udp-port=5353"];
         var pod = await cluster.Runtime.CreatePodAsync(spec, cluster.Node1);
         Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(20)));
         var client = await UdpClientInNetns.SendAsync(cluster.Node1.Netns, pod.PodIP, 5353, "hostname");

@@ -15,8 +15,11 @@ public sealed class TestCluster : IAsyncDisposable
         Names = names;
         State = state;
         Network = new ClusterNetwork(names);
-        Runtime = new PodRuntime(names, new PodRuntimeOptions { Backoff = () => new RestartBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
+        Runtime = new PodRuntime(names, new PodRuntimeOptions { Api = Api, Backoff = () => new RestartBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
     }
+
+    /// <summary>The ConfigMaps, Secrets and Services the pods of this cluster see.</summary>
+    public InMemoryPodApi Api { get; } = new();
 
     public ClusterNames Names { get; }
     public ClusterState State { get; }

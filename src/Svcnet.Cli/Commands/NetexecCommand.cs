@@ -14,12 +14,14 @@ public static class NetexecCommand
         var http = new Option<int[]>("--http-port") { Description = "TCP port to serve HTTP on (repeatable)", AllowMultipleArgumentsPerToken = false };
         var udp = new Option<int[]>("--udp-port") { Description = "UDP port to serve on (repeatable)", AllowMultipleArgumentsPerToken = false };
         var hostname = new Option<string?>("--hostname") { Description = "Name /hostname answers with (default $HOSTNAME)" };
+        var text = new Option<string?>("--text") { Description = "Answer every request with this text (agnhost serve-hostname, http-echo)" };
         var delayShutdown = new Option<int>("--delay-shutdown") { Description = "Seconds to keep serving after SIGTERM (like agnhost), to show graceful termination" };
         var cmd = new Command("netexec", "Built-in test server (agnhost netexec compatible): /hostname, /clientip, /echo; UDP hostname, clientip, echo") { Hidden = true };
         cmd.Options.Add(http);
         cmd.Options.Add(udp);
         cmd.Options.Add(hostname);
         cmd.Options.Add(delayShutdown);
+        cmd.Options.Add(text);
         cmd.SetAction(async (parse, ct) =>
         {
             var options = new NetExecOptions
@@ -27,6 +29,7 @@ public static class NetexecCommand
                 Hostname = parse.GetValue(hostname) ?? Environment.GetEnvironmentVariable("HOSTNAME") ?? Environment.MachineName,
                 HttpPorts = parse.GetValue(http) ?? [],
                 UdpPorts = parse.GetValue(udp) ?? [],
+                Text = parse.GetValue(text),
             };
             await using var server = new NetExecServer(options);
             try

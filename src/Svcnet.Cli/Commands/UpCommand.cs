@@ -122,7 +122,7 @@ public static class UpCommand
             stop.Cancel();
         });
         using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(names.DataDir, "kubeconfig")));
-        var runtime = new PodRuntime(names, new PodRuntimeOptions());
+        var runtime = new PodRuntime(names, new PodRuntimeOptions { Api = new Svcnet.Node.Agent.KubernetesPodApi(client) });
         void Log(string message)
         {
             lock (output)

@@ -117,7 +117,8 @@ public sealed class KubectlProgrammingBenchmark(Action<string, double> print, in
         spec:
           containers:
           - name: netexec
-            image: registry.k8s.io/e2e-test-images/agnhost
+            image: registry.k8s.io/e2e-test-images/agnhost:2.53
+            args: [netexec, --http-port=8080, --udp-port=-1]
             ports:
             - name: http
               containerPort: 8080

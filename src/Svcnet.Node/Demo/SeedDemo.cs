@@ -319,7 +319,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         await KubectlAsync(["create", "-f", file], ct);
         var name = KubernetesYaml.Deserialize<V1Pod>(manifest).Metadata.Name;
         var pod = await WaitReadyAsync(name, ct);
-        console.Note($"pod/{name} Ready {watch.ElapsedMilliseconds} ms after kubectl create: the node agent started its container as a process in the pod's namespace ({pod.Status.PodIP}); a container without command runs svcnet's agnhost-like test server on its containerPorts");
+        console.Note($"pod/{name} Ready {watch.ElapsedMilliseconds} ms after kubectl create: the node agent started its container as a process in the pod's namespace ({pod.Status.PodIP}); the image table (docs/node.md) runs wardviaene/k8s-demo's `npm start` as svcnet's test server on port 3000");
         return pod;
     }
 

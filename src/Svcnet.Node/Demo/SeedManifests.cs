@@ -51,7 +51,8 @@ public static class SeedManifests
         spec:
           containers:
           - name: netexec
-            image: registry.k8s.io/e2e-test-images/agnhost
+            image: registry.k8s.io/e2e-test-images/agnhost:2.53
+            args: [netexec, --http-port=8080]
             ports:
             - containerPort: 8080
         """;

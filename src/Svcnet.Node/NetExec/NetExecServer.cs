@@ -63,7 +63,7 @@ public sealed class NetExecServer(NetExecOptions options) : IAsyncDisposable
                     var head = Encoding.ASCII.GetString(buffer, 0, end);
                     var requestLine = head.Split("\r\n", 2)[0].Split(' ');
                     var target = requestLine.Length >= 2 ? requestLine[1] : "/";
-                    var (status, body) = NetExecResponder.Http(target, options.Hostname, remote);
+                    var (status, body) = options.Text is { } text ? (200, text) : NetExecResponder.Http(target, options.Hostname, remote);
                     var bytes = Encoding.UTF8.GetBytes(body);
                     var response = string.Create(CultureInfo.InvariantCulture,
                         $"HTTP/1.1 {status} {(status == 200 ? "OK" : "Not Found")}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n");
@@ -101,7 +101,7 @@ public sealed class NetExecServer(NetExecOptions options) : IAsyncDisposable
             try
             {
                 var result = await udp.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.IPv6Any, 0), stopping.Token);
-                var reply = NetExecResponder.Udp(Encoding.UTF8.GetString(buffer, 0, result.ReceivedBytes), options.Hostname, result.RemoteEndPoint);
+                var reply = options.Text ?? NetExecResponder.Udp(Encoding.UTF8.GetString(buffer, 0, result.ReceivedBytes), options.Hostname, result.RemoteEndPoint);
                 if (reply is not null)
                 {
                     await udp.SendToAsync(Encoding.UTF8.GetBytes(reply), result.RemoteEndPoint, stopping.Token);

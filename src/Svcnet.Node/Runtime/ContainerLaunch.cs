@@ -2,123 +2,66 @@ using k8s.Models;
 
 namespace Svcnet.Node.Runtime;
 
-/// <summary>What one container process is started with: argv, environment, working directory, test-server ports.</summary>
-public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictionary<string, string> Environment, string? WorkingDir, bool BuiltInServer)
+/// <summary>
+/// What one container process is started with: argv, environment, working directory, the ports its process binds
+/// (Ready waits for them when there is no readiness probe) and whether it is the svcnet executable (a .NET program).
+/// </summary>
+public sealed record ContainerLaunch(IReadOnlyList<string> Argv, IReadOnlyDictionary<string, string> Environment, string? WorkingDir,
+    IReadOnlyList<(int Port, bool Udp)> ServedPorts, bool IsSvcnet)
 {
     /// <summary>The PATH containers get, like a typical image's.</summary>
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-    /// <summary>
-    /// Resolves a container the way a runtime would with an image whose entrypoint is svcnet's test server:
-    /// <c>command</c> replaces the entrypoint (and <c>args</c> then follow it); without <c>command</c> the test
-    /// server runs, serving every declared containerPort (agnhost-style <c>args: [netexec, --http-port=...]</c> are
-    /// honoured). Env values and command/args get <c>$(VAR)</c> expansion.
-    /// </summary>
-    public static ContainerLaunch Resolve(V1Pod pod, V1Container container, PodContext context, IReadOnlyList<string> netExecCommand)
-    {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["PATH"] = DefaultPath,
-            ["HOSTNAME"] = pod.Metadata.Name,
-            ["HOME"] = "/root",
-        };
-        foreach (var variable in container.Env ?? [])
-        {
-            env[variable.Name] = variable.ValueFrom is null
-                ? EnvExpansion.Expand(variable.Value ?? "", env)
-                : FieldValue(pod, container, variable, context);
-        }
-
-        List<string> argv;
-        var builtIn = container.Command is null || container.Command.Count == 0;
-        if (builtIn && IsImage(container.Image, ClusterDnsImage))
-        {
-            // svcnet's own DNS image: its entrypoint is `svcnet dns`, args follow it.
-            return new ContainerLaunch([.. netExecCommand.Take(netExecCommand.Count - 1), "dns", .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))],
-                env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, BuiltInServer: false);
-        }
-
-        if (!builtIn)
-        {
-            argv = [.. container.Command!.Select(c => EnvExpansion.Expand(c, env)), .. (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env))];
-        }
-        else
-        {
-            var args = (container.Args ?? []).Select(a => EnvExpansion.Expand(a, env)).ToList();
-            argv = [.. netExecCommand];
-            if (args.Count > 0 && args[0] == "netexec")
-            {
-                argv.AddRange(args.Skip(1));
-            }
-            else
-            {
-                argv.AddRange(DefaultServerArgs(container));
-            }
-
-            argv.Add("--hostname=" + pod.Metadata.Name);
-        }
-
-        return new ContainerLaunch(argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, builtIn);
-    }
-
     /// <summary>The image of svcnet's cluster DNS server (the kube-dns pods of <c>svcnet up</c>).</summary>
     public const string ClusterDnsImage = "svcnet/dns";
 
-    /// <summary>Whether <paramref name="image"/> names <paramref name="repository"/> (any registry host, tag or digest).</summary>
-    private static bool IsImage(string? image, string repository)
+    /// <summary>
+    /// Resolves a container the way a runtime would against its image (<see cref="ImageCatalog"/>): <c>command</c>
+    /// replaces the image's entrypoint, <c>args</c> its default command; the result runs as the node's program for it
+    /// (<see cref="HostPrograms"/>). The environment is the kubelet's (<see cref="PodEnvironment"/>), command and args
+    /// get <c>$(VAR)</c> expansion against it; volumes are set up under <paramref name="volumeRoot"/> and mounted.
+    /// </summary>
+    /// <exception cref="ContainerCreateException">ErrImagePull for an unknown image without a command; a missing ConfigMap/Secret.</exception>
+    /// <exception cref="PodSpecException">A field svcnet cannot honour, named.</exception>
+    public static async Task<ContainerLaunch> ResolveAsync(V1Pod pod, V1Container container, PodContext context, IReadOnlyList<string> netExecCommand,
+        IPodApi api, string? volumeRoot, CancellationToken ct = default)
     {
-        if (string.IsNullOrEmpty(image))
+        var env = await PodEnvironment.BuildAsync(pod, container, context, api, ct);
+        var image = ImageCatalog.Find(container.Image);
+        var argv = ImageCatalog.EffectiveArgv(image, Expand(container.Command, env), Expand(container.Args, env))
+            ?? throw new ContainerCreateException("ErrImagePull",
+                $"svcnet runs no container images and does not know \"{container.Image}\" (docs/node.md lists the images it knows); "
+                + "give the container a command, which runs on the node's file system");
+        var hostname = env["HOSTNAME"];
+        var svcnet = netExecCommand.Count > 0 && netExecCommand[^1] == "netexec" ? netExecCommand.Take(netExecCommand.Count - 1).ToList() : netExecCommand;
+        var program = HostPrograms.For(image, argv, svcnet, hostname);
+        IReadOnlyList<VolumeMount> mounts = container.VolumeMounts is { Count: > 0 }
+            ? await PodVolumes.PrepareAsync(pod, container, context, api, volumeRoot ?? throw new InvalidOperationException("volumes need a volume root"), ct)
+            : [];
+        return new ContainerLaunch(program.Argv, env, string.IsNullOrEmpty(container.WorkingDir) ? null : container.WorkingDir, program.ServedPorts, program.IsSvcnet)
         {
-            return false;
-        }
-
-        var name = image.Split('@')[0];
-        var colon = name.LastIndexOf(':');
-        if (colon > name.LastIndexOf('/'))
-        {
-            name = name[..colon];
-        }
-
-        return name == repository || name.EndsWith("/" + repository, StringComparison.Ordinal);
-    }
-
-    private static IEnumerable<string> DefaultServerArgs(V1Container container)
-    {
-        var ports = container.Ports ?? [];
-        if (ports.Count == 0)
-        {
-            // agnhost netexec's defaults.
-            return ["--http-port=8080", "--udp-port=8081"];
-        }
-
-        return ports.Select(p => (p.Protocol ?? "TCP").ToUpperInvariant() switch
-        {
-            "UDP" => $"--udp-port={p.ContainerPort}",
-            "TCP" => $"--http-port={p.ContainerPort}",
-            var other => throw new PodSpecException($"spec.containers[{container.Name}].ports[{p.ContainerPort}].protocol", $"protocol {other} is not served by the built-in test server"),
-        });
-    }
-
-    private static string FieldValue(V1Pod pod, V1Container container, V1EnvVar variable, PodContext context)
-    {
-        var path = variable.ValueFrom.FieldRef?.FieldPath;
-        return path switch
-        {
-            "metadata.name" => pod.Metadata.Name,
-            "metadata.namespace" => pod.Metadata.NamespaceProperty ?? "default",
-            "metadata.uid" => pod.Metadata.Uid ?? "",
-            "spec.nodeName" => context.NodeName,
-            "spec.serviceAccountName" => pod.Spec.ServiceAccountName ?? "default",
-            "status.podIP" or "status.podIPs" => context.PodIP,
-            "status.hostIP" or "status.hostIPs" => context.HostIP,
-            _ => throw new PodSpecException($"spec.containers[{container.Name}].env[{variable.Name}].valueFrom",
-                path is null ? "only fieldRef is supported here" : $"fieldPath {path} is not supported"),
+            Mounts = mounts,
         };
     }
+
+    /// <summary>The container's bind mounts (its volumeMounts), made in its own mount namespace before it starts.</summary>
+    public IReadOnlyList<VolumeMount> Mounts { get; init; } = [];
+
+    private static List<string>? Expand(IList<string>? values, Dictionary<string, string> env) =>
+        values?.Select(v => EnvExpansion.Expand(v, env)).ToList();
 }
 
 /// <summary>Pod facts known only once the sandbox exists, needed for downward-API env vars.</summary>
 public sealed record PodContext(string NodeName, string PodIP, string HostIP);
+
+/// <summary>
+/// A container that cannot be created now (the kubelet's waiting reasons ErrImagePull, CreateContainerConfigError):
+/// it waits with <see cref="Reason"/> and this message, and creation is retried.
+/// </summary>
+public sealed class ContainerCreateException(string reason, string message) : Exception(message)
+{
+    public string Reason { get; } = reason;
+}
 
 /// <summary>A pod spec the runtime cannot run; <see cref="Field"/> names the offending field like a 422 would.</summary>
 public sealed class PodSpecException(string field, string message) : Exception($"{field}: Invalid value: {message}")

@@ -4,6 +4,7 @@ namespace Svcnet.Node.Runtime;
 public sealed record ContainerState
 {
     public string? WaitingReason { get; init; }
+    public string? WaitingMessage { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
     public int? ExitCode { get; init; }
     public string? TerminatedReason { get; init; }
@@ -12,7 +13,7 @@ public sealed record ContainerState
     public bool IsRunning => StartedAt is not null && ExitCode is null;
     public bool IsTerminated => ExitCode is not null;
 
-    public static ContainerState Waiting(string reason) => new() { WaitingReason = reason };
+    public static ContainerState Waiting(string reason, string? message = null) => new() { WaitingReason = reason, WaitingMessage = message };
 }
 
 /// <summary>An immutable snapshot of one container's status (the fields of Kubernetes' ContainerStatus we keep).</summary>

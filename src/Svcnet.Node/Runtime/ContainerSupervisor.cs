@@ -14,12 +14,13 @@ namespace Svcnet.Node.Runtime;
 public sealed class ContainerSupervisor
 {
     private readonly string netns;
-    private readonly ContainerLaunch launch;
+    private readonly Func<Task<ContainerLaunch>> prepare;
+    private readonly Func<ContainerLaunch, ContainerProbes?> probesFor;
     private readonly string restartPolicy;
     private readonly string logDir;
     private readonly RestartBackoff backoff;
-    private readonly IReadOnlyList<(int Port, bool Udp)> servedPorts;
-    private readonly ContainerProbes? probes;
+    private volatile IReadOnlyList<(int Port, bool Udp)> servedPorts = [];
+    private volatile ContainerProbes? probes;
     private volatile bool probeReady;
     private readonly Lock gate = new();
     private readonly TaskCompletionSource stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,17 +28,27 @@ public sealed class ContainerSupervisor
     private Process? process;
     private ContainerStatus status;
 
-    public ContainerSupervisor(string name, string netns, ContainerLaunch launch, string restartPolicy, string logDir,
-        RestartBackoff backoff, IReadOnlyList<(int Port, bool Udp)> servedPorts, ContainerProbes? probes = null)
+    /// <param name="name">The container's name.</param>
+    /// <param name="netns">The pod's network namespace.</param>
+    /// <param name="prepare">
+    /// Resolves the container before each start, as the kubelet generates a container's options at every start (so a
+    /// ConfigMap created later is used): a <see cref="ContainerCreateException"/> leaves the container waiting with its
+    /// reason, and preparation is retried.
+    /// </param>
+    /// <param name="restartPolicy">The pod's restartPolicy.</param>
+    /// <param name="logDir">Where each run's log file goes.</param>
+    /// <param name="backoff">The restart back-off.</param>
+    /// <param name="probesFor">The container's probes for a resolved launch (exec probes get its environment).</param>
+    public ContainerSupervisor(string name, string netns, Func<Task<ContainerLaunch>> prepare, string restartPolicy, string logDir,
+        RestartBackoff backoff, Func<ContainerLaunch, ContainerProbes?> probesFor)
     {
-        this.probes = probes;
         Name = name;
         this.netns = netns;
-        this.launch = launch;
+        this.prepare = prepare;
+        this.probesFor = probesFor;
         this.restartPolicy = restartPolicy;
         this.logDir = logDir;
         this.backoff = backoff;
-        this.servedPorts = servedPorts;
         status = new ContainerStatus(name, ContainerState.Waiting("ContainerCreating"), null, 0, false, null, LogPathFor(0));
     }
 
@@ -86,13 +97,28 @@ public sealed class ContainerSupervisor
     private async Task RunAsync(TaskCompletionSource firstStart)
     {
         var restarts = 0;
+        var createFailures = 0;
         while (!stopRequested.Task.IsCompleted)
         {
+            ContainerLaunch launch;
+            try
+            {
+                launch = await prepare();
+                createFailures = 0;
+            }
+            catch (ContainerCreateException e)
+            {
+                await WaitToRetryCreateAsync(e, createFailures++, firstStart);
+                continue;
+            }
+
+            servedPorts = launch.ServedPorts;
+            probes = probesFor(launch);
             var startedAt = DateTimeOffset.UtcNow;
             var logPath = LogPathFor(restarts);
             int exitCode;
             string reason;
-            var p = Spawn(logPath, out var startError);
+            var p = Spawn(launch, logPath, out var startError);
             if (p is null)
             {
                 exitCode = 128;
@@ -149,9 +175,28 @@ public sealed class ContainerSupervisor
         }
     }
 
+    /// <summary>
+    /// A container that cannot be created waits with the kubelet's reason and message: ErrImagePull turns into
+    /// ImagePullBackOff while the retry waits, as the kubelet's image puller reports it; retries back off from 1 s to 10 s.
+    /// </summary>
+    private async Task WaitToRetryCreateAsync(ContainerCreateException e, int failures, TaskCompletionSource firstStart)
+    {
+        Update(s => s with { State = ContainerState.Waiting(e.Reason, e.Message), Pid = null });
+        firstStart.TrySetResult();
+        var delay = TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(failures, 4)));
+        if (e.Reason == "ErrImagePull")
+        {
+            await Task.WhenAny(Task.Delay(TimeSpan.FromSeconds(1)), stopRequested.Task);
+            Update(s => s with { State = ContainerState.Waiting("ImagePullBackOff", "Back-off pulling image: " + e.Message) });
+        }
+
+        await Task.WhenAny(Task.Delay(delay), stopRequested.Task);
+    }
+
     private List<Task> StartProbes(Process p, CancellationToken ct)
     {
         var loops = new List<Task>();
+        var probes = this.probes;
         if (probes?.Readiness is null && servedPorts.Count > 0)
         {
             loops.Add(WatchPortsBoundAsync(p.Id, ct));
@@ -240,11 +285,17 @@ public sealed class ContainerSupervisor
         _ => true,
     };
 
-    private Process? Spawn(string logPath, out string? error)
+    private Process? Spawn(ContainerLaunch launch, string logPath, out string? error)
     {
         // ip netns exec -> setsid -> sh -> the container: each execs the next, so the pid we hold is the container's.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, WorkingDirectory = launch.WorkingDir ?? "/" };
-        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logPath)} 2>&1"])
+        // `ip netns exec` gives the process its own mount namespace (slave to the node's), so the volume bind mounts
+        // made here are the container's alone; a failed mount ends the run with 128, its error in the log.
+        var mounts = string.Concat(launch.Mounts.Select(m =>
+            $"mount --bind {CommandLine.Quote(m.Source)} {CommandLine.Quote(m.Target)} && "
+            + (m.ReadOnly ? $"mount -o remount,bind,ro {CommandLine.Quote(m.Target)} && " : "")));
+        var script = launch.Mounts.Count == 0 ? "" : $"{{ {mounts}true; }} >>{CommandLine.Quote(logPath)} 2>&1 || exit 128; ";
+        foreach (var arg in (string[])["netns", "exec", netns, "setsid", "sh", "-c", $"{script}exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logPath)} 2>&1"])
         {
             psi.ArgumentList.Add(arg);
         }
@@ -260,9 +311,9 @@ public sealed class ContainerSupervisor
             psi.Environment[key] = value;
         }
 
-        if (launch.BuiltInServer)
+        if (launch.IsSvcnet)
         {
-            // The test server is a .NET program: it needs the runtime's location, not the image-like PATH.
+            // svcnet is a .NET program: it needs the runtime's location, not the image-like PATH.
             foreach (var key in (string[])["DOTNET_ROOT", "DOTNET_ROOT_X64", "DOTNET_ROOT_ARM64"])
             {
                 if (System.Environment.GetEnvironmentVariable(key) is { } value)

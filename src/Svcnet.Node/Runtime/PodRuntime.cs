@@ -9,6 +9,9 @@ public sealed record PodRuntimeOptions
     /// <summary>argv prefix that starts the built-in test server (see <see cref="NetExecLauncher"/>).</summary>
     public IReadOnlyList<string> NetExecCommand { get; init; } = [];
 
+    /// <summary>Where ConfigMaps, Secrets, Services and tokens come from (the API server in <c>svcnet up</c>).</summary>
+    public IPodApi Api { get; init; } = new InMemoryPodApi();
+
     /// <summary>Creates each container's restart back-off; kubelet's 10 s .. 5 min by default.</summary>
     public Func<RestartBackoff> Backoff { get; init; } = RestartBackoff.KubeletDefault;
 }
@@ -44,20 +47,31 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
             var context = new PodContext(node.Name, sandbox.PodIP.ToString(), node.NodeIP);
             var uid = pod.Metadata.Uid ?? "nouid";
             var logRoot = Path.Combine(names.DataDir, "logs", "pods", $"{ns}_{name}_{uid}");
+            var volumeRoot = PodVolumes.Root(names.DataDir, pod);
             var supervisors = containers.Select(c =>
             {
-                var launch = ContainerLaunch.Resolve(pod, c, context, netExec);
-                var served = launch.BuiltInServer
-                    ? (c.Ports ?? []).Select(p => (p.ContainerPort, string.Equals(p.Protocol, "UDP", StringComparison.OrdinalIgnoreCase))).ToList()
-                    : [];
                 ProbeExecutor.Validate(c, c.ReadinessProbe, "readinessProbe");
                 ProbeExecutor.Validate(c, c.LivenessProbe, "livenessProbe");
-                var probes = c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
+                async Task<ContainerLaunch> Prepare()
+                {
+                    try
+                    {
+                        var launch = await ContainerLaunch.ResolveAsync(pod, c, context, netExec, options.Api, volumeRoot, CancellationToken.None);
+                        MountPoints.Create(launch.Mounts);
+                        return launch;
+                    }
+                    catch (PodSpecException e)
+                    {
+                        throw new ContainerCreateException("CreateContainerConfigError", e.Message);
+                    }
+                }
+
+                ContainerProbes? Probes(ContainerLaunch launch) => c.ReadinessProbe is null && c.LivenessProbe is null ? null : new ContainerProbes(
                     c.ReadinessProbe, c.LivenessProbe,
                     new ProbeExecutor(node.Netns, sandbox.Netns, sandbox.PodIP.ToString(), c, launch.Environment),
                     TimeSpan.FromSeconds(c.LivenessProbe?.TerminationGracePeriodSeconds ?? pod.Spec!.TerminationGracePeriodSeconds ?? 30));
-                return new ContainerSupervisor(c.Name, sandbox.Netns, launch, pod.Spec!.RestartPolicy ?? "Always",
-                    Path.Combine(logRoot, c.Name), options.Backoff(), served, probes);
+                return new ContainerSupervisor(c.Name, sandbox.Netns, Prepare, pod.Spec!.RestartPolicy ?? "Always",
+                    Path.Combine(logRoot, c.Name), options.Backoff(), Probes);
             }).ToList();
             foreach (var supervisor in supervisors)
             {
@@ -88,6 +102,12 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
         await Task.WhenAll(pod.Containers.Select(c => c.StopAsync(grace)));
         await network.DeleteAsync(pod.Sandbox, ct);
+        var volumes = PodVolumes.Root(names.DataDir, pod.Pod);
+        if (Directory.Exists(volumes))
+        {
+            Directory.Delete(Path.GetDirectoryName(volumes)!, recursive: true);
+        }
+
         running.TryRemove(pod, out _);
     }
 

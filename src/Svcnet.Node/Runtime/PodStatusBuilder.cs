@@ -35,7 +35,7 @@ public static class PodStatusBuilder
             ContainerStatuses = [.. pod.Pod.Spec.Containers.Zip(statuses, (spec, s) => new V1ContainerStatus
             {
                 Name = s.Name,
-                Image = spec.Image ?? "svcnet/netexec",
+                Image = spec.Image,
                 ImageID = "",
                 ContainerID = s.Pid is { } pid ? $"svcnet://{pid}" : null,
                 Ready = s.Ready,
@@ -76,6 +76,6 @@ public static class PodStatusBuilder
             return new V1ContainerState { Running = new V1ContainerStateRunning { StartedAt = state.StartedAt!.Value.UtcDateTime } };
         }
 
-        return new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = state.WaitingReason } };
+        return new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = state.WaitingReason, Message = state.WaitingMessage } };
     }
 }
