@@ -64,6 +64,7 @@ public sealed class NftRealPacketTests : IDisposable
 
     [NftRootTheory]
     [InlineData("kube-proxy")]
+    [InlineData("fast")]
     public void Real_packets_go_where_the_nftables_trace_predicts(string layout)
     {
         Start(layout);
@@ -92,6 +93,7 @@ public sealed class NftRealPacketTests : IDisposable
 
     [NftRootTheory]
     [InlineData("kube-proxy")]
+    [InlineData("fast")]
     public void Real_packets_are_dropped_where_the_nftables_trace_says(string layout)
     {
         Start(layout);

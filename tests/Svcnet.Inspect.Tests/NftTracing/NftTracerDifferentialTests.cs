@@ -13,7 +13,8 @@ namespace Svcnet.Inspect.Tests.NftTracing;
 /// The two modes describe the same Service semantics, so the same cluster rendered as kube-proxy's iptables rules
 /// and as its nftables table must send every packet to the same place. The iptables tracer is held to kube-proxy's
 /// own packet-flow expectations (<see cref="KubeProxyPacketFlowTests"/>); here the nftables tracer is held to the
-/// iptables tracer on every entry point of every nftables golden scenario (each element of <c>service-ips</c>,
+/// iptables tracer on every entry point of every nftables golden scenario, in both layouts (kube-proxy's and
+/// svcnet's fast one) (each element of <c>service-ips</c>,
 /// <c>service-nodeports</c> and <c>firewall-ips</c>, from a pod, from outside inside and outside the
 /// load-balancer source ranges, and from the node itself). Where kube-proxy's two modes differ by design, the
 /// flow is left out and the reason is written next to the filter.
@@ -27,7 +28,7 @@ public class NftTracerDifferentialTests
         {
             var name = Path.GetFileName(dir);
             // IPv6-only: the iptables renderer writes ip6tables there; compared in the IPv6 test below.
-            if (File.Exists(Path.Combine(dir, "manifests.path")) && name != "ipv6")
+            if (File.Exists(Path.Combine(dir, "manifests.path")) && !name.EndsWith("ipv6", StringComparison.Ordinal))
             {
                 data.Add(name);
             }
@@ -46,9 +47,13 @@ public class NftTracerDifferentialTests
         var iptablesFlags = nftFlags.Where(f => !f.StartsWith("--nftables-layout", StringComparison.Ordinal))
             .Select(f => f == "--proxy-mode=nftables" ? "--proxy-mode=iptables" : f).ToArray();
 
+        // The scenario's own layout is traced; the entry points are read from kube-proxy's layout of the same cluster,
+        // whose maps name every one of them.
+        var kubeProxyFlags = iptablesFlags.Select(f => f == "--proxy-mode=iptables" ? "--proxy-mode=nftables" : f).Append("--nftables-layout=kube-proxy").ToArray();
         var nft = NftRulesetParser.Parse(ScenarioRender.Render(manifests, nftFlags));
         var iptables = KubeProxyJumps.Complete(RuleSetParser.Parse(ScenarioRender.Render(manifests, iptablesFlags)), out _);
-        var table = nft.GetTable("ip", "kube-proxy") ?? throw new InvalidOperationException("no table ip kube-proxy");
+        var table = NftRulesetParser.Parse(ScenarioRender.Render(manifests, kubeProxyFlags)).GetTable("ip", "kube-proxy")
+            ?? throw new InvalidOperationException("no table ip kube-proxy");
 
         var nodeIps = Flag(nftFlags, "--node-ip").Select(IPAddress.Parse).Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToList();
         var localIps = nodeIps.Count > 0 ? nodeIps : [.. (table.GetSet("nodeport-ips")?.Elements ?? Enumerable.Empty<NftElement>()).Select(e => IPAddress.Parse(e.Key.ToString()))];

@@ -138,4 +138,24 @@ public class NftRulesetParserTests
         Assert.True(NftRulesetParser.LooksLikeNftables("# comment\nadd table ip t\n"));
         Assert.False(NftRulesetParser.LooksLikeNftables("*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n"));
     }
+
+    [Fact]
+    public void Typeof_sets_keep_their_example_expressions()
+    {
+        var ruleset = NftRulesetParser.Parse("""
+            add table ip t
+            add map ip t endpoints-tcp { typeof numgen random mod 1 : ip daddr . tcp dport ; }
+            add map ip t endpoint-chains { typeof numgen random mod 1 : verdict ; }
+            add set ip t pairs { typeof ip saddr . tcp dport ; }
+            add element ip t endpoints-tcp { 7 : 10.180.0.1 . 80 }
+            """);
+        var table = ruleset.GetTable("ip", "t")!;
+        var endpoints = table.GetSet("endpoints-tcp")!;
+        Assert.Equal(["numgen random mod 1"], endpoints.KeyType);
+        Assert.Equal("ip daddr . tcp dport", endpoints.DataType);
+        Assert.Equal("verdict", table.GetSet("endpoint-chains")!.DataType);
+        Assert.Equal(["ip saddr", "tcp dport"], table.GetSet("pairs")!.KeyType);
+        Assert.Null(table.GetSet("pairs")!.DataType);
+        Assert.Equal("7 : 10.180.0.1 . 80", Assert.Single(endpoints.Elements).ToString());
+    }
 }

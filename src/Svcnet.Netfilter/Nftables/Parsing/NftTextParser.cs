@@ -506,6 +506,29 @@ internal sealed partial class NftTextParser
                     }
 
                     break;
+                case "typeof":
+                    // Types given by example expressions (svcnet's fast layout: "typeof numgen random mod 1 : ip
+                    // daddr . tcp dport"); kept as the expressions' text.
+                    var key = ParseExpression();
+                    set.KeyType = key is NftConcat keys ? [.. keys.Parts.Select(p => p.ToString())] : [key.ToString()];
+                    if (Accept(":"))
+                    {
+                        // The data is an example expression or a plain type ("verdict").
+                        if (Peek.Kind == NftTokenKind.Word && StartsExpression(Peek.Text))
+                        {
+                            set.DataType = ParseExpression().ToString();
+                        }
+                        else
+                        {
+                            set.DataType = Word("data type");
+                            while (Accept("."))
+                            {
+                                set.DataType += " . " + Word("data type");
+                            }
+                        }
+                    }
+
+                    break;
                 case "flags":
                     set.Flags = [];
                     do
