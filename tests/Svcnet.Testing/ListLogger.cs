@@ -2,8 +2,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Svcnet.Testing;
 
-/// <summary>A logger that keeps every entry (level, event id, formatted message), so tests can assert what was logged.</summary>
-public sealed class ListLogger : ILogger
+/// <summary>A logger that keeps every entry (level, event id, formatted message and the exception's message), so tests can assert what was logged.</summary>
+public sealed class ListLogger : ILogger, ILoggerProvider
 {
     private readonly List<(LogLevel Level, EventId Id, string Message)> _entries = [];
 
@@ -19,6 +19,13 @@ public sealed class ListLogger : ILogger
         }
     }
 
+    /// <summary>As a provider (<c>LoggerFactory.Create(b =&gt; b.AddProvider(list))</c>): every category logs here.</summary>
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public void Dispose()
+    {
+    }
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -28,7 +35,7 @@ public sealed class ListLogger : ILogger
     {
         lock (_entries)
         {
-            _entries.Add((logLevel, eventId, formatter(state, exception)));
+            _entries.Add((logLevel, eventId, formatter(state, exception) + (exception is null ? "" : ": " + exception.Message)));
         }
     }
 }

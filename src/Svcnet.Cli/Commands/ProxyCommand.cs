@@ -14,7 +14,7 @@ namespace Svcnet.Cli.Commands;
 /// <c>svcnet proxy</c>: the proxy against any API server (ours or a real cluster's): list-then-watch Services,
 /// EndpointSlices and its Node, and sync rules like kube-proxy. <c>--dry-run</c> prints each sync's payload.
 /// </summary>
-public static class ProxyCommand
+public static partial class ProxyCommand
 {
     public static Command Create()
     {
@@ -24,11 +24,12 @@ public static class ProxyCommand
         var syncPeriod = new Option<string>("--sync-period", "--iptables-sync-period") { Description = "Full resync period and retry delay after a failure (Go duration; default: the --config file's, else 30s)" };
         var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default: the --config file's or kube-proxy's 1s with --config, else 0s)" };
         var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
+        var verbosity = new Option<int>("--v", "-v") { Description = "Log verbosity as kube-proxy's klog: 0-1 information, 2-3 each sync and change (debug), 4+ everything (trace)" };
         var cleanup = new Option<bool>("--cleanup") { Description = "Remove kube-proxy's rules (base-chain jumps, KUBE-* chains) from the namespace and exit, like kube-proxy --cleanup" };
         var flags = new ProxyFlags();
         var cmd = new Command("proxy", "Run the proxy against an API server: watch Services, EndpointSlices and the Node, sync rules like kube-proxy")
         {
-            kubeconfig, dryRun, netns, syncPeriod, minSyncPeriod, maxSyncs, cleanup,
+            kubeconfig, dryRun, netns, syncPeriod, minSyncPeriod, maxSyncs, verbosity, cleanup,
         };
         flags.AddTo(cmd);
         cmd.SetAction(async (parse, cancel) =>
@@ -47,6 +48,11 @@ public static class ProxyCommand
                 return await CleanupAsync(parse.GetValue(netns) ?? "", parse.InvocationConfiguration.Output, stderr, cancel);
             }
 
+            using var loggers = LoggerFactory.Create(b => b
+                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; })
+                .SetMinimumLevel(KlogVerbosity.MinimumLevel(Math.Max(0, parse.GetValue(verbosity)))));
+            var logger = loggers.CreateLogger("kube-proxy");
             ProxyConfig config;
             KubernetesClientConfiguration clientConfig;
             try
@@ -57,7 +63,7 @@ public static class ProxyCommand
                     flags.Values(parse) with { SyncPeriod = parse.GetValue(syncPeriod), MinSyncPeriod = parse.GetValue(minSyncPeriod) },
                     ProxyConfigurationContext.ForThisHost(minSyncPeriodWithoutConfigFile: TimeSpan.Zero));
                 (clientConfig, var source) = ClientConnection.Resolve(parse.GetValue(kubeconfig), config.ClientConnectionKubeconfig, Environment.GetEnvironmentVariable);
-                stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} API server {clientConfig.Host} ({source})");
+                logger.UsingApiServer(clientConfig.Host, source);
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or k8s.Exceptions.KubeConfigException)
             {
@@ -66,19 +72,14 @@ public static class ProxyCommand
             }
 
             using var client = new Kubernetes(clientConfig);
-            using var loggers = LoggerFactory.Create(b => b
-                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
-                .AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; }));
-            var logger = loggers.CreateLogger("kube-proxy");
-            void Log(string message) => stderr.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
             KubeProxy? proxy = null;
             ProxyRunner? dryRunner = null;
             ProxyState state;
             if (parse.GetValue(dryRun))
             {
                 var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
-                state = new ProxyState(config, Log);
-                dryRunner = new ProxyRunner(config, state, dry, dry, Log);
+                state = new ProxyState(config, logger);
+                dryRunner = new ProxyRunner(config, state, dry, dry, logger);
             }
             else
             {
@@ -96,14 +97,13 @@ public static class ProxyCommand
             var syncs = 0;
             runner.Synced += outcome =>
             {
-                Log($"sync {(outcome.Full ? "full" : "partial")}: {(outcome.Success ? "ok" : "FAILED " + outcome.Message)}");
                 if (limit > 0 && Interlocked.Increment(ref syncs) >= limit)
                 {
                     stop.Cancel();
                 }
             };
 
-            var watch = new ClusterWatch(client, config.NodeName, state, Log);
+            var watch = new ClusterWatch(client, config.NodeName, state, logger);
             proxy?.Start();
             try
             {
@@ -134,4 +134,7 @@ public static class ProxyCommand
         output.WriteLine($"cleaned up kube-proxy's rules ({applier.Tools.Iptables}) in {(netns.Length == 0 ? "this network namespace" : netns)}");
         return errors.Count == 0 ? 0 : 1;
     }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Using API server {Host} ({Source})")]
+    private static partial void UsingApiServer(this ILogger logger, string host, string source);
 }

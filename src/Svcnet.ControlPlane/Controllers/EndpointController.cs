@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.ControlPlane.Api;
+using Svcnet.ControlPlane.Hosting;
 using Svcnet.ControlPlane.Registry;
 using Svcnet.ControlPlane.Selectors;
 using Svcnet.ControlPlane.Store;
@@ -12,7 +15,8 @@ namespace Svcnet.ControlPlane.Controllers;
 /// Endpoints queue the affected Services; a single worker drains the queue in batches and writes each Service's
 /// slices and Endpoints in one transaction. Syncs are idempotent (unchanged objects are not rewritten), so the
 /// controller's own writes settle after one extra pass. Services without a selector and ExternalName Services are
-/// left to the user, as upstream does.
+/// left to the user, as upstream does. Nothing runs until <see cref="Start"/>; a sync that throws is logged and its
+/// Service retried a second later, and should the worker itself fail it is logged and restarted.
 /// </summary>
 public sealed class EndpointController : IAsyncDisposable
 {
@@ -20,12 +24,24 @@ public sealed class EndpointController : IAsyncDisposable
     private readonly EventRecorder events;
     private readonly Channel<WatchEvent> changes = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource stop = new();
-    private readonly Task worker;
+    private readonly ILogger logger;
+    private readonly TimeProvider clock;
+    private Task worker = Task.CompletedTask;
 
-    public EndpointController(ObjectRegistry registry, EventRecorder events)
+    public EndpointController(ObjectRegistry registry, EventRecorder events, ILogger? logger = null, TimeProvider? clock = null)
     {
         this.registry = registry;
         this.events = events;
+        this.logger = logger ?? NullLogger.Instance;
+        this.clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>How long a failed worker or sync waits before it runs again.</summary>
+    public static TimeSpan RetryDelay { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Subscribes to the store and starts the worker.</summary>
+    public void Start()
+    {
         registry.Store.Subscribe(e =>
         {
             if (e.Resource is "services" or "pods" or "endpoints" or "endpointslices.discovery.k8s.io" or "nodes")
@@ -33,7 +49,26 @@ public sealed class EndpointController : IAsyncDisposable
                 changes.Writer.TryWrite(e);
             }
         });
-        worker = Task.Run(RunAsync);
+        worker = Task.Run(SuperviseAsync);
+    }
+
+    // A worker that dies on an unexpected exception would leave every Service's endpoints frozen without a word:
+    // log it and start it again.
+    private async Task SuperviseAsync()
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await RunAsync();
+                return;
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                logger.ControllerWorkerFailed("endpointslice-controller", RetryDelay, e);
+                await Task.Delay(RetryDelay, clock, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
     }
 
     /// <summary>Number of completed service syncs (lets tests and benchmarks wait for quiescence).</summary>
@@ -104,14 +139,26 @@ public sealed class EndpointController : IAsyncDisposable
             if (registry.Store.Get("services", ns, name) is { } svc)
             {
                 await events.RecordAsync(svc, "Service", "Warning", "FailedToUpdateEndpointSlices", $"Error updating Endpoint Slices for Service {ns}/{name}: {e.Message}");
-                // Upstream requeues with back-off; one retry a second later, and again while it keeps failing.
-                _ = Task.Delay(TimeSpan.FromSeconds(1), stop.Token).ContinueWith(
-                    _ => changes.Writer.TryWrite(new WatchEvent(0, WatchEvent.Modified, "services", svc, svc)),
-                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                Requeue(svc);
+            }
+        }
+        catch (Exception e) when (!stop.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            // A bug or a store failure for this Service: the others go on, this one is tried again.
+            logger.EndpointSyncFailed(ns, name, RetryDelay, e);
+            if (registry.Store.Get("services", ns, name) is { } svc)
+            {
+                Requeue(svc);
             }
         }
         Interlocked.Increment(ref syncs);
     }
+
+    // Upstream requeues with back-off; one retry a second later, and again while it keeps failing.
+    private void Requeue(JsonObject svc) =>
+        _ = Task.Delay(RetryDelay, clock, stop.Token).ContinueWith(
+            _ => changes.Writer.TryWrite(new WatchEvent(0, WatchEvent.Modified, "services", svc, svc)),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
     private void Collect(WatchEvent e, SortedSet<(string, string)> keys)
     {

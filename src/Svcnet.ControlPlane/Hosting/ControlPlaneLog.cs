@@ -16,4 +16,10 @@ internal static partial class ControlPlaneLog
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "plain HTTP request from {Remote} on the TLS port, answered 400")]
     public static partial void PlainHttpOnTlsPort(this ILogger logger, string remote);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "{Controller}: the worker failed, restarting it in {Delay}")]
+    public static partial void ControllerWorkerFailed(this ILogger logger, string controller, TimeSpan delay, Exception cause);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "endpointslice-controller: syncing Service {Namespace}/{Name} failed, retrying in {Delay}")]
+    public static partial void EndpointSyncFailed(this ILogger logger, string @namespace, string name, TimeSpan delay, Exception cause);
 }

@@ -161,7 +161,8 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var built = builder.Build();
         var watches = new WatchStreamer(store, clock);
         var recorder = new EventRecorder(registry, clock, "endpointslice-controller");
-        var controller = new EndpointController(registry, recorder);
+        var controller = new EndpointController(registry, recorder, logger, clock);
+        controller.Start();
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
         server.logger = logger;
         var serviceAccountTokens = new ServiceAccountTokens(options.DataDirectory, store, clock);

@@ -51,7 +51,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
             c => client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: c),
             (rv, timeout, onError, c) => client.CoreV1.WatchListPodForAllNamespacesAsync(
                 allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c),
-            new PodHandler(podEvents.Writer), log);
+            new PodHandler(podEvents.Writer), new ActionLogger(log));
         var proxies = state.Nodes.Select(n => RunProxyAsync(n, ct)).ToList();
         await Task.WhenAll([pods.RunAsync(ct), HandlePodsAsync(ct), HeartbeatAsync(ct), statuses.RunAsync(ct), .. proxies]);
     }
@@ -215,17 +215,11 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     private async Task RunProxyAsync(NodeRecord node, CancellationToken ct)
     {
         void Log(string m) => log($"proxy/{node.Name}: {m}");
+        var proxyLog = new ActionLogger(Log);
         var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
-        await using var proxy = await KubeProxy.CreateAsync(node.Netns, config, new KubeProxyOptions { Backend = state.Proxy.Backend, Logger = new ActionLogger(Log) }, ct);
-        proxy.Runner.Synced += outcome =>
-        {
-            if (outcome.ConntrackEntriesDeleted > 0)
-            {
-                Log($"deleted {outcome.ConntrackEntriesDeleted} stale UDP conntrack entries");
-            }
-        };
+        await using var proxy = await KubeProxy.CreateAsync(node.Netns, config, new KubeProxyOptions { Backend = state.Proxy.Backend, Logger = proxyLog }, ct);
         proxy.Start();
-        var watch = new ClusterWatch(client, node.Name, proxy.State, Log);
+        var watch = new ClusterWatch(client, node.Name, proxy.State, proxyLog);
         try
         {
             await watch.RunAsync(ct);

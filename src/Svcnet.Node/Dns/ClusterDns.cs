@@ -58,8 +58,8 @@ public static partial class ClusterDns
 
         using var client = new Kubernetes(config);
         var source = new ZoneSource(options.Domain);
-        var services = ClusterWatch.ServiceInformer(client, source, m => LogWatch(logger, m));
-        var slices = ClusterWatch.EndpointSliceInformer(client, source, m => LogWatch(logger, m));
+        var services = ClusterWatch.ServiceInformer(client, source, logger);
+        var slices = ClusterWatch.EndpointSliceInformer(client, source, logger);
 
         Func<AddressFamily, Socket> upstreamSocket = hostNetns is not null
             ? family => Svcnet.Platform.Namespaces.NetnsSockets.CreateIn(hostNetns, options.HostNetns!, family, SocketType.Dgram, ProtocolType.Udp)
@@ -148,7 +148,4 @@ public static partial class ClusterDns
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "serving {Domain} on port {Port} (UDP and TCP), forwarding to [{Upstreams}]")]
     private static partial void LogServing(ILogger logger, string domain, int port, IReadOnlyList<IPEndPoint> upstreams);
-
-    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogWatch(ILogger logger, string message);
 }

@@ -95,7 +95,7 @@ public sealed class HealthCheckNodePorts(string netns, Svcnet.Proxy.Sync.ProxyHe
         var body = JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["service"] = new Dictionary<string, string> { ["namespace"] = service.Namespace, ["name"] = service.Name },
-            ["_localEndpoints"] = n,
+            ["localEndpoints"] = n,
             ["serviceProxyHealthy"] = healthy,
         });
         return new HttpReply(n > 0 && healthy ? 200 : 503, body, "application/json",

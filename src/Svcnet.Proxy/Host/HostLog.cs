@@ -26,12 +26,10 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Failed to start the health check server of {Service} on port {Port}, retrying next sync: {Reason}")]
     public static partial void HealthCheckServerFailed(this ILogger logger, string service, int port, string reason);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "Deleted {Count} stale UDP conntrack entries")]
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Deleted {Count} stale UDP conntrack entries")]
     public static partial void ConntrackCleaned(this ILogger logger, int count);
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Task} failed, restarting it in {Delay}")]
     public static partial void LoopFailed(this ILogger logger, string task, TimeSpan delay, Exception reason);
 
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "{Message}")]
-    public static partial void SyncLoop(this ILogger logger, string message);
 }

@@ -50,13 +50,17 @@ public sealed class KubeProxy : IAsyncDisposable
         Applier = applier;
         Config = config;
         Facts = facts;
-        void Log(string message) => options.Logger.SyncLoop(message);
-        State = new ProxyState(config, Log);
-        Runner = new ProxyRunner(config, State, applier, applier, Log,
+        State = new ProxyState(config, options.Logger, options.Time);
+        Runner = new ProxyRunner(config, State, applier, applier, options.Logger,
             new UdpConntrackReconciler(new ConntrackCleaner(options.Runner, applier.Netns, config.Family)), options.Time);
         HealthChecks = new HealthCheckNodePorts(applier.Netns, Runner.Health, options.Logger);
         Runner.Synced += outcome =>
         {
+            if (outcome.ConntrackEntriesDeleted > 0)
+            {
+                options.Logger.ConntrackCleaned(outcome.ConntrackEntriesDeleted);
+            }
+
             if (outcome.Success)
             {
                 // One reconcile after another, in sync order, so an older snapshot never undoes a newer one.
@@ -135,8 +139,8 @@ public sealed class KubeProxy : IAsyncDisposable
             Runner.RequestFullSync();
             return Task.CompletedTask;
         }, _options.Time);
-        _loops.Add(Task.Run(() => IgnoreCancellation(Runner.RunAsync(_stopping.Token)), CancellationToken.None));
-        _loops.Add(Task.Run(() => IgnoreCancellation(canary.RunAsync(_stopping.Token)), CancellationToken.None));
+        _loops.Add(Task.Run(() => SuperviseAsync("sync loop", Runner.RunAsync), CancellationToken.None));
+        _loops.Add(Task.Run(() => SuperviseAsync("canary monitor", canary.RunAsync), CancellationToken.None));
     }
 
     /// <summary>Waits for the first successful sync, like kube-proxy's readiness.</summary>
@@ -172,14 +176,27 @@ public sealed class KubeProxy : IAsyncDisposable
         }
     }
 
-    private static async Task IgnoreCancellation(Task task)
+    // A loop that dies on an unexpected exception would leave the node's rules or flush detection frozen without
+    // a word: it is logged and started again after a second, until the proxy stops.
+    private async Task SuperviseAsync(string name, Func<CancellationToken, Task> loop)
     {
-        try
+        var delay = TimeSpan.FromSeconds(1);
+        while (!_stopping.IsCancellationRequested)
         {
-            await task;
-        }
-        catch (OperationCanceledException)
-        {
+            try
+            {
+                await loop(_stopping.Token);
+                return;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _options.Logger.LoopFailed(name, delay, e);
+                await Task.Delay(delay, _options.Time, _stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
         }
     }
 }

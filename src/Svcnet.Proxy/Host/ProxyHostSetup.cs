@@ -44,7 +44,11 @@ public sealed partial class ProxyHostSetup(ICommandRunner runner, string netns, 
         if (config.LocalhostNodePorts && config.Family == IpFamily.IPv4)
         {
             // Without it DNAT to a NodePort on 127.0.0.1 is dropped as martian; kube-proxy fails to start without it.
-            (await runner.RunInNetnsAsync(netns, ["sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"], cancellationToken: ct)).EnsureSuccess();
+            var write = (await runner.RunInNetnsAsync(netns, ["sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"], cancellationToken: ct)).EnsureSuccess();
+            if (await ReadSysctlAsync("net.ipv4.conf.all.route_localnet", ct) != "1")
+            {
+                throw new CommandFailedException(write with { ExitCode = 1 });
+            }
         }
 
         var liberal = await runner.RunInNetnsAsync(netns, ["sysctl", "-n", "net.netfilter.nf_conntrack_tcp_be_liberal"], cancellationToken: ct);
@@ -86,25 +90,34 @@ public sealed partial class ProxyHostSetup(ICommandRunner runner, string netns, 
     private Task SetSecondsAsync(string name, TimeSpan value, CancellationToken ct) =>
         value > TimeSpan.Zero ? SetSysctlAsync(name, (long)value.TotalSeconds, ct) : Task.CompletedTask;
 
-    // kube-proxy's setIntSysCtl: read the value and write only when it differs.
+    // kube-proxy's setIntSysCtl: read the value and write only when it differs. procps' sysctl exits 0 even when
+    // the kernel refuses the write (nf_conntrack_max outside the initial namespace: "Invalid argument"), so the
+    // value is read back: only what the kernel now says counts as set.
     private async Task SetSysctlAsync(string name, long value, CancellationToken ct)
     {
         var text = value.ToString(CultureInfo.InvariantCulture);
-        var current = await runner.RunInNetnsAsync(netns, ["sysctl", "-n", name], cancellationToken: ct);
-        if (current.Success && current.Stdout.Trim() == text)
+        if (await ReadSysctlAsync(name, ct) == text)
         {
             return;
         }
 
         var write = await runner.RunInNetnsAsync(netns, ["sysctl", "-q", "-w", $"{name}={text}"], cancellationToken: ct);
-        if (write.Success)
+        var now = await ReadSysctlAsync(name, ct);
+        if (now == text)
         {
             logger.SysctlSet(name, text);
         }
         else
         {
-            logger.SysctlRefused(name, text, write.Stderr.Trim());
+            var reason = write.Stderr.Trim();
+            logger.SysctlRefused(name, text, reason.Length > 0 ? reason : $"the value is still {now ?? "unreadable"}");
         }
+    }
+
+    private async Task<string?> ReadSysctlAsync(string name, CancellationToken ct)
+    {
+        var read = await runner.RunInNetnsAsync(netns, ["sysctl", "-n", name], cancellationToken: ct);
+        return read.Success ? read.Stdout.Trim() : null;
     }
 
     /// <summary>Creates kube-proxy's nfacct counters if the tool and kernel allow; returns those that exist.</summary>

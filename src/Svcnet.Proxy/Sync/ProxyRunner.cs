@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using System.Diagnostics;
 using Svcnet.Proxy.Apply;
 using Svcnet.Proxy.Backend;
@@ -21,7 +23,7 @@ public sealed class ProxyRunner : IDisposable
     private readonly IRuleApplier _applier;
     private readonly INatChainSource? _chains;
     private readonly IConntrackReconciler? _conntrack;
-    private readonly Action<string> _log;
+    private readonly ILogger _log;
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly SemaphoreSlim _syncing = new(1, 1);
     private readonly Lock _lock = new();
@@ -39,7 +41,7 @@ public sealed class ProxyRunner : IDisposable
 
     /// <summary>A sync loop; <paramref name="time"/> is the clock for sync-period decisions (tests pass a manual one).</summary>
     public ProxyRunner(ProxyConfig config, ProxyState state, IRuleApplier applier, INatChainSource? chains = null,
-        Action<string>? log = null, IConntrackReconciler? conntrack = null, TimeProvider? time = null)
+        ILogger? log = null, IConntrackReconciler? conntrack = null, TimeProvider? time = null)
     {
         _clock = time ?? TimeProvider.System;
         _tokensAt = _clock.GetUtcNow();
@@ -48,7 +50,7 @@ public sealed class ProxyRunner : IDisposable
         _applier = applier;
         _chains = chains;
         _conntrack = conntrack;
-        _log = log ?? (_ => { });
+        _log = log ?? NullLogger.Instance;
         Metrics = new ProxyMetrics(config.Family.ToString());
         Health = new ProxyHealth(config.SyncPeriod * 2, _clock);
         state.Changed += Request;
@@ -100,7 +102,7 @@ public sealed class ProxyRunner : IDisposable
                     }
 
                     Metrics.RecordFailure();
-                    _log($"sync failed: {e.GetType().Name}: {e.Message}");
+                    _log.SyncCrashed(e);
                 }
 
                 first = false;
@@ -223,10 +225,11 @@ public sealed class ProxyRunner : IDisposable
             }
 
             outcome = new SyncOutcome(true, full, payload, "", snapshot, full ? null : changed, deleted, watch.Elapsed);
+            _log.SyncDone(full ? "full" : "partial", watch.Elapsed, payload.NatRulesWritten, deleted);
         }
         else
         {
-            _log($"{(full ? "full" : "partial")} sync failed: {result.Message}");
+            _log.SyncFailed(full ? "full" : "partial", result.Message);
             outcome = new SyncOutcome(false, full, payload, result.Message, snapshot, full ? null : changed, 0, watch.Elapsed);
         }
 
@@ -239,7 +242,7 @@ public sealed class ProxyRunner : IDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // A subscriber's bug must not stop the sync loop.
-                _log($"a Synced handler failed: {e.Message}");
+                _log.SyncedHandlerFailed(e);
             }
         }
 
@@ -281,7 +284,7 @@ public sealed class ProxyRunner : IDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // kube-proxy logs and carries on: the rules are in place, stale flows only delay the switch-over.
-            _log($"conntrack clean-up failed: {e.Message}");
+            _log.ConntrackFailed(e);
             return 0;
         }
     }

@@ -1,10 +1,11 @@
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 
 namespace Svcnet.Proxy.Watch;
 
 /// <summary>The informers a proxier needs: all Services, all EndpointSlices, and its own Node.</summary>
-public sealed class ClusterWatch(IKubernetes client, string nodeName, ProxyState state, Action<string>? log = null)
+public sealed class ClusterWatch(IKubernetes client, string nodeName, ProxyState state, ILogger? log = null)
 {
     public Informer<V1Service, V1ServiceList> Services { get; } =
         ServiceInformer(client, new Handler<V1Service>(state.OnService, state.OnServicesSynced), log);
@@ -13,7 +14,7 @@ public sealed class ClusterWatch(IKubernetes client, string nodeName, ProxyState
         EndpointSliceInformer(client, new Handler<V1EndpointSlice>(state.OnEndpointSlice, state.OnEndpointSlicesSynced), log);
 
     /// <summary>List-then-watch of every Service (the proxier's, and cluster DNS's).</summary>
-    public static Informer<V1Service, V1ServiceList> ServiceInformer(IKubernetes client, IInformerHandler<V1Service> handler, Action<string>? log) => new(
+    public static Informer<V1Service, V1ServiceList> ServiceInformer(IKubernetes client, IInformerHandler<V1Service> handler, ILogger? log) => new(
         "services",
         ct => client.CoreV1.ListServiceForAllNamespacesAsync(cancellationToken: ct),
         (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceForAllNamespacesAsync(
@@ -21,7 +22,7 @@ public sealed class ClusterWatch(IKubernetes client, string nodeName, ProxyState
         handler, log);
 
     /// <summary>List-then-watch of every EndpointSlice (the proxier's, and cluster DNS's).</summary>
-    public static Informer<V1EndpointSlice, V1EndpointSliceList> EndpointSliceInformer(IKubernetes client, IInformerHandler<V1EndpointSlice> handler, Action<string>? log) => new(
+    public static Informer<V1EndpointSlice, V1EndpointSliceList> EndpointSliceInformer(IKubernetes client, IInformerHandler<V1EndpointSlice> handler, ILogger? log) => new(
         "endpointslices",
         ct => client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(cancellationToken: ct),
         (rv, timeout, onError, ct) => client.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(

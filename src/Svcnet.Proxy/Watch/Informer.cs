@@ -2,6 +2,9 @@ using System.Net;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Svcnet.Proxy.Sync;
 
 namespace Svcnet.Proxy.Watch;
 
@@ -16,7 +19,7 @@ public sealed class Informer<T, TList>(
     Func<CancellationToken, Task<TList>> list,
     Informer<T, TList>.WatchCall watch,
     IInformerHandler<T> handler,
-    Action<string>? log = null)
+    ILogger? log = null)
     where T : class, IKubernetesObject<V1ObjectMeta>
     where TList : class, IItems<T>, IMetadata<V1ListMeta>
 {
@@ -24,7 +27,7 @@ public sealed class Informer<T, TList>(
     public delegate IAsyncEnumerable<(WatchEventType Type, T Object)> WatchCall(string? resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancel);
 
     private readonly Dictionary<string, T> _store = new(StringComparer.Ordinal);
-    private readonly Action<string> _log = log ?? (_ => { });
+    private readonly ILogger _log = log ?? NullLogger.Instance;
 
     public bool HasSynced { get; private set; }
 
@@ -73,18 +76,18 @@ public sealed class Informer<T, TList>(
             }
             catch (Exception e) when (IsGone(e))
             {
-                _log($"{resource}: resourceVersion {ResourceVersion} is too old (410); relisting");
+                _log.WatchExpired(resource, ResourceVersion);
                 needList = true;
             }
             catch (Exception e) when (IsTooLargeResourceVersion(e))
             {
                 // client-go's reflector relists too: this resourceVersion will never come, waiting for it is wrong.
-                _log($"{resource}: resourceVersion {ResourceVersion} is newer than the server's; relisting");
+                _log.WatchTooNew(resource, ResourceVersion);
                 needList = true;
             }
             catch (Exception e) when (e is HttpRequestException or HttpOperationException or IOException or KubernetesException or System.Text.Json.JsonException or TaskCanceledException)
             {
-                _log($"{resource}: {(needList ? "list" : "watch")} failed: {e.Message}; retrying in {backoff.TotalMilliseconds:0} ms");
+                _log.WatchFailed(resource, needList ? "list" : "watch", backoff, e.Message);
                 await Task.Delay(backoff, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
             }

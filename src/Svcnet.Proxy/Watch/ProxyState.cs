@@ -1,8 +1,11 @@
 using System.Collections.Immutable;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Conversion;
 using Svcnet.Proxy.Snapshot;
+using Svcnet.Proxy.Sync;
 
 namespace Svcnet.Proxy.Watch;
 
@@ -10,12 +13,14 @@ namespace Svcnet.Proxy.Watch;
 /// kube-proxy's change trackers: Service, EndpointSlice and Node events update the snapshot incrementally (only the
 /// touched Service is converted again) and record which Services effectively changed, so the next sync can be
 /// partial. Events that change nothing kube-proxy uses (an annotation, a status the proxy ignores) record nothing.
-/// Safe to call from several informers at once.
+/// Safe to call from several informers at once. <paramref name="time"/> stamps when a change began waiting (the
+/// network programming latency), so tests can drive it with a fake clock.
 /// </summary>
-public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
+public sealed class ProxyState(ProxyConfig config, ILogger? log = null, TimeProvider? time = null)
 {
     private readonly Lock _lock = new();
-    private readonly Action<string> _log = log ?? (_ => { });
+    private readonly ILogger _log = log ?? NullLogger.Instance;
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<ServiceName, IReadOnlyList<ServicePort>> _servicePorts = [];
     private readonly Dictionary<ServiceName, Dictionary<string, V1EndpointSlice>> _slices = [];
     private readonly Dictionary<ServiceName, ImmutableArray<ServicePortName>> _endpointKeys = [];
@@ -68,7 +73,7 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
             }
             catch (InvalidObjectException e)
             {
-                _log($"ignoring Service {name}: {e.Message}");
+                _log.ServiceIgnored(name, e.Message);
             }
         }
 
@@ -180,7 +185,7 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
             {
                 _node = node;
                 _nodeChanged = true;
-                PendingSince ??= DateTimeOffset.UtcNow;
+                PendingSince ??= _time.GetUtcNow();
             }
         }
 
@@ -212,7 +217,7 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
         }
         catch (InvalidObjectException e)
         {
-            _log($"ignoring EndpointSlices of {name}: {e.Message}");
+            _log.EndpointSlicesIgnored(name, e.Message);
             return false;
         }
 
@@ -237,7 +242,7 @@ public sealed class ProxyState(ProxyConfig config, Action<string>? log = null)
     private void MarkChanged(ServiceName name)
     {
         _changed.Add(name);
-        PendingSince ??= DateTimeOffset.UtcNow;
+        PendingSince ??= _time.GetUtcNow();
     }
 
     private void Synced(ref bool flag)

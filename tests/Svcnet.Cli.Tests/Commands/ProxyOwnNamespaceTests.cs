@@ -119,6 +119,18 @@ public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
         Assert.Equal("1", (await Ns.ExecCheckedAsync("sysctl", "-n", "net.ipv4.conf.all.route_localnet")).Trim());
         Assert.Equal(rootEstablished, await File.ReadAllTextAsync("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established"));
         Assert.Equal(rootLocalnet, await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet"));
+
+        // Its log: nf_conntrack_max is read-only outside the initial namespace, which kube-proxy only warns about.
+        await EventuallyAsync(() => Task.FromResult(Output(proxy) is var o && o.Contains("Deleted 1 stale UDP conntrack entries", StringComparison.Ordinal)
+            && o.Contains("warn: kube-proxy[1002]", StringComparison.Ordinal) && o.Contains("net.netfilter.nf_conntrack_max", StringComparison.Ordinal) ? o : null), proxy);
+    }
+
+    private string Output(Process process)
+    {
+        lock (_outputs[process])
+        {
+            return _outputs[process].ToString();
+        }
     }
 
     private async Task<string> StartServerAsync()
@@ -168,13 +180,7 @@ public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
             await Task.Delay(250);
         }
 
-        string output;
-        lock (_outputs[watched])
-        {
-            output = _outputs[watched].ToString();
-        }
-
-        Assert.Fail($"condition not met; exited: {watched.HasExited}; output:\n{output}");
+        Assert.Fail($"condition not met; exited: {watched.HasExited}; output:\n{Output(watched)}");
         return "";
     }
 }

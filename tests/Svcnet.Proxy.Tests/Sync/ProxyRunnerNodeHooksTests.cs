@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
 using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Sync;
 using Svcnet.Proxy.Tests.Support;
 using Svcnet.Proxy.Watch;
+using Svcnet.Testing;
 
 namespace Svcnet.Proxy.Tests.Sync;
 
@@ -163,8 +165,8 @@ public class ProxyRunnerNodeHooksTests
         var config = Config with { SyncPeriod = TimeSpan.FromMilliseconds(200) };
         var state = new ProxyState(config);
         var applier = new GatedApplier(throwFirst: true);
-        var logged = new List<string>();
-        using var runner = new ProxyRunner(config, state, applier, log: m => { lock (logged) { logged.Add(m); } });
+        var logged = new ListLogger();
+        using var runner = new ProxyRunner(config, state, applier, log: logged);
         // The applier's call count as the first Synced event saw it: later resyncs (every sync period) add calls.
         var synced = new TaskCompletionSource<(SyncOutcome Outcome, int Calls)>(TaskCreationOptions.RunContinuationsAsynchronously);
         runner.Synced += o => synced.TrySetResult((o, applier.Calls));
@@ -180,7 +182,7 @@ public class ProxyRunnerNodeHooksTests
 
         Assert.True(retry.Success && retry.Full);
         Assert.Equal(2, calls); // the failed attempt raised no Synced event; the retry was the second apply
-        Assert.Contains(logged, m => m.Contains("iptables-restore hung", StringComparison.Ordinal));
+        Assert.Contains(logged.Entries, e => e.Level == LogLevel.Warning && e.Id.Id == 100 && e.Message.Contains("iptables-restore hung", StringComparison.Ordinal));
         Assert.Equal(1, runner.Metrics.RestoreFailures);
         Assert.False(loop.IsCompleted);
         await cancel.CancelAsync();

@@ -2,12 +2,40 @@ using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Snapshot;
 using Svcnet.Proxy.Tests.Support;
 using Svcnet.Proxy.Watch;
+using Svcnet.Testing;
 
 namespace Svcnet.Proxy.Tests.Watch;
 
 public class ProxyStateTests
 {
     private readonly ProxyState _state = new(new ProxyConfig { NodeName = "node-1" });
+
+    [Fact]
+    public void A_change_is_stamped_with_the_given_clock_when_it_starts_waiting()
+    {
+        var clock = new ManualClock();
+        var logged = new ListLogger();
+        var state = new ProxyState(new ProxyConfig { NodeName = "node-1" }, logged, clock);
+        var started = clock.GetUtcNow();
+        state.OnService(null, Objects.Service("shop", "web", "10.96.0.10"));
+        clock.Advance(TimeSpan.FromSeconds(3));
+        state.OnEndpointSlice(null, Objects.Slice("shop", "web", "web-1", "10.244.1.1"));
+
+        Assert.Equal(started, state.TakeChanges().PendingSince); // the first change of the batch, not the last
+        state.OnService(null, Objects.Service("shop", "db", "10.96.0.11"));
+        Assert.Equal(started + TimeSpan.FromSeconds(3), state.TakeChanges().PendingSince);
+        Assert.Empty(logged.Entries);
+    }
+
+    [Theory]
+    [InlineData(0, Microsoft.Extensions.Logging.LogLevel.Information)]
+    [InlineData(1, Microsoft.Extensions.Logging.LogLevel.Information)]
+    [InlineData(2, Microsoft.Extensions.Logging.LogLevel.Debug)]
+    [InlineData(3, Microsoft.Extensions.Logging.LogLevel.Debug)]
+    [InlineData(4, Microsoft.Extensions.Logging.LogLevel.Trace)]
+    [InlineData(10, Microsoft.Extensions.Logging.LogLevel.Trace)]
+    public void Klog_verbosity_maps_onto_log_levels(int v, Microsoft.Extensions.Logging.LogLevel level) =>
+        Assert.Equal(level, KlogVerbosity.MinimumLevel(v));
 
     [Fact]
     public void Records_effective_changes_per_service()
