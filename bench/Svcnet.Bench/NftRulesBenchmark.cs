@@ -29,7 +29,7 @@ public static class NftRulesBenchmark
 
     public sealed record Options(
         int Services, int EndpointsPerService, string Layout, bool Apply, bool Compare, TimeSpan CompareTimeout,
-        int ConnectSamples, int Runs, int NodePortEvery = 10);
+        int ConnectSamples, int Runs, int NodePortEvery = 10, string? PayloadOut = null);
 
     public static async Task<int> RunAsync(Options options, TextWriter output)
     {
@@ -58,6 +58,12 @@ public static class NftRulesBenchmark
         var fullCompile = Median(fullTimes);
         var fullBytes = Encoding.UTF8.GetBytes(fullText);
         fullText = "";
+        if (options.PayloadOut is { } path)
+        {
+            // For looking at where nft and the kernel spend their time (perf, strace, variations by hand).
+            await File.WriteAllBytesAsync(path, fullBytes);
+        }
+
         Report(output, "full_compile_ms", fullCompile);
         Report(output, "full_payload_bytes", fullBytes.Length);
         Report(output, "full_ops", fullOps);
