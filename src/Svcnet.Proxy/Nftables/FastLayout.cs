@@ -135,7 +135,8 @@ internal sealed class FastLayout : INftLayout
             _noLocalExternal += unit.NoLocalExternal - (old?.NoLocalExternal ?? 0);
         }
 
-        var removed = _ports.Keys.Where(n => !snapshot.ServicePorts.ContainsKey(n) && (full || request.ChangedServices?.Contains(n.Service) == true)).ToList();
+        // The changed-service test first: a lookup in the snapshot's sorted tree costs far more, at 44,000 ports.
+        var removed = _ports.Keys.Where(n => (full || request.ChangedServices?.Contains(n.Service) == true) && !snapshot.ServicePorts.ContainsKey(n)).ToList();
         removed.Sort();
         foreach (var name in removed)
         {
