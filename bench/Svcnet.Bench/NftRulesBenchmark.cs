@@ -29,7 +29,7 @@ public static class NftRulesBenchmark
 
     public sealed record Options(
         int Services, int EndpointsPerService, string Layout, bool Apply, bool Compare, TimeSpan CompareTimeout,
-        int ConnectSamples, int Runs, int NodePortEvery = 10);
+        int ConnectSamples, int Runs, int NodePortEvery = 10, string? PayloadOut = null);
 
     public static async Task<int> RunAsync(Options options, TextWriter output)
     {
@@ -42,23 +42,38 @@ public static class NftRulesBenchmark
 
         // Full compiles from a cold layout: planning plus the nft -f text.
         var fullTimes = new List<double>();
+        var planTimes = new List<double>();
+        var cpuTimes = new List<double>();
         string fullText = "";
         var fullOps = 0;
         for (var i = 0; i < Math.Max(1, options.Runs); i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            // CPU time too: on a shared machine wall time says more about the neighbours than about the compiler.
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var watch = Stopwatch.StartNew();
             var plan = NftLayouts.Create(config, snapshot.Node).Plan(snapshot, FullRequest());
+            planTimes.Add(watch.Elapsed.TotalMilliseconds);
             var text = plan.Main.ToString();
             fullTimes.Add(watch.Elapsed.TotalMilliseconds);
+            cpuTimes.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds);
             (fullText, fullOps) = (text, plan.Main.Count);
         }
 
         var fullCompile = Median(fullTimes);
         var fullBytes = Encoding.UTF8.GetBytes(fullText);
         fullText = "";
+        if (options.PayloadOut is { } path)
+        {
+            // For looking at where nft and the kernel spend their time (perf, strace, variations by hand).
+            await File.WriteAllBytesAsync(path, fullBytes);
+        }
+
         Report(output, "full_compile_ms", fullCompile);
+        Report(output, "full_compile_plan_ms", Median(planTimes));
+        Report(output, "full_compile_cpu_ms", Median(cpuTimes));
+        output.WriteLine($"load_average: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         Report(output, "full_payload_bytes", fullBytes.Length);
         Report(output, "full_ops", fullOps);
         GC.Collect();

@@ -55,9 +55,10 @@ public static class BenchCommand
         var compare = new Option<bool>("--compare") { Description = "nftables mode: also run the other layout's full sync in the same run (implies --apply) and print the speedup" };
         var compareTimeout = new Option<int>("--compare-timeout") { Description = "Seconds after which --compare stops the other layout's nft -f (the output states the cap)", DefaultValueFactory = _ => 300 };
         var connectSamples = new Option<int>("--connect-samples") { Description = "nftables mode with --apply: TCP connects through a ClusterIP timed at 100 and at N services (0: skip)", DefaultValueFactory = _ => 200 };
+        var payloadOut = new Option<string?>("--payload-out") { Description = "nftables mode: also write the full sync's nft -f script to this file" };
         var cmd = new Command("rules", "Rule compiler: full and partial compile time, payload sizes, memory; with --apply the kernel tools' time for the same payload")
         {
-            services, endpoints, apply, runs, nftMax, nodePortEvery, proxyMode, layout, compare, compareTimeout, connectSamples,
+            services, endpoints, apply, runs, nftMax, nodePortEvery, proxyMode, layout, compare, compareTimeout, connectSamples, payloadOut,
         };
         cmd.SetAction(async (parse, _) =>
         {
@@ -66,7 +67,7 @@ public static class BenchCommand
                 var nft = new NftRulesBenchmark.Options(
                     parse.GetValue(services), parse.GetValue(endpoints), parse.GetValue(layout)!, parse.GetValue(apply) || parse.GetValue(compare),
                     parse.GetValue(compare), TimeSpan.FromSeconds(parse.GetValue(compareTimeout)), parse.GetValue(connectSamples),
-                    parse.GetValue(runs), parse.GetValue(nodePortEvery));
+                    parse.GetValue(runs), parse.GetValue(nodePortEvery), parse.GetValue(payloadOut));
                 if (nft.Services < 1 || nft.EndpointsPerService < 1 || !Svcnet.Proxy.Nftables.NftLayouts.Names.Contains(nft.Layout))
                 {
                     parse.InvocationConfiguration.Error.WriteLine("error: --services and --endpoints-per-service must be at least 1; --nftables-layout is fast or kube-proxy");
