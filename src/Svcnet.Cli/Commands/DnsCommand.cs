@@ -14,7 +14,7 @@ public static class DnsCommand
 {
     public static Command Create()
     {
-        var kubeconfig = new Option<string>("--kubeconfig") { Description = "kubeconfig of the API server to watch Services and EndpointSlices on", Required = true };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig of the API server to watch Services and EndpointSlices on (default: the in-cluster configuration)" };
         var port = new Option<int>("--port") { Description = "UDP and TCP port to serve on", DefaultValueFactory = _ => 53 };
         var domain = new Option<string>("--cluster-domain") { Description = "The cluster domain", DefaultValueFactory = _ => "cluster.local" };
         var upstream = new Option<string[]>("--upstream") { Description = "Resolver IP[:PORT] for names outside the cluster domain (repeatable; default: the nameservers of /etc/resolv.conf)" };
@@ -50,7 +50,7 @@ public static class DnsCommand
             try
             {
                 var host = parse.GetValue(hostNetns) is "parent" ? $"/proc/{ParentPid()}/ns/net" : parse.GetValue(hostNetns);
-                await ClusterDns.RunAsync(new ClusterDnsOptions(parse.GetValue(kubeconfig)!, parse.GetValue(port), parse.GetValue(domain)!, upstreams, host),
+                await ClusterDns.RunAsync(new ClusterDnsOptions(parse.GetValue(kubeconfig), parse.GetValue(port), parse.GetValue(domain)!, upstreams, host),
                     loggers.CreateLogger("svcnet.dns"), stop.Token);
                 return 0;
             }

@@ -16,6 +16,9 @@ public static class ServerCommand
         var insecurePort = new Option<int?>("--insecure-port") { Description = "Serve plain HTTP WITHOUT authentication on this port instead of HTTPS (anyone who reaches it can run processes as root)" };
         var ipRange = new Option<string>("--service-cluster-ip-range") { Description = "IPv4 CIDR for Service ClusterIPs", DefaultValueFactory = _ => "10.96.0.0/12" };
         var portRange = new Option<string>("--service-node-port-range") { Description = "Port range for NodePort Services", DefaultValueFactory = _ => "30000-32767" };
+        var advertise = new Option<string?>("--advertise-address") { Description = "Address the kubernetes Service's endpoint names (where pods reach the server)" };
+        var advertiseNetns = new Option<string?>("--advertise-netns") { Description = "Network namespace owning --advertise-address: the server also listens there on --advertise-port", Hidden = true };
+        var advertisePort = new Option<int>("--advertise-port") { Description = "Port of the --advertise-netns listener", DefaultValueFactory = _ => 6443, Hidden = true };
         var cmd = new Command("server", "Run the kubectl-compatible API server with the ClusterIP/NodePort allocators and the EndpointSlice controller");
         cmd.Options.Add(dataDir);
         cmd.Options.Add(bind);
@@ -23,6 +26,9 @@ public static class ServerCommand
         cmd.Options.Add(insecurePort);
         cmd.Options.Add(ipRange);
         cmd.Options.Add(portRange);
+        cmd.Options.Add(advertise);
+        cmd.Options.Add(advertiseNetns);
+        cmd.Options.Add(advertisePort);
         cmd.SetAction(async (parse, cancellationToken) =>
         {
             var insecure = parse.GetValue(insecurePort);
@@ -39,6 +45,9 @@ public static class ServerCommand
                 Insecure = insecure is not null,
                 ServiceClusterIPRange = parse.GetValue(ipRange)!,
                 ServiceNodePortRange = parse.GetValue(portRange)!,
+                AdvertiseAddress = parse.GetValue(advertise),
+                AdvertiseNetns = parse.GetValue(advertiseNetns),
+                AdvertisePort = parse.GetValue(advertisePort),
                 LoggerFactory = loggerFactory,
             };
             ControlPlaneServer server;

@@ -25,6 +25,11 @@ internal sealed class ServiceAccountController(ObjectRegistry registry, TimeProv
         {
             yield return (e.Object.Name(), "");
         }
+        else if (e.Resource == Resources.ConfigMaps.StorageName && e.Object.Name() == RootCAConfigMap)
+        {
+            // root-ca-cert-publisher: put back a deleted or changed kube-root-ca.crt.
+            yield return (e.Namespace, "");
+        }
         else if (e.Resource == Resources.ServiceAccounts.StorageName && e.Type == WatchEvent.Deleted && e.Object.Name() == "default")
         {
             yield return (e.Namespace, "");
@@ -39,6 +44,49 @@ internal sealed class ServiceAccountController(ObjectRegistry registry, TimeProv
         else if (e.Resource == Resources.Secrets.StorageName && e.Type != WatchEvent.Deleted && e.Object.Str("type") == SecretStrategy.ServiceAccountTokenType)
         {
             yield return (e.Namespace, e.Object.Name());
+        }
+    }
+
+    /// <summary>The ConfigMap kube-controller-manager's root-ca-cert-publisher keeps in every namespace.</summary>
+    public const string RootCAConfigMap = "kube-root-ca.crt";
+
+    private async Task PublishRootCAAsync(string ns, JsonObject? namespaceObject, CancellationToken cancellationToken)
+    {
+        if (caPem is null || namespaceObject is null || namespaceObject.ObjOrNull("metadata").Str("deletionTimestamp") is not null)
+        {
+            return;
+        }
+
+        var existing = Registry.Store.Get(Resources.ConfigMaps.StorageName, ns, RootCAConfigMap);
+        if (existing?.ObjOrNull("data").Str("ca.crt") == caPem)
+        {
+            return;
+        }
+
+        var configMap = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = RootCAConfigMap,
+                ["annotations"] = new JsonObject { ["kubernetes.io/description"] = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters." },
+            },
+            ["data"] = new JsonObject { ["ca.crt"] = caPem },
+        };
+        try
+        {
+            if (existing is null)
+            {
+                await Registry.CreateAsync(Resources.ConfigMaps, ns, configMap, false, cancellationToken);
+            }
+            else
+            {
+                configMap.Metadata()["resourceVersion"] = existing.ObjOrNull("metadata").Str("resourceVersion");
+                await Registry.UpdateAsync(Resources.ConfigMaps, ns, RootCAConfigMap, configMap, null, false, cancellationToken);
+            }
+        }
+        catch (ApiException e) when (e.Code is 409 or 404)
+        {
+            // A concurrent writer or a namespace being deleted: the next event brings us back.
         }
     }
 
@@ -64,6 +112,7 @@ internal sealed class ServiceAccountController(ObjectRegistry registry, TimeProv
                     // Created by somebody else, or the namespace went meanwhile.
                 }
             }
+            await PublishRootCAAsync(ns, namespaceObject, cancellationToken);
             return null;
         }
         var secret = store.Get(Resources.Secrets.StorageName, ns, name);

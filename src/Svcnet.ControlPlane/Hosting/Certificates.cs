@@ -11,7 +11,10 @@ namespace Svcnet.ControlPlane.Hosting;
 /// </summary>
 public static class Certificates
 {
-    public static (X509Certificate2 Serving, string CaPem) LoadOrCreate(string dir, string bindAddress)
+    /// <summary>The DNS names of the serving certificate: kube-apiserver's for in-cluster clients, and localhost.</summary>
+    private static readonly string[] DnsNames = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
+
+    public static (X509Certificate2 Serving, string CaPem) LoadOrCreate(string dir, string bindAddress, IReadOnlyList<string>? extraAddresses = null)
     {
         var caCrt = Path.Combine(dir, "ca.crt");
         var caKey = Path.Combine(dir, "ca.key");
@@ -29,15 +32,17 @@ public static class Certificates
             File.WriteAllText(caCrt, ca.ExportCertificatePem());
             File.Delete(srvCrt);
         }
-        var sans = new[] { "localhost", "127.0.0.1", bindAddress };
+        string[] sans = ["localhost", "127.0.0.1", bindAddress, .. extraAddresses ?? []];
         if (!File.Exists(srvCrt) || !File.Exists(srvKey) || !Covers(srvCrt, sans))
         {
             using var caCert = X509Certificate2.CreateFromPemFile(caCrt, caKey);
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = new CertificateRequest("CN=svcnet-apiserver", key, HashAlgorithmName.SHA256);
             var san = new SubjectAlternativeNameBuilder();
-            san.AddDnsName("localhost");
-            san.AddDnsName("kubernetes.default.svc");
+            foreach (var name in DnsNames)
+            {
+                san.AddDnsName(name);
+            }
             foreach (var ip in sans.Skip(1).Distinct())
             {
                 if (IPAddress.TryParse(ip, out var address) && !address.Equals(IPAddress.Any))
@@ -68,7 +73,8 @@ public static class Certificates
             return false;
         }
         var ips = ext.EnumerateIPAddresses().Select(a => a.ToString()).ToHashSet();
-        return sans.Skip(1).All(s => !IPAddress.TryParse(s, out var a) || a.Equals(IPAddress.Any) || ips.Contains(a.ToString()));
+        var names = ext.EnumerateDnsNames().ToHashSet(StringComparer.Ordinal);
+        return DnsNames.All(names.Contains) && sans.Skip(1).All(s => !IPAddress.TryParse(s, out var a) || a.Equals(IPAddress.Any) || ips.Contains(a.ToString()));
     }
 
     /// <summary>Writes a file readable only by its owner (created with 0600, never world-readable in between).</summary>

@@ -28,6 +28,9 @@ public sealed class ControlPlaneServer : IAsyncDisposable
     private readonly WebApplication app;
     private readonly EndpointController endpoints;
     private ApiHandler? handler;
+
+    /// <summary>Held for the server's lifetime: Kestrel serves its handle, and a collected Socket would close it.</summary>
+    private System.Net.Sockets.Socket? advertisedListener;
     private ILogger logger = NullLogger.Instance;
     private FileStream? dataLock;
 
@@ -128,9 +131,14 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         if (!options.Insecure)
         {
             token = LoadOrCreateToken(options.DataDirectory);
-            (serving, caPem) = Certificates.LoadOrCreate(options.DataDirectory, options.BindAddress);
+            // The serving certificate names what in-cluster clients dial: kubernetes.default.svc and the Service's ClusterIP.
+            (serving, caPem) = Certificates.LoadOrCreate(options.DataDirectory, options.BindAddress,
+                [clusterIPs.FirstAddress, .. options.AdvertiseAddress is { } advertised ? [advertised] : Array.Empty<string>()]);
         }
 
+        var advertisedSocket = options.AdvertiseNetns is { } netns && options.AdvertiseAddress is { } advertise
+            ? AdvertisedListener(netns, IPAddress.Parse(advertise), options.AdvertisePort)
+            : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         // The embedding process owns SIGINT/SIGTERM (svcnet server cancels through System.CommandLine); the default
@@ -144,7 +152,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = 4 * 1024 * 1024;
             k.Limits.Http2.MaxStreamsPerConnection = 1000;
             k.AddServerHeader = false;
-            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen =>
+            void Configure(ListenOptions listen)
             {
                 if (serving is not null)
                 {
@@ -156,7 +164,13 @@ public sealed class ControlPlaneServer : IAsyncDisposable
                 {
                     listen.Protocols = HttpProtocols.Http1;
                 }
-            });
+            }
+
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, Configure);
+            if (advertisedSocket is not null)
+            {
+                k.ListenHandle((ulong)advertisedSocket.SafeHandle.DangerousGetHandle(), Configure);
+            }
         });
         var built = builder.Build();
         var watches = new WatchStreamer(store, clock);
@@ -165,20 +179,21 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         controller.Start();
         var server = new ControlPlaneServer(built, store, registry, controller, clusterIPs, nodePorts);
         server.logger = logger;
+        server.advertisedListener = advertisedSocket;
         var serviceAccountTokens = new ServiceAccountTokens(options.DataDirectory, store, clock);
         server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock),
             new ServiceAccountController(registry, clock, serviceAccountTokens, caPem)];
         built.Run(context => server.handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
 
-        var address = built.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = built.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => a.StartsWith("http", StringComparison.Ordinal));
         var port = new Uri(address).Port;
         var host = options.BindAddress == "0.0.0.0" ? "127.0.0.1" : options.BindAddress;
         server.Url = $"{(serving is null ? "http" : "https")}://{host}:{port}";
         server.ListenAddress = $"{options.BindAddress}:{port}";
         server.handler = new ApiHandler(registry, watches, token is null ? null : Encoding.UTF8.GetBytes(token), $"{host}:{port}", clock, logger, serviceAccountTokens);
 
-        await Bootstrap.EnsureAsync(registry, clusterIPs, host, port);
+        await Bootstrap.EnsureAsync(registry, clusterIPs, advertisedSocket is null ? host : options.AdvertiseAddress!, advertisedSocket is null ? port : options.AdvertisePort, caPem);
         foreach (var problem in repairProblems)
         {
             await new EventRecorder(registry, clock, problem.Component).RecordAsync(problem.Service, "Service", "Warning", problem.Reason, problem.Message);
@@ -208,6 +223,27 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");
         Certificates.WriteSecret(server.KubeconfigPath, Kubeconfig.Render(server.Url, caPem, token));
         return server;
+    }
+
+    /// <summary>
+    /// A listening socket made inside <paramref name="netns"/> (kubeadm's API server on the control-plane node's
+    /// address): Kestrel serves it like its own listener, while the process stays in the root namespace.
+    /// </summary>
+    private static System.Net.Sockets.Socket AdvertisedListener(string netns, IPAddress address, int port)
+    {
+        var socket = Svcnet.Platform.Namespaces.NetnsSockets.Create(netns, address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(512);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static string LoadOrCreateToken(string dir)
@@ -297,7 +333,7 @@ internal static class Bootstrap
         }
     }
 
-    public static async Task EnsureAsync(ObjectRegistry registry, ClusterIPAllocator clusterIPs, string host, int port)
+    public static async Task EnsureAsync(ObjectRegistry registry, ClusterIPAllocator clusterIPs, string host, int port, string? caPem = null)
     {
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
         {
@@ -340,6 +376,16 @@ internal static class Bootstrap
             if (registry.Store.Get(Resources.ServiceAccounts.StorageName, ns, "default") is null)
             {
                 await registry.CreateAsync(Resources.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "default" } });
+            }
+
+            // Likewise their kube-root-ca.crt (the root-ca-cert-publisher keeps it, and publishes it in later namespaces).
+            if (caPem is not null && registry.Store.Get(Resources.ConfigMaps.StorageName, ns, ServiceAccountController.RootCAConfigMap) is null)
+            {
+                await registry.CreateAsync(Resources.ConfigMaps, ns, new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["name"] = ServiceAccountController.RootCAConfigMap },
+                    ["data"] = new JsonObject { ["ca.crt"] = caPem },
+                });
             }
         }
         var address = IPAddress.TryParse(host, out var ip) && !ip.Equals(IPAddress.Any) ? host : "127.0.0.1";

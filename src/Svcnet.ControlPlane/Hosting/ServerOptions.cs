@@ -8,6 +8,21 @@ public sealed record ServerOptions
 
     public string BindAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// The address the <c>kubernetes</c> Service's endpoint names (kube-apiserver's <c>--advertise-address</c>), where
+    /// pods reach the server through kube-proxy's rules; null: the bind address.
+    /// </summary>
+    public string? AdvertiseAddress { get; init; }
+
+    /// <summary>
+    /// The network namespace (a name under /var/run/netns) that owns <see cref="AdvertiseAddress"/>: the server also
+    /// listens there, on <see cref="AdvertisePort"/>, with a socket created inside it (the root namespace stays untouched).
+    /// </summary>
+    public string? AdvertiseNetns { get; init; }
+
+    /// <summary>The port of the advertised listener (kubeadm's 6443).</summary>
+    public int AdvertisePort { get; init; } = 6443;
+
     /// <summary>TCP port; 0 picks a free one.</summary>
     public int Port { get; init; } = 6443;
 

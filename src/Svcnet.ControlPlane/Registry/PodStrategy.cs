@@ -10,8 +10,60 @@ public sealed class PodStrategy : IStrategy
     private static readonly string[] Protocols = ["SCTP", "TCP", "UDP"];
     private static readonly string[] RestartPolicies = ["Always", "Never", "OnFailure"];
 
-    public void PrepareForCreate(JsonObject obj) =>
+    public void PrepareForCreate(JsonObject obj)
+    {
         obj["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = QosClass(obj) };
+        AddServiceAccountVolume(obj);
+    }
+
+    private static readonly string[] ContainerLists = ["initContainers", "containers"];
+
+    /// <summary>Where the ServiceAccount admission plugin mounts the kube-api-access volume in every container.</summary>
+    public const string ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+    /// <summary>
+    /// The ServiceAccount admission plugin's token volume (plugin/pkg/admission/serviceaccount): unless
+    /// <c>automountServiceAccountToken: false</c> or a container already mounts something at the token path, a projected
+    /// volume <c>kube-api-access-XXXXX</c> (a bound token for 3607 s, <c>ca.crt</c> from the kube-root-ca.crt ConfigMap,
+    /// the namespace) mounted read-only at /var/run/secrets/kubernetes.io/serviceaccount in every container.
+    /// </summary>
+    private static void AddServiceAccountVolume(JsonObject pod)
+    {
+        if (pod["spec"] is not JsonObject spec || spec["automountServiceAccountToken"]?.GetValueKind() == System.Text.Json.JsonValueKind.False)
+        {
+            return;
+        }
+
+        var containers = ContainerLists.SelectMany(l => spec[l] is JsonArray a ? a.OfType<JsonObject>() : []).ToList();
+        if (containers.Count == 0 || containers.Any(c => c["volumeMounts"] is JsonArray mounts
+                && mounts.OfType<JsonObject>().Any(m => m.Str("mountPath") == ServiceAccountMountPath)))
+        {
+            return;
+        }
+
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        var name = "kube-api-access-" + string.Concat(Enumerable.Range(0, 5).Select(_ => alphabet[System.Security.Cryptography.RandomNumberGenerator.GetInt32(alphabet.Length)]));
+        if (spec["volumes"] is not JsonArray volumes)
+        {
+            spec["volumes"] = volumes = [];
+        }
+
+        volumes.Add(JsonNode.Parse($$$"""
+            {"name":"{{{name}}}","projected":{"defaultMode":420,"sources":[
+              {"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},
+              {"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},
+              {"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}]}}
+            """));
+        foreach (var container in containers)
+        {
+            if (container["volumeMounts"] is not JsonArray mounts)
+            {
+                container["volumeMounts"] = mounts = [];
+            }
+
+            mounts.Add(new JsonObject { ["name"] = name, ["readOnly"] = true, ["mountPath"] = ServiceAccountMountPath });
+        }
+    }
 
     public void PrepareForUpdate(JsonObject obj, JsonObject old) => obj["status"] = old["status"]?.DeepClone();
 

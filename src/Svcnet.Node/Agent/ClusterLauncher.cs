@@ -33,7 +33,11 @@ public static class ClusterLauncher
         var kubeconfig = Path.Combine(names.DataDir, "kubeconfig");
         File.Delete(kubeconfig);
         var logs = Path.Combine(names.DataDir, "logs");
-        var server = Daemons.Start(["server", "--data-dir", names.DataDir, "--secure-port", "0"], Path.Combine(logs, "apiserver.log"));
+        // As kubeadm's API server on the control-plane node: the kubernetes Service's endpoint is node1's address
+        // (6443 inside node1's namespace), so pods reach 10.96.0.1:443 through kube-proxy's rules.
+        var node1 = state.Nodes[0];
+        var server = Daemons.Start(["server", "--data-dir", names.DataDir, "--secure-port", "0",
+            "--advertise-address", node1.NodeIP, "--advertise-netns", node1.Netns], Path.Combine(logs, "apiserver.log"));
         state = state with { DaemonPids = [server] };
         state.Save(names.StateFile);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

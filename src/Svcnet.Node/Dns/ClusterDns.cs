@@ -8,7 +8,11 @@ using Svcnet.Proxy.Watch;
 namespace Svcnet.Node.Dns;
 
 /// <summary>How <c>svcnet dns</c> runs (the image <c>svcnet/dns</c>).</summary>
-/// <param name="Kubeconfig">Credentials for the API server (watches Services and EndpointSlices).</param>
+/// <param name="Kubeconfig">
+/// Credentials for the API server (watches Services and EndpointSlices); null: the in-cluster configuration (the pod's
+/// service-account token and <c>KUBERNETES_SERVICE_HOST</c>), as CoreDNS runs, and the API is then reached through the
+/// <c>kubernetes</c> Service rather than the host namespace.
+/// </param>
 /// <param name="Port">The UDP and TCP port to serve on, on every address of the namespace.</param>
 /// <param name="Domain">The cluster domain (kubelet's clusterDomain).</param>
 /// <param name="Upstreams">Resolvers for every other name.</param>
@@ -17,7 +21,7 @@ namespace Svcnet.Node.Dns;
 /// pod whose own namespace reaches neither; opened once at start (the process it names may go later); null: this
 /// process's namespace.
 /// </param>
-public sealed record ClusterDnsOptions(string Kubeconfig, int Port, string Domain, IReadOnlyList<IPEndPoint> Upstreams, string? HostNetns);
+public sealed record ClusterDnsOptions(string? Kubeconfig, int Port, string Domain, IReadOnlyList<IPEndPoint> Upstreams, string? HostNetns);
 
 /// <summary>
 /// The cluster DNS pod's program: watches Services and EndpointSlices with informers (list then watch, never
@@ -29,9 +33,11 @@ public static partial class ClusterDns
 {
     public static async Task RunAsync(ClusterDnsOptions options, ILogger logger, CancellationToken ct)
     {
-        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(options.Kubeconfig);
+        var config = options.Kubeconfig is { } kubeconfig
+            ? KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)
+            : Svcnet.Proxy.Watch.ClientConnection.Resolve(null, "", Environment.GetEnvironmentVariable).Config;
         using var hostNetns = options.HostNetns is { } path ? File.OpenHandle(path) : null;
-        if (hostNetns is not null)
+        if (hostNetns is not null && options.Kubeconfig is not null)
         {
             config.FirstMessageHandlerSetup = handler =>
             {

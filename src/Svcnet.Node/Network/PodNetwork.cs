@@ -5,7 +5,11 @@ using System.Text;
 namespace Svcnet.Node.Network;
 
 /// <summary>The network side of one pod: its namespace, its IP and the veth port on the node's pod bridge.</summary>
-public sealed record PodSandbox(string PodNamespace, string PodName, string Netns, NodeRecord Node, IPAddress PodIP, string HostVeth);
+public sealed record PodSandbox(string PodNamespace, string PodName, string Netns, NodeRecord Node, IPAddress PodIP, string HostVeth)
+{
+    /// <summary>A <c>hostNetwork: true</c> pod: it runs in the node's namespace with the node's address.</summary>
+    public bool HostNetwork => Netns == Node.Netns;
+}
 
 /// <summary>Creates and removes pod sandboxes (namespace + veth on <c>cni0</c> + address + default route).</summary>
 public sealed class PodNetwork(ClusterNames names)
@@ -46,9 +50,18 @@ public sealed class PodNetwork(ClusterNames names)
         }
     }
 
-    /// <summary>Deletes the sandbox's namespace (its veth goes with it) and frees its IP.</summary>
+    /// <summary>The sandbox of a <c>hostNetwork: true</c> pod: the node's own namespace and address, nothing to create.</summary>
+    public static PodSandbox HostSandbox(string podNamespace, string podName, NodeRecord node) =>
+        new(podNamespace, podName, node.Netns, node, IPAddress.Parse(node.NodeIP), "");
+
+    /// <summary>Deletes the sandbox's namespace (its veth goes with it) and frees its IP; a host-network sandbox is the node's and stays.</summary>
     public async Task DeleteAsync(PodSandbox sandbox, CancellationToken ct = default)
     {
+        if (sandbox.HostNetwork)
+        {
+            return;
+        }
+
         await Netns.DeleteAsync(sandbox.Netns, TimeSpan.FromSeconds(1), ct);
         ipam.Release(sandbox.Node.Name, sandbox.PodIP);
     }

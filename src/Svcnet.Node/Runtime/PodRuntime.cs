@@ -37,13 +37,33 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         }
 
         var netExec = options.NetExecCommand.Count > 0 ? options.NetExecCommand : NetExecLauncher.Resolve();
-        var sandbox = await network.CreateAsync(ns, name, node, ct);
+        var hostNetwork = pod.Spec!.HostNetwork == true;
+        var sandbox = hostNetwork ? PodNetwork.HostSandbox(ns, name, node) : await network.CreateAsync(ns, name, node, ct);
         try
         {
-            // Before any container starts: ip netns exec bind-mounts these over /etc/resolv.conf and /etc/hosts.
             var nodeResolvConf = await File.ReadAllTextAsync(Netns.EtcFile(node.Netns, "resolv.conf"), ct);
-            await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "resolv.conf"), PodDnsFiles.ResolvConf(pod, nodeResolvConf), ct);
-            await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "hosts"), PodDnsFiles.Hosts(pod, sandbox.PodIP.ToString()), ct);
+            List<VolumeMount> podMounts = [];
+            if (hostNetwork)
+            {
+                // The node's namespace and its /etc/hosts; only the resolv.conf is the pod's (ClusterFirstWithHostNet),
+                // bind-mounted like a volume.
+                var resolvConf = Path.Combine(Path.GetDirectoryName(PodVolumes.Root(names.DataDir, pod))!, "resolv.conf");
+                Directory.CreateDirectory(Path.GetDirectoryName(resolvConf)!);
+                await File.WriteAllTextAsync(resolvConf, PodDnsFiles.ResolvConf(pod, nodeResolvConf), ct);
+                podMounts.Add(new VolumeMount(resolvConf, "/etc/resolv.conf", ReadOnly: true));
+            }
+            else
+            {
+                // Before any container starts: ip netns exec bind-mounts these over /etc/resolv.conf and /etc/hosts.
+                await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "resolv.conf"), PodDnsFiles.ResolvConf(pod, nodeResolvConf), ct);
+                await File.WriteAllTextAsync(Netns.EtcFile(sandbox.Netns, "hosts"), PodDnsFiles.Hosts(pod, sandbox.PodIP.ToString()), ct);
+            }
+
+            if (!hostNetwork)
+            {
+                await HostPorts.AddAsync(Svcnet.Platform.Exec.ProcessCommandRunner.Default, node.Netns, HostPorts.Rules(pod, sandbox.PodIP.ToString()), ct);
+            }
+
             var context = new PodContext(node.Name, sandbox.PodIP.ToString(), node.NodeIP);
             var uid = pod.Metadata.Uid ?? "nouid";
             var logRoot = Path.Combine(names.DataDir, "logs", "pods", $"{ns}_{name}_{uid}");
@@ -57,6 +77,7 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
                     try
                     {
                         var launch = await ContainerLaunch.ResolveAsync(pod, c, context, netExec, options.Api, volumeRoot, CancellationToken.None);
+                        launch = launch with { Mounts = [.. podMounts, .. launch.Mounts] };
                         MountPoints.Create(launch.Mounts);
                         return launch;
                     }
@@ -84,6 +105,7 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         }
         catch
         {
+            await RemoveHostPortsAsync(pod, sandbox);
             await network.DeleteAsync(sandbox, CancellationToken.None);
             throw;
         }
@@ -101,6 +123,7 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
         var grace = gracePeriod ?? TimeSpan.FromSeconds(pod.Pod.Spec?.TerminationGracePeriodSeconds ?? 30);
         pod.DeletionTimestamp ??= DateTimeOffset.UtcNow;
         await Task.WhenAll(pod.Containers.Select(c => c.StopAsync(grace)));
+        await RemoveHostPortsAsync(pod.Pod, pod.Sandbox);
         await network.DeleteAsync(pod.Sandbox, ct);
         var volumes = PodVolumes.Root(names.DataDir, pod.Pod);
         if (Directory.Exists(volumes))
@@ -110,6 +133,10 @@ public sealed class PodRuntime(ClusterNames names, PodRuntimeOptions options)
 
         running.TryRemove(pod, out _);
     }
+
+    private static Task RemoveHostPortsAsync(V1Pod pod, PodSandbox sandbox) => sandbox.HostNetwork
+        ? Task.CompletedTask
+        : HostPorts.RemoveAsync(Svcnet.Platform.Exec.ProcessCommandRunner.Default, sandbox.Node.Netns, HostPorts.Rules(pod, sandbox.PodIP.ToString()), CancellationToken.None);
 
     /// <summary>Stops every pod this runtime started and has not deleted: no process outlives its cluster.</summary>
     public async Task StopAllAsync(TimeSpan gracePeriod, CancellationToken ct = default)
