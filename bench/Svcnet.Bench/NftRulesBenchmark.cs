@@ -219,13 +219,22 @@ public static class NftRulesBenchmark
     private static async Task<NetworkNamespace> PrepareNamespaceAsync()
     {
         var ns = await NetworkNamespace.CreateAsync("svcnet-bench");
-        await ns.ExecCheckedAsync("ip", "link", "set", "lo", "up");
-        await ns.ExecCheckedAsync("ip", "link", "add", "probe0", "type", "veth", "peer", "name", "probe1");
-        await ns.ExecCheckedAsync("ip", "addr", "add", ProbeEndpoint + "/32", "dev", "probe0");
-        await ns.ExecCheckedAsync("ip", "addr", "add", ProbeClient + "/32", "dev", "probe0");
-        await ns.ExecCheckedAsync("ip", "link", "set", "probe0", "up");
-        await ns.ExecCheckedAsync("ip", "route", "add", "default", "dev", "probe0");
-        return ns;
+        try
+        {
+            await ns.ExecCheckedAsync("ip", "link", "set", "lo", "up");
+            await ns.ExecCheckedAsync("ip", "link", "add", "probe0", "type", "veth", "peer", "name", "probe1");
+            await ns.ExecCheckedAsync("ip", "addr", "add", ProbeEndpoint + "/32", "dev", "probe0");
+            await ns.ExecCheckedAsync("ip", "addr", "add", ProbeClient + "/32", "dev", "probe0");
+            await ns.ExecCheckedAsync("ip", "link", "set", "probe0", "up");
+            await ns.ExecCheckedAsync("ip", "route", "add", "default", "dev", "probe0");
+            return ns;
+        }
+        catch
+        {
+            // A failed set-up must not leave the namespace behind: nobody else holds it to delete it.
+            await ns.DisposeAsync();
+            throw;
+        }
     }
 
     private sealed record NftRun(double WallMs, double UserMs, double SysMs, bool TimedOut);

@@ -39,7 +39,8 @@ public sealed class RealPacketTests : IDisposable
         return result.Outcomes.Select(o => (o.Destination![..o.Destination!.IndexOf(':', StringComparison.Ordinal)], o.Masquerade)).ToHashSet();
     }
 
-    private static void AssertReal(HashSet<(string Endpoint, bool Masquerade)> predicted, string ns, string? bind, string clientIp, string dst, int port, int tries)
+    /// <summary>Real connections land only where trace predicted, and on every predicted (endpoint, masquerade) pair.</summary>
+    internal static void AssertReal(HashSet<(string Endpoint, bool Masquerade)> predicted, string ns, string? bind, string clientIp, string dst, int port, int tries)
     {
         var seen = new HashSet<(string, bool)>();
         for (var i = 0; i < tries; i++)

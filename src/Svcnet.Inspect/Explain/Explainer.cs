@@ -176,7 +176,8 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
             .Select(a => a.Network).ToList();
     }
 
-    private static IPAddress Host(IPNetwork network, int n)
+    /// <summary>The n-th address of a network (its base address when that falls outside); shared with <see cref="NftExplainer"/>.</summary>
+    internal static IPAddress Host(IPNetwork network, int n)
     {
         var bytes = network.BaseAddress.GetAddressBytes();
         bytes[^1] = (byte)(bytes[^1] + n);

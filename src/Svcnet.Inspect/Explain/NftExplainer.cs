@@ -151,7 +151,7 @@ public sealed class NftExplainer(NftRuleset ruleset, IReadOnlyList<IPAddress> lo
         TraceRequest Req(IPAddress src, TraceOrigin from = TraceOrigin.Network) => new(src, destination, port, protocol, from, locals);
         if (podCidr is { } cidr)
         {
-            var pod = Host(cidr, 10);
+            var pod = Explainer.Host(cidr, 10);
             yield return ($"from a pod ({pod})", Req(pod));
         }
 
@@ -164,22 +164,14 @@ public sealed class NftExplainer(NftRuleset ruleset, IReadOnlyList<IPAddress> lo
         var external = IPAddress.Parse("203.0.113.77");
         while (ranges.Any(r => r.Contains(external)) || (podCidr?.Contains(external) ?? false))
         {
-            external = Host(new IPNetwork(external, 24), 100);
+            external = Explainer.Host(new IPNetwork(external, 24), 100);
         }
 
         yield return ($"from an external client ({external})", Req(external));
         foreach (var range in ranges)
         {
-            var allowed = Host(range, 7);
+            var allowed = Explainer.Host(range, 7);
             yield return ($"from an allowed source ({allowed} in {range})", Req(allowed));
         }
-    }
-
-    private static IPAddress Host(IPNetwork network, int n)
-    {
-        var bytes = network.BaseAddress.GetAddressBytes();
-        bytes[^1] = (byte)(bytes[^1] + n);
-        var candidate = new IPAddress(bytes);
-        return network.Contains(candidate) ? candidate : network.BaseAddress;
     }
 }

@@ -95,7 +95,7 @@ public sealed class NftTracer(NftRuleset ruleset)
             done.AddRange(Hook(current.Where(b => request.IsLocal(b.State.Destination)).ToList(), "input"));
         }
 
-        var outcomes = done.Where(b => b.Probability > 0).Select(ToOutcome).ToList();
+        var outcomes = done.Where(b => b.Probability > 0).Select(Tracer.ToOutcome).ToList();
         return new TraceResult(request, outcomes, Assumptions(request, tables));
     }
 
@@ -233,21 +233,6 @@ public sealed class NftTracer(NftRuleset ruleset)
 
         var space = rule.Source.LastIndexOf(' ');
         return space >= 0 && int.TryParse(rule.Source.AsSpan(space + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var line) ? line : 0;
-    }
-
-    private static TraceOutcome ToOutcome(Branch b)
-    {
-        var dropped = b.Stop is BranchStop.Drop or BranchStop.Reject;
-        var verdict = b.Stop switch
-        {
-            BranchStop.Drop => TraceVerdict.Drop,
-            BranchStop.Reject => TraceVerdict.Reject,
-            _ when b.State.Dnatted => TraceVerdict.Dnat,
-            _ when b.AcceptedByProxy => TraceVerdict.Accept,
-            _ => TraceVerdict.None,
-        };
-        var notes = b.Notes?.ToList().Select(n => n.Rule).ToList() ?? [];
-        return new TraceOutcome(verdict, dropped ? null : b.State.DnatDestination, b.Probability, !dropped && (b.State.Masquerade || b.State.Snat), b.Path?.ToList() ?? [], notes);
     }
 
     private static List<string> Assumptions(TraceRequest request, List<NftTable> tables)

@@ -77,7 +77,8 @@ public sealed class Tracer(RuleSet rules)
         return new TraceResult(request, outcomes, Assumptions(request));
     }
 
-    private static TraceOutcome ToOutcome(Branch b)
+    /// <summary>A finished branch as an outcome; shared with the nftables tracer, whose branches end the same way.</summary>
+    internal static TraceOutcome ToOutcome(Branch b)
     {
         var dropped = b.Stop is BranchStop.Drop or BranchStop.Reject;
         var verdict = b.Stop switch

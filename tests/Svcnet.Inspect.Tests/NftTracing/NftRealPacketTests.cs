@@ -47,21 +47,6 @@ public sealed class NftRealPacketTests : IDisposable
         return result.Outcomes.Select(o => (o.Destination![..o.Destination!.IndexOf(':', StringComparison.Ordinal)], o.Masquerade)).ToHashSet();
     }
 
-    private static void AssertReal(HashSet<(string Endpoint, bool Masquerade)> predicted, string ns, string? bind, string clientIp, string dst, int port, int tries)
-    {
-        var seen = new HashSet<(string, bool)>();
-        for (var i = 0; i < tries; i++)
-        {
-            var answer = NetnsLab.Connect(ns, bind, dst, port, TimeSpan.FromSeconds(3));
-            Assert.True(answer is not null, $"connection {i} to {dst}:{port} timed out; trace predicted [{string.Join(", ", predicted)}]");
-            var observed = (answer.Value.Pod, answer.Value.SeenSource != clientIp);
-            Assert.True(predicted.Contains(observed), $"real packet went to {observed}, trace predicted [{string.Join(", ", predicted)}]");
-            seen.Add(observed);
-        }
-
-        Assert.True(seen.SetEquals(predicted), $"after {tries} connections saw [{string.Join(", ", seen)}], trace predicted [{string.Join(", ", predicted)}]");
-    }
-
     [NftRootTheory]
     [InlineData("kube-proxy")]
     [InlineData("fast")]
@@ -73,22 +58,22 @@ public sealed class NftRealPacketTests : IDisposable
         var pod = Predict("10.244.1.5", "10.96.0.10", 80);
         Assert.Equal(3, pod.Count);
         Assert.Contains(("10.244.1.5", true), pod);
-        AssertReal(pod, _lab.Ns("p1"), null, "10.244.1.5", "10.96.0.10", 80, tries: 40);
+        RealPacketTests.AssertReal(pod, _lab.Ns("p1"), null, "10.244.1.5", "10.96.0.10", 80, tries: 40);
 
         // The node itself (nat-output; source address of its default route): masqueraded to every endpoint.
         var node = Predict("198.18.0.1", "10.96.0.10", 80, TraceOrigin.Local);
         Assert.All(node, p => Assert.True(p.Masquerade));
-        AssertReal(node, _lab.Node, null, "198.18.0.1", "10.96.0.10", 80, tries: 40);
+        RealPacketTests.AssertReal(node, _lab.Node, null, "198.18.0.1", "10.96.0.10", 80, tries: 40);
 
         // An external client to the eTP=Local NodePort: only the local endpoint, client address preserved.
         var nodePort = Predict("198.18.0.2", NodeIp, 31443);
         Assert.Equal([("10.244.1.6", false)], nodePort);
-        AssertReal(nodePort, _lab.Client, null, "198.18.0.2", NodeIp, 31443, tries: 5);
+        RealPacketTests.AssertReal(nodePort, _lab.Client, null, "198.18.0.2", NodeIp, 31443, tries: 5);
 
         // An allowed source range to the load-balancer IP.
         var allowed = Predict("198.51.100.7", "203.0.113.10", 443);
         Assert.Equal([("10.244.1.6", false)], allowed);
-        AssertReal(allowed, _lab.Client, "198.51.100.7", "198.51.100.7", "203.0.113.10", 443, tries: 5);
+        RealPacketTests.AssertReal(allowed, _lab.Client, "198.51.100.7", "198.51.100.7", "203.0.113.10", 443, tries: 5);
     }
 
     [NftRootTheory]

@@ -57,4 +57,26 @@ public sealed class NftTraceCliTests : IDisposable
         Assert.Equal(1, forced);
         Assert.StartsWith("svcnet trace: ", forcedErr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("kube-proxy")]
+    [InlineData("fast")]
+    public async Task Explain_names_the_entry_elements_and_the_source_range_outcomes(string layout)
+    {
+        var (code, table, err) = await Run(
+            "rules", "-f", Path.Combine(ScenarioRender.Root, "tests/Svcnet.Cli.Tests/Golden/Scenarios/spec-worked-example/manifests"), "-o", "normalized",
+            "--hostname-override=node-a", "--node-ip=192.168.10.5", "--cluster-cidr=10.244.0.0/16", "--proxy-mode=nftables", $"--nftables-layout={layout}");
+        Assert.True(code == 0, err);
+        await File.WriteAllTextAsync(_file, table);
+        var (explained, stdout, stderr) = await Run("explain", "svc/api", "-n", "demo", "--rules", _file);
+        Assert.True(explained == 0, stderr);
+        Assert.Contains("element @service-ips[10.96.0.20 . tcp . 443] : goto service-JQ2F43TF-demo/api/tcp/https", stdout, StringComparison.Ordinal);
+        Assert.Contains("from a pod (10.244.0.10): 50% → 10.244.1.6:8443, 50% → 10.244.2.8:8443; masquerade: no", stdout, StringComparison.Ordinal);
+        Assert.Contains("from an external client (203.0.113.77): 100% DROP", stdout, StringComparison.Ordinal);
+        Assert.Contains("from an external client (203.0.113.77): 100% → 10.244.1.6:8443; masquerade: no", stdout, StringComparison.Ordinal);
+
+        var (missing, _, missingErr) = await Run("explain", "svc/nope", "--rules", _file);
+        Assert.Equal(1, missing);
+        Assert.Contains("service default/nope has no chains or map elements", missingErr, StringComparison.Ordinal);
+    }
 }
