@@ -165,23 +165,7 @@ internal sealed class FastLayout : INftLayout
     /// </summary>
     public NftTransaction? PlanStaleChainDeletion(DateTimeOffset now)
     {
-        if (_staleChains.Count == 0)
-        {
-            return null;
-        }
-
-        var cutoff = now - TimeSpan.FromSeconds(1);
-        var tx = new NftTransaction(Config.Family, TableName);
-        foreach (var (chain, since) in _staleChains.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
-        {
-            if (since < cutoff)
-            {
-                tx.Delete(new NftChain(chain));
-                _staleChains.Remove(chain);
-            }
-        }
-
-        return tx.Count > 0 ? tx : null;
+        return KubeProxyLayout.DeleteDueChains(_staleChains, now, Config.Family);
     }
 
     private Unit BuildSetup(IReadOnlyList<string> serviceCidrs)

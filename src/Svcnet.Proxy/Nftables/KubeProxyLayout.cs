@@ -206,19 +206,29 @@ internal sealed class KubeProxyLayout : INftLayout
     /// </summary>
     public NftTransaction? PlanStaleChainDeletion(DateTimeOffset now)
     {
-        if (_staleChains.Count == 0)
+        return DeleteDueChains(_staleChains, now, Config.Family);
+    }
+
+    /// <summary>
+    /// The transaction deleting the chains of <paramref name="staleChains"/> flushed more than a second before
+    /// <paramref name="now"/> (removing them from it), or null when none is due; both layouts keep their stale chains
+    /// this way.
+    /// </summary>
+    internal static NftTransaction? DeleteDueChains(Dictionary<string, DateTimeOffset> staleChains, DateTimeOffset now, Snapshot.IpFamily family)
+    {
+        if (staleChains.Count == 0)
         {
             return null;
         }
 
         var cutoff = now - TimeSpan.FromSeconds(1);
-        var tx = new NftTransaction(Config.Family, TableName);
-        foreach (var (chain, since) in _staleChains.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
+        var tx = new NftTransaction(family, TableName);
+        foreach (var (chain, since) in staleChains.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
         {
             if (since < cutoff)
             {
                 tx.Delete(new NftChain(chain));
-                _staleChains.Remove(chain);
+                staleChains.Remove(chain);
             }
         }
 
