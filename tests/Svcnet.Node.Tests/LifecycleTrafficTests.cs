@@ -93,6 +93,8 @@ public class LifecycleTrafficTests
         {
             var spec = PodManifests.Seed(name);
             spec.Spec.TerminationGracePeriodSeconds = 10;
+            // netexec's --delay-shutdown is agnhost's: the seed's own image would ignore it.
+            spec.Spec.Containers[0].Image = PodManifests.AgnhostImage;
             spec.Spec.Containers[0].Args = ["netexec", "--http-port=3000", "--delay-shutdown=3"];
             var pod = await e2e.Cluster.CreatePodAsync(spec);
             Assert.True(await pod.WaitReadyAsync(TimeSpan.FromSeconds(15)));

@@ -101,13 +101,14 @@ public partial class PodStreamingTests(StreamingCluster cluster) : IClassFixture
     public async Task Logs_of_a_container_that_never_started_say_it_is_waiting()
     {
         var ns = await cluster.NewNamespaceAsync();
-        // The runtime refuses a secretKeyRef (no Secrets here): the pod is bound but its container never starts.
+        // A secretKeyRef to a Secret that does not exist: as the kubelet does, the container waits in
+        // CreateContainerConfigError and never starts.
         var pod = PodManifests.WithCommand("stuck", "Always", "sleep", "600");
         pod.Spec.Containers[0].Env = [new V1EnvVar { Name = "S", ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = "s", Key = "k" } } }];
-        await cluster.RunPodAsync(ns, pod, p => !string.IsNullOrEmpty(p.Spec.NodeName));
+        await cluster.RunPodAsync(ns, pod, p => p.Status?.ContainerStatuses?.FirstOrDefault()?.State?.Waiting?.Reason == "CreateContainerConfigError");
         var r = await cluster.Kubectl("1.20").RunAsync("logs", "-n", ns, "stuck");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("Error from server (BadRequest): container \"main\" in pod \"stuck\" is waiting to start: ContainerCreating\n", r.Stderr);
+        Assert.Equal("Error from server (BadRequest): container \"main\" in pod \"stuck\" is waiting to start: CreateContainerConfigError\n", r.Stderr);
     }
 
     [RootTheory]
