@@ -45,6 +45,9 @@ public sealed class CompiledServicePort
     /// <summary>The compile in which this entry was last used; entries left behind are swept.</summary>
     internal int Generation { get; set; }
 
+    /// <summary>The compile in which this entry's own chains are written (a full sync writes every entry).</summary>
+    internal int WrittenIn { get; set; }
+
     public bool IsFor(ServicePort port, EquatableArray<ServiceEndpoint> endpoints, bool largeClusterMode) =>
         LargeClusterMode == largeClusterMode
         && (ReferenceEquals(Port, port) || Port == port)

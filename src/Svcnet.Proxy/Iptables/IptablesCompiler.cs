@@ -23,12 +23,22 @@ public sealed class IptablesCompiler : IRuleCompiler
 
     // How many compiled service ports use each chain: the stale-chain check reads it instead of building a set.
     private readonly Dictionary<string, int> _chainRefs = new(StringComparer.Ordinal);
+
+    // The compiled service ports of the last compile, in the snapshot's (sorted) order. A partial sync splices the
+    // changed services' entries in place instead of walking the whole snapshot again.
     private readonly List<CompiledServicePort> _ordered = [];
     private readonly List<ServicePort> _swept = [];
     private readonly List<(ServicePort Port, EquatableArray<ServiceEndpoint> Endpoints)> _inputs = [];
+    private readonly List<(int Start, int Count, int Found)> _ranges = [];
     private readonly HashSet<ServiceName> _changed = [];
     private ServicePortCompiler? _portCompiler;
     private int _generation;
+
+    // Whether _ordered and the totals below describe the last compiled snapshot (false until a walk succeeds, and
+    // while a compile is in progress, so an exception mid-compile forces the next one to walk).
+    private bool _warm;
+    private int _totalEndpoints;
+    private bool _largeClusterMode;
 
     public IptablesCompiler(ProxyConfig config) => _config = config;
 
@@ -42,61 +52,25 @@ public sealed class IptablesCompiler : IRuleCompiler
             _portCompiler = new ServicePortCompiler(new CompileContext(_config, snapshot.Node));
             _cache.Clear();
             _chainRefs.Clear();
+            _warm = false;
         }
 
         var context = _portCompiler.Context;
         var generation = ++_generation;
-
-        // One enumeration and one lookup per service port; the endpoint total decides large-cluster mode first.
-        _ordered.Clear();
-        _inputs.Clear();
-        var totalEndpoints = 0;
-        foreach (var (name, port) in snapshot.ServicePorts)
+        var warm = _warm;
+        _warm = false;
+        if (!(warm && TrySplice(snapshot, request, generation)))
         {
-            var endpoints = snapshot.EndpointsOf(name);
-            _inputs.Add((port, endpoints));
-            totalEndpoints += endpoints.Count;
+            Walk(snapshot, request, generation);
         }
 
-        var largeClusterMode = totalEndpoints > LargeClusterEndpointsThreshold;
+        _warm = true;
+        var largeClusterMode = _largeClusterMode;
         int noLocalInternal = 0, noLocalExternal = 0;
-        foreach (var (port, endpoints) in _inputs)
+        foreach (var compiled in _ordered)
         {
-            if (!_cache.TryGetValue(port, out var compiled) || !compiled.IsFor(port, endpoints, largeClusterMode))
-            {
-                if (compiled is not null)
-                {
-                    Release(compiled);
-                }
-
-                compiled = _portCompiler.Compile(port, endpoints, largeClusterMode);
-                _cache[port] = compiled;
-                foreach (var chain in compiled.Chains)
-                {
-                    _chainRefs[chain] = _chainRefs.GetValueOrDefault(chain) + 1;
-                }
-            }
-
-            compiled.Generation = generation;
-            _ordered.Add(compiled);
             noLocalInternal += compiled.NoLocalInternalEndpoints ? 1 : 0;
             noLocalExternal += compiled.NoLocalExternalEndpoints ? 1 : 0;
-        }
-
-        // Sweep service ports that are gone (or were replaced by a new instance).
-        _swept.Clear();
-        foreach (var (port, compiled) in _cache)
-        {
-            if (compiled.Generation != generation)
-            {
-                _swept.Add(port);
-                Release(compiled);
-            }
-        }
-
-        foreach (var port in _swept)
-        {
-            _cache.Remove(port);
         }
 
         var stale = new List<string>();
@@ -115,18 +89,12 @@ public sealed class IptablesCompiler : IRuleCompiler
 
         var ordered = _ordered.ToArray();
 
-        // Which services this sync rewrites, decided once per port (a small set, hashed once here).
-        _changed.Clear();
-        if (!request.Full && request.ChangedServices is { } changedServices)
-        {
-            _changed.UnionWith(changedServices);
-        }
-
         var writes = new bool[ordered.Length];
         for (var i = 0; i < ordered.Length; i++)
         {
-            writes[i] = request.Full || (_changed.Count > 0 && IsChanged(ordered[i].Port.Name));
+            writes[i] = request.Full || ordered[i].WrittenIn == generation;
         }
+
         var output = _output;
         output.Reset();
 
@@ -222,6 +190,200 @@ public sealed class IptablesCompiler : IRuleCompiler
             noLocalInternal,
             noLocalExternal,
             largeClusterMode);
+    }
+
+    /// <summary>
+    /// Compiles every service port of the snapshot (reusing cached ones that did not change) and sweeps the ones
+    /// that are gone: the cost of a full sync, and of a partial one whose change set cannot be spliced.
+    /// </summary>
+    private void Walk(ProxySnapshot snapshot, SyncRequest request, int generation)
+    {
+        // One enumeration and one lookup per service port; the endpoint total decides large-cluster mode first.
+        _ordered.Clear();
+        _inputs.Clear();
+        var totalEndpoints = 0;
+        foreach (var (name, port) in snapshot.ServicePorts)
+        {
+            var endpoints = snapshot.EndpointsOf(name);
+            _inputs.Add((port, endpoints));
+            totalEndpoints += endpoints.Count;
+        }
+
+        _totalEndpoints = totalEndpoints;
+        _largeClusterMode = totalEndpoints > LargeClusterEndpointsThreshold;
+        _changed.Clear();
+        if (!request.Full && request.ChangedServices is { } changedServices)
+        {
+            _changed.UnionWith(changedServices);
+        }
+
+        foreach (var (port, endpoints) in _inputs)
+        {
+            var compiled = Obtain(port, endpoints);
+            compiled.Generation = generation;
+            if (!request.Full && _changed.Count > 0 && IsChanged(port.Name))
+            {
+                compiled.WrittenIn = generation;
+            }
+
+            _ordered.Add(compiled);
+        }
+
+        _inputs.Clear();
+
+        // Sweep service ports that are gone (or were replaced by a new instance).
+        _swept.Clear();
+        foreach (var (port, compiled) in _cache)
+        {
+            if (compiled.Generation != generation)
+            {
+                _swept.Add(port);
+                Release(compiled);
+            }
+        }
+
+        foreach (var port in _swept)
+        {
+            _cache.Remove(port);
+        }
+    }
+
+    /// <summary>
+    /// A partial sync's shortcut: only the changed Services' ports are looked up in the snapshot and spliced into the
+    /// last compile's ordered list, so the cost is the change, not the cluster. It relies on what a partial sync
+    /// relies on anyway (the change set names every Service that differs from the last compiled snapshot) and
+    /// declines, leaving everything as it was, when it cannot prove it found every port: a Service that gained or
+    /// renamed a port shows as a count that does not add up, and then the snapshot is walked.
+    /// </summary>
+    private bool TrySplice(ProxySnapshot snapshot, SyncRequest request, int generation)
+    {
+        // Each changed Service costs a lookup and a splice (a copy of the list's tail): past a few dozen, walking is cheaper.
+        if (request.Full || request.ChangedServices is not { } changed || changed.Count > 64 || changed.Count * 2 > _ordered.Count)
+        {
+            return false;
+        }
+
+        // First pass, changing nothing: where each changed Service's entries are, which of its ports remain.
+        _ranges.Clear();
+        _inputs.Clear();
+        int removed = 0, total = _totalEndpoints;
+        foreach (var service in changed)
+        {
+            var (start, count) = RangeOf(service);
+            var found = 0;
+            for (var i = start; i < start + count; i++)
+            {
+                var old = _ordered[i];
+                total -= old.Endpoints.Count;
+                if (snapshot.ServicePorts.TryGetValue(old.Port.Name, out var port))
+                {
+                    var endpoints = snapshot.EndpointsOf(port.Name);
+                    _inputs.Add((port, endpoints));
+                    total += endpoints.Count;
+                    found++;
+                }
+            }
+
+            removed += count;
+            _ranges.Add((start, count, found));
+        }
+
+        if (snapshot.ServicePorts.Count != _ordered.Count - removed + _inputs.Count
+            || total > LargeClusterEndpointsThreshold != _largeClusterMode)
+        {
+            _inputs.Clear();
+            return false;
+        }
+
+        // Second pass: replace each range, last first so earlier starts stay valid.
+        var order = Enumerable.Range(0, _ranges.Count).OrderByDescending(r => _ranges[r].Start).ToArray();
+        var firstInput = new int[_ranges.Count];
+        for (int r = 0, offset = 0; r < _ranges.Count; r++)
+        {
+            firstInput[r] = offset;
+            offset += _ranges[r].Found;
+        }
+
+        foreach (var r in order)
+        {
+            var (start, count, found) = _ranges[r];
+            var replacement = new CompiledServicePort[found];
+            for (var k = 0; k < found; k++)
+            {
+                var (port, endpoints) = _inputs[firstInput[r] + k];
+                replacement[k] = Obtain(port, endpoints);
+                replacement[k].Generation = generation;
+                replacement[k].WrittenIn = generation;
+            }
+
+            for (var i = start; i < start + count; i++)
+            {
+                // An entry still cached under its port and not reused is gone; one that Obtain replaced under the
+                // same port was released there already.
+                var old = _ordered[i];
+                if (Array.IndexOf(replacement, old) < 0 && _cache.TryGetValue(old.Port, out var cached) && ReferenceEquals(cached, old))
+                {
+                    Release(old);
+                    _cache.Remove(old.Port);
+                }
+            }
+
+            _ordered.RemoveRange(start, count);
+            _ordered.InsertRange(start, replacement);
+        }
+
+        _inputs.Clear();
+        _totalEndpoints = total;
+        return true;
+    }
+
+    /// <summary>Where a Service's ports sit in the ordered list (they are contiguous: names sort by namespace, name first).</summary>
+    private (int Start, int Count) RangeOf(ServiceName service)
+    {
+        int lo = 0, hi = _ordered.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_ordered[mid].Port.Name.Service.CompareTo(service) < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        var end = lo;
+        while (end < _ordered.Count && _ordered[end].Port.Name.Service.Equals(service))
+        {
+            end++;
+        }
+
+        return (lo, end - lo);
+    }
+
+    /// <summary>The cached compile of a service port when it is still valid, else a fresh one (cached, its chains counted).</summary>
+    private CompiledServicePort Obtain(ServicePort port, EquatableArray<ServiceEndpoint> endpoints)
+    {
+        if (_cache.TryGetValue(port, out var compiled) && compiled.IsFor(port, endpoints, _largeClusterMode))
+        {
+            return compiled;
+        }
+
+        if (compiled is not null)
+        {
+            Release(compiled);
+        }
+
+        compiled = _portCompiler!.Compile(port, endpoints, _largeClusterMode);
+        _cache[port] = compiled;
+        foreach (var chain in compiled.Chains)
+        {
+            _chainRefs[chain] = _chainRefs.GetValueOrDefault(chain) + 1;
+        }
+
+        return compiled;
     }
 
     /// <summary>
