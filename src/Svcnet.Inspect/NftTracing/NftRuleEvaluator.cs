@@ -195,7 +195,12 @@ internal static class NftRuleEvaluator
         if (match.Left is NftCt { Key: "state" or "status" } ct)
         {
             var flags = context.Packet.CtFlags(ct.Key, state);
-            var wanted = match.Right is NftAnonymousSet set ? set.Elements.Select(e => NftPacket.Constant(e.Key)) : [NftPacket.Constant(match.Right)];
+            var wanted = match.Right switch
+            {
+                NftAnonymousSet set => set.Elements.Select(e => NftPacket.Constant(e.Key)),
+                NftFlagList list => list.Flags,
+                _ => [NftPacket.Constant(match.Right)],
+            };
             return wanted.Any(w => w is not null && flags.Contains(w)) != negate ? 1 : 0;
         }
 
