@@ -45,4 +45,23 @@ public class HalfMigratedNodeTests
         var other = new NftTracer(nft, iptables).Trace(request with { Destination = IPAddress.Parse("172.30.0.42") });
         Assert.Equal("Dnat 10.180.0.2:80 1", ScenarioFlows.Summary(other));
     }
+
+    [RootFact]
+    public async Task Svcnet_trace_on_the_namespace_reads_both_and_says_so()
+    {
+        var flows = ScenarioFlows.Load("kube-proxy-overall");
+        using var ns = new TestNetns();
+        ns.Exec("nft", ["-f", "-"], flows.NftText);
+        // statistic is an xt match under iptables-nft: nft cannot list it in full, so the CLI must read this table with iptables-save.
+        ns.Exec("iptables-restore", ["--noflush"], "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -d 10.180.0.1/32 -m statistic --mode random --probability 0.5 -m comment --comment \"leftover\" -j DROP\nCOMMIT\n");
+
+        var (code, stdout, stderr) = await Svcnet.Cli.SvcnetCli.RunCapturedAsync(
+            ["trace", "--netns", ns.Name, "--src", "10.0.0.77", "--dst", "172.30.0.41", "--dport", "80", "--local-ip", flows.LocalIps[0].ToString()]);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("also has iptables-nft tables", stderr, StringComparison.Ordinal);
+        Assert.Contains("50% DROP", stdout, StringComparison.Ordinal);
+        Assert.Contains("50% DNAT 10.180.0.1:80", stdout, StringComparison.Ordinal);
+        Assert.Contains("also walked: the node's iptables-nft tables", stdout, StringComparison.Ordinal);
+    }
 }
