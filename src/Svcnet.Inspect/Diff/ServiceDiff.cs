@@ -45,7 +45,7 @@ public static class ServiceDiff
         var sameKind = before.Kind == after.Kind;
 
         var sb = new StringBuilder();
-        int added = 0, removed = 0, changed = 0, same = 0;
+        int added = 0, removed = 0, changed = 0, same = 0, rulesOnly = 0;
         foreach (var key in oldPorts.Keys.Union(newPorts.Keys).Order(StringComparer.Ordinal))
         {
             oldPorts.TryGetValue(key, out var o);
@@ -59,6 +59,7 @@ public static class ServiceDiff
 
             var mark = o is null ? "+" : n is null ? "-" : "~";
             _ = mark switch { "+" => added++, "-" => removed++, _ => changed++ };
+            rulesOnly += mark == "~" && lines[0] == RulesHeading ? 1 : 0;
             sb.Append(CultureInfo.InvariantCulture, $"{mark} service {Describe(key)}\n");
             foreach (var line in lines)
             {
@@ -81,7 +82,7 @@ public static class ServiceDiff
         }
 
         var header = new StringBuilder();
-        header.Append(CultureInfo.InvariantCulture, $"services: {added} added, {removed} removed, {changed} changed, {same} unchanged ({before.Kind} → {after.Kind})\n");
+        header.Append(CultureInfo.InvariantCulture, $"services: {added} added, {removed} removed, {changed} changed{(rulesOnly > 0 ? $" ({rulesOnly} only in their rules, behaving the same)" : "")}, {same} unchanged ({before.Kind} → {after.Kind})\n");
         header.Append(CultureInfo.InvariantCulture, $"compared in Service terms: first packets traced to each entry point from {(podCidr is null ? "" : "a pod in " + podCidr + ", ")}the node ({nodeIp}{(assumed ? ", assumed; pass --local-ip" : "")}) and outside\n");
         if (!sameKind)
         {
@@ -90,6 +91,8 @@ public static class ServiceDiff
 
         return header.Append(sb).ToString();
     }
+
+    private const string RulesHeading = "rules and elements:";
 
     private static Dictionary<string, ServiceBehaviour> Build(ServiceBehaviours behaviours, DiffInput input) =>
         input.Iptables is { } rules ? behaviours.Build(rules) : behaviours.Build(input.Nftables!);
@@ -122,7 +125,7 @@ public static class ServiceDiff
 
         if (raw.Count > 0)
         {
-            lines.Add("rules and elements:");
+            lines.Add(RulesHeading);
             lines.AddRange(raw.Select(l => "  " + l));
         }
 
