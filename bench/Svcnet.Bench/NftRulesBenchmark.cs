@@ -213,10 +213,10 @@ public static class NftRulesBenchmark
         return (partial, ops, noop);
     }
 
-    private static NftSyncRequest FullRequest() => new(true, null, Start, ["172.16.0.0/12"]);
+    internal static NftSyncRequest FullRequest() => new(true, null, Start, ["172.16.0.0/12"]);
 
     /// <summary>A fresh namespace with the probe's endpoint address on a veth (no dummy module everywhere) and a default route.</summary>
-    private static async Task<NetworkNamespace> PrepareNamespaceAsync()
+    internal static async Task<NetworkNamespace> PrepareNamespaceAsync()
     {
         var ns = await NetworkNamespace.CreateAsync("svcnet-bench");
         try

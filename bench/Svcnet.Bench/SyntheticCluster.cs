@@ -46,6 +46,9 @@ public static class SyntheticCluster
 
     public static ServicePortName NameOf(int service) => Port(service).Name;
 
+    /// <summary>The cluster IP of service <paramref name="service"/> (port 80/tcp).</summary>
+    public static string ClusterIP(int service) => Port(service).ClusterIP;
+
     private static ServicePort Port(int s)
     {
         var name = new ServicePortName($"ns{s % 50}", $"svc{s}", "http", Protocol.TCP);

@@ -20,4 +20,20 @@ public class BenchTraceTests
         Assert.Contains("trace_us", keys);
         Assert.Contains("peak_working_set_mb", keys);
     }
+
+    [Fact]
+    public async Task The_nft_bench_traces_kube_proxys_layout_in_every_form_it_can_read_and_prints_its_keys()
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, await NftTraceBenchmark.RunAsync(output, services: 100, endpoints: 10, traces: 50));
+        var keys = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[0]).ToList();
+        Assert.Contains("script_parse_ms", keys);
+        Assert.Contains("script_trace_us", keys);
+        Assert.Contains("peak_working_set_mb", keys);
+        if (Environment.IsPrivilegedProcess && File.Exists("/usr/sbin/nft"))
+        {
+            Assert.Contains("text_trace_us", keys);
+            Assert.Contains("json_parse_ms", keys);
+        }
+    }
 }

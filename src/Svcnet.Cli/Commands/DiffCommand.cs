@@ -3,7 +3,9 @@ using Svcnet.Cli.Options;
 using Svcnet.Inspect.Diff;
 using Svcnet.Inspect.Parsing;
 using Svcnet.Inspect.Snapshots;
+using Svcnet.Netfilter.Iptables.Model;
 using Svcnet.Netfilter.Iptables.Parsing;
+using Svcnet.Netfilter.Nftables.Parsing;
 using Svcnet.Node.Network;
 
 namespace Svcnet.Cli.Commands;
@@ -22,13 +24,17 @@ public static class DiffCommand
         var since = new Option<string?>("--since") { Description = "With --node: the newest snapshot taken at or before TIME (RFC 3339, e.g. 2026-11-24T19:30:00Z, or a duration ago, e.g. 5m) is the old ruleset" };
         var until = new Option<string?>("--until") { Description = "With --node: the newest snapshot at or before TIME2 is the new ruleset (default: the node's live rules)" };
         var dataDir = ClusterOptions.DataDir("With --node: the node's cluster, whose DATA/snapshots/NODE/ hold the snapshots");
-        var cmd = new Command("diff", "Semantic diff of two kube-proxy rulesets: services, entry points, endpoints, probabilities and chains added/removed/changed, with the raw rule lines");
+        var localIps = new Option<string[]>("--local-ip") { Description = "nftables on either side: the node's addresses node ports are traced to (default: the nftables dump's @nodeport-ips)", AllowMultipleArgumentsPerToken = true };
+        var cmd = new Command("diff", "Semantic diff of two kube-proxy rulesets: services, entry points, endpoints, probabilities and chains added/removed/changed, with the raw rule lines. "
+            + "Either side may be an nftables dump (nft list ruleset, nft -j, or nft -f input; detected from the content): two nftables dumps, or an iptables dump against an nftables dump of the same cluster (a migration), "
+            + "are compared in Service terms (entry points, what a pod's, the node's and an outside client's first packet does, endpoints and shares, policies), raw lines and elements underneath");
         cmd.Arguments.Add(before);
         cmd.Arguments.Add(after);
         cmd.Options.Add(node);
         cmd.Options.Add(since);
         cmd.Options.Add(until);
         cmd.Options.Add(dataDir);
+        cmd.Options.Add(localIps);
         cmd.SetAction(parse =>
         {
             try
@@ -36,12 +42,19 @@ public static class DiffCommand
                 var (oldText, newText) = parse.GetValue(node) is { } name
                     ? NodeTexts(name, parse.GetValue(since), parse.GetValue(until), parse.GetValue(dataDir), parse.GetValue(before), parse.InvocationConfiguration.Error)
                     : FileTexts(parse.GetValue(before), parse.GetValue(after), parse.GetValue(since) ?? parse.GetValue(until));
+                if (NftRulesetParser.LooksLikeNftables(oldText) || NftRulesetParser.LooksLikeNftables(newText))
+                {
+                    var ips = InspectInput.LocalIPs(parse.GetValue(localIps), null, parse.InvocationConfiguration.Error);
+                    parse.InvocationConfiguration.Output.Write(ServiceDiff.Write(Input(oldText), Input(newText), ips));
+                    return 0;
+                }
+
                 var a = RuleSetParser.Parse(oldText);
                 var b = RuleSetParser.Parse(newText);
                 parse.InvocationConfiguration.Output.Write(RuleSetDiff.Write(a, b));
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or FormatException or InvalidOperationException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or NftParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or FormatException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"svcnet diff: {e.Message}");
                 return 1;
@@ -49,6 +62,9 @@ public static class DiffCommand
         });
         return cmd;
     }
+
+    private static DiffInput Input(string text) =>
+        NftRulesetParser.LooksLikeNftables(text) ? DiffInput.Of(NftRulesetParser.Parse(text)) : DiffInput.Of(KubeProxyJumps.Complete(RuleSetParser.Parse(text), out _));
 
     private static (string Old, string New) FileTexts(string? before, string? after, string? timeFlag)
     {
@@ -60,7 +76,7 @@ public static class DiffCommand
         {
             throw new ArgumentException("give OLD and NEW (two dumps or manifest sets), or --node NAME --since TIME");
         }
-        return (InspectInput.Text(before, null), InspectInput.Text(after, null));
+        return (InspectInput.Text(before, null, allowNftables: true), InspectInput.Text(after, null, allowNftables: true));
     }
 
     private static (string Old, string New) NodeTexts(string name, string? since, string? until, string? dataDir, string? stray, TextWriter notes)

@@ -19,9 +19,10 @@ public static class GraphCommand
         var dataDir = ClusterOptions.DataDir("With --node: the node's cluster");
         var output = new Option<string>("--output", "-o") { Description = "dot, mermaid or svg", DefaultValueFactory = _ => "dot" };
         output.AcceptOnlyFromAmong("dot", "mermaid", "svg");
-        var cmd = new Command("graph", "Draw the chain graph: entry rules → KUBE-SERVICES/KUBE-NODEPORTS → KUBE-EXT/FW/SVC/SVL → KUBE-SEP → endpoints, with matches, probabilities and drops");
+        var format = InspectInput.FormatOption();
+        var cmd = new Command("graph", "Draw the chain graph: entry rules → KUBE-SERVICES/KUBE-NODEPORTS → KUBE-EXT/FW/SVC/SVL → KUBE-SEP → endpoints, with matches, probabilities and drops; for an nftables ruleset: hooks → base chains (by priority) → vmap lookups → service chains → endpoints, edges labelled with the map key and the share");
         cmd.Arguments.Add(service);
-        foreach (var o in new Option[] { ns, rules, netns, node, dataDir, output })
+        foreach (var o in new Option[] { ns, rules, netns, node, dataDir, output, format })
         {
             cmd.Options.Add(o);
         }
@@ -29,13 +30,15 @@ public static class GraphCommand
         {
             try
             {
-                var text = InspectInput.Text(parse.GetValue(rules), InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir)));
+                var (text, nftables) = InspectInput.Ruleset(parse.GetValue(rules), InspectInput.Namespace(parse.GetValue(netns), parse.GetValue(node), parse.GetValue(dataDir)), parse.GetValue(format) ?? "auto");
                 var name = parse.GetValue(service);
                 if (name is not null && name.Contains('/', StringComparison.Ordinal))
                 {
                     name = name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..];
                 }
-                var graph = ChainGraph.Build(KubeProxyJumps.Complete(RuleSetParser.Parse(text), out _), parse.GetValue(ns), name);
+                var graph = nftables
+                    ? NftChainGraph.Build(Svcnet.Netfilter.Nftables.Parsing.NftRulesetParser.Parse(text), parse.GetValue(ns), name)
+                    : ChainGraph.Build(KubeProxyJumps.Complete(RuleSetParser.Parse(text), out _), parse.GetValue(ns), name);
                 parse.InvocationConfiguration.Output.Write(parse.GetValue(output) switch
                 {
                     "svg" => GraphWriter.Svg(graph),
@@ -44,7 +47,7 @@ public static class GraphCommand
                 });
                 return 0;
             }
-            catch (Exception e) when (e is RuleSetParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is RuleSetParseException or Svcnet.Netfilter.Nftables.Parsing.NftParseException or Svcnet.Proxy.Manifests.ManifestException or Svcnet.Proxy.Conversion.InvalidObjectException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
             {
                 parse.InvocationConfiguration.Error.WriteLine($"svcnet graph: {e.Message}");
                 return 1;

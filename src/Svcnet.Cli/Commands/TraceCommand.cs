@@ -5,6 +5,7 @@ using Svcnet.Inspect.Tracing;
 using Svcnet.Netfilter.Iptables.Model;
 using Svcnet.Netfilter.Iptables.Parsing;
 using Svcnet.Inspect.NftTracing;
+using Svcnet.Inspect.Parsing;
 using Svcnet.Netfilter.Nftables.Parsing;
 
 namespace Svcnet.Cli.Commands;
@@ -64,7 +65,13 @@ public static class TraceCommand
                 TraceResult result;
                 if (nftables)
                 {
-                    result = new NftTracer(NftRulesetParser.Parse(text)).Trace(request);
+                    var beside = netnsName is null ? null : RuleSource.IptablesNftBeside(netnsName);
+                    if (beside is not null)
+                    {
+                        stderr.WriteLine($"note: {netnsName} also has iptables-nft tables (read with iptables-save); the trace walks them at their hook priorities");
+                    }
+
+                    result = new NftTracer(NftRulesetParser.Parse(text), beside is null ? null : RuleSetParser.Parse(beside)).Trace(request);
                 }
                 else
                 {

@@ -28,7 +28,7 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
         var assumed = nodeIp is null;
         nodeIp ??= rules.IsIPv6 ? AssumedNode6 : AssumedNode;
         var locals = new ValueList<IPAddress>(localIps.Append(nodeIp).Distinct());
-        var podCidr = PodCidr();
+        var podCidr = PodCidr(rules);
         sb.Append(CultureInfo.InvariantCulture, $"Service {ns}/{name}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  node address used for node traffic: {nodeIp}{(assumed ? " (assumed; pass --local-ip)" : "")}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  pod network (from the masquerade rules): {podCidr?.ToString() ?? "unknown (no local-traffic detector rule)"}\n");
@@ -39,7 +39,8 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
         return sb.ToString();
     }
 
-    private IPNetwork? PodCidr()
+    /// <summary>The pod network from the local-traffic detector rules; shared with the Service-level diff.</summary>
+    internal static IPNetwork? PodCidr(RuleSet rules)
     {
         // Chain by chain, decoding only until the first answer (a service chain near the start has one).
         foreach (var rule in rules.ChainsInOrder("nat").SelectMany(c => c.Rules))
@@ -191,7 +192,9 @@ public sealed class Explainer(RuleSet rules, IReadOnlyList<IPAddress> localIps)
         var groups = result.Outcomes
             .GroupBy(o => (o.Verdict, o.Destination))
             .Select(g => (g.Key.Verdict, g.Key.Destination, P: g.Sum(o => o.Probability), Masq: g.Select(o => o.Masquerade).Distinct().ToList()))
-            .OrderByDescending(g => g.P)
+            // Equal shares (1/3 from iptables' 0.3333333333 and from numgen's 1/3 alike) list by destination.
+            .OrderByDescending(g => Math.Round(g.P, 4))
+            .ThenBy(g => g.Destination, StringComparer.Ordinal)
             .ToList();
         var parts = groups.Select(g => g.Verdict switch
         {

@@ -86,10 +86,10 @@ public sealed class NftExplainer(NftRuleset ruleset, IReadOnlyList<IPAddress> lo
         return sb.ToString();
     }
 
-    private sealed record Entry(string Kind, string? Address, string Protocol, int Port, string Map, string Key, string Value, string? Comment);
+    internal sealed record Entry(string Kind, string? Address, string Protocol, int Port, string Map, string Key, string Value, string? Comment);
 
     /// <summary>Every map element that sends traffic to one of the Service's chains or names it in its comment.</summary>
-    private static IEnumerable<Entry> Entries(NftTable table, string marker, string commentPrefix)
+    internal static IEnumerable<Entry> Entries(NftTable table, string marker, string commentPrefix)
     {
         var clusterIps = table.GetSet("cluster-ips")?.Elements.Select(e => e.Key.ToString()).ToHashSet(StringComparer.Ordinal) ?? [];
         var firewalled = table.GetSet("firewall-ips")?.Elements.Select(e => e.Key is NftConcat c ? c.Parts[0].ToString() : "").ToHashSet(StringComparer.Ordinal) ?? [];
@@ -122,7 +122,7 @@ public sealed class NftExplainer(NftRuleset ruleset, IReadOnlyList<IPAddress> lo
     }
 
     /// <summary>The pod network from a local-traffic detector rule (<c>ip saddr != 10.0.0.0/8 jump mark-for-masquerade</c>).</summary>
-    private static IPNetwork? PodCidr(NftTable table)
+    internal static IPNetwork? PodCidr(NftTable table)
     {
         foreach (var rule in table.Chains.SelectMany(c => c.Rules))
         {
@@ -137,7 +137,7 @@ public sealed class NftExplainer(NftRuleset ruleset, IReadOnlyList<IPAddress> lo
     }
 
     /// <summary>loadBalancerSourceRanges: the source prefixes the Service's firewall chain lets through.</summary>
-    private static List<IPNetwork> SourceRanges(List<NftChain> chains) =>
+    internal static List<IPNetwork> SourceRanges(List<NftChain> chains) =>
         chains.Where(c => c.Name.StartsWith("firewall-", StringComparison.Ordinal))
             .SelectMany(c => c.Rules).SelectMany(r => r.Statements).OfType<NftMatch>()
             .Where(m => m.Left is NftPayload { Field: "saddr" })

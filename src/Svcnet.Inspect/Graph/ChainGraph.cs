@@ -24,6 +24,51 @@ public sealed class ChainGraph
 
     public IReadOnlyList<GraphEdge> Edges => _edges;
 
+    internal void Add(GraphNode node) => _nodes.TryAdd(node.Id, node);
+
+    internal void Add(GraphEdge edge) => _edges.Add(edge);
+
+    /// <summary>Only the nodes on a path through one of <paramref name="focus"/> (their ancestors and descendants).</summary>
+    internal ChainGraph Around(IReadOnlyCollection<string> focus)
+    {
+        HashSet<string> Reach(Func<GraphEdge, string> from, Func<GraphEdge, string> to)
+        {
+            var next = _edges.ToLookup(from, StringComparer.Ordinal);
+            var seen = new HashSet<string>(focus, StringComparer.Ordinal);
+            var queue = new Queue<string>(focus);
+            while (queue.Count > 0)
+            {
+                foreach (var e in next[queue.Dequeue()])
+                {
+                    if (seen.Add(to(e)))
+                    {
+                        queue.Enqueue(to(e));
+                    }
+                }
+            }
+
+            return seen;
+        }
+
+        var down = Reach(e => e.From, e => e.To);
+        var up = Reach(e => e.To, e => e.From);
+        var keep = new HashSet<string>(down.Concat(up), StringComparer.Ordinal);
+        var graph = new ChainGraph();
+        foreach (var n in _nodes.Values.Where(n => keep.Contains(n.Id)))
+        {
+            graph.Add(n);
+        }
+
+        // An edge between two kept nodes that is not itself on a path through the focus (another Service's element of a
+        // shared map) is left out: both its ends must be reachable in the same direction.
+        foreach (var e in _edges.Where(e => (up.Contains(e.From) && up.Contains(e.To)) || (down.Contains(e.From) && down.Contains(e.To))))
+        {
+            graph.Add(e);
+        }
+
+        return graph;
+    }
+
     public static ChainGraph Build(RuleSet rules, string? serviceNamespace = null, string? serviceName = null)
     {
         var graph = new ChainGraph();

@@ -195,7 +195,12 @@ internal static class NftRuleEvaluator
         if (match.Left is NftCt { Key: "state" or "status" } ct)
         {
             var flags = context.Packet.CtFlags(ct.Key, state);
-            var wanted = match.Right is NftAnonymousSet set ? set.Elements.Select(e => NftPacket.Constant(e.Key)) : [NftPacket.Constant(match.Right)];
+            var wanted = match.Right switch
+            {
+                NftAnonymousSet set => set.Elements.Select(e => NftPacket.Constant(e.Key)),
+                NftFlagList list => list.Flags,
+                _ => [NftPacket.Constant(match.Right)],
+            };
             return wanted.Any(w => w is not null && flags.Contains(w)) != negate ? 1 : 0;
         }
 
@@ -309,13 +314,14 @@ internal static class NftRuleEvaluator
     /// <summary>The element of a named or anonymous set/map whose key matches, or null.</summary>
     private static NftElement? Lookup(RuleContext context, NftExpr map, string[] key)
     {
-        var elements = map switch
+        if (map is NftSetRef named)
         {
-            NftSetRef r => (context.Table.GetSet(r.Name)
-                ?? throw new InvalidOperationException($"{context.Table.Family} {context.Table.Name} {context.Chain.Name}: no set or map @{r.Name}")).Elements,
-            NftAnonymousSet a => a.Elements,
-            _ => throw new InvalidOperationException($"{context.Chain.Name}: {map} is not a set"),
-        };
+            var set = context.Table.GetSet(named.Name)
+                ?? throw new InvalidOperationException($"{context.Table.Family} {context.Table.Name} {context.Chain.Name}: no set or map @{named.Name}");
+            return NftSetIndex.Of(set).Find(key, KeyMatches);
+        }
+
+        var elements = map is NftAnonymousSet a ? a.Elements : throw new InvalidOperationException($"{context.Chain.Name}: {map} is not a set");
         foreach (var element in elements)
         {
             if (KeyMatches(element.Key, key))

@@ -15,11 +15,34 @@ namespace Svcnet.Inspect.NftTracing;
 /// probability 1/N each, so the result lists every outcome with its probability, in the same
 /// <see cref="TraceResult"/> form as the iptables <see cref="Tracer"/>.
 /// </summary>
-public sealed class NftTracer(NftRuleset ruleset)
+/// <param name="ruleset">The nftables tables of the node.</param>
+/// <param name="iptables">
+/// The node's iptables-nft rules (<c>iptables-save</c>), when it also has them: a half-migrated node, or leftovers.
+/// Their <c>xt</c> matches and targets cannot be listed by nft, so their tables are read from iptables-save and their
+/// built-in chains are walked with the iptables <see cref="Tracer"/> at the priorities iptables-nft registers them with
+/// (nat PREROUTING and OUTPUT -100, filter 0, nat INPUT and POSTROUTING 100), among the nftables base chains.
+/// </param>
+public sealed class NftTracer(NftRuleset ruleset, RuleSet? iptables = null)
 {
+    // iptables-nft's base chains per hook: (table, chain, priority).
+    private static readonly Dictionary<string, (string Table, string Chain, int Priority)[]> IptablesHooks = new(StringComparer.Ordinal)
+    {
+        ["prerouting"] = [("nat", "PREROUTING", -100)],
+        ["input"] = [("filter", "INPUT", 0), ("nat", "INPUT", 100)],
+        ["forward"] = [("filter", "FORWARD", 0)],
+        ["output"] = [("nat", "OUTPUT", -100), ("filter", "OUTPUT", 0)],
+        ["postrouting"] = [("nat", "POSTROUTING", 100)],
+    };
+
+    // A base chain on a hook: an nftables one, or an iptables-nft built-in chain (Legacy names it) walked by the iptables tracer.
+    private sealed record HookChain(NftTable? Table, NftChain? Chain, string? Legacy, int Priority, string TableName);
+
+    private readonly Tracer? _iptablesTracer = iptables is null ? null : new Tracer(iptables);
+
     private const int MaxDepth = 64;
     private const int MaxBranches = 100_000;
 
+    private readonly Dictionary<(string Family, string Hook), List<(NftTable Table, NftChain Chain)>> _baseChains = [];
     private int _branchCount;
 
     /// <summary>Traces <paramref name="request"/>; every possible outcome with its probability and path.</summary>
@@ -31,6 +54,7 @@ public sealed class NftTracer(NftRuleset ruleset)
         var family = packet.IsIPv6 ? "ip6" : "ip";
         var tables = ruleset.Tables.Where(t => t.Family == family || t.Family == "inet").ToList();
         var natConsulted = request.ConntrackStates is null || request.ConntrackStates.Contains("NEW");
+        var matcher = iptables is not null && iptables.IsIPv6 == packet.IsIPv6 ? new RuleMatcher(iptables, request) : null;
         var done = new List<Branch>();
         var initial = new Branch(
             new PacketState(request.Destination, request.DestinationPort, request.Mark, null, false, false),
@@ -38,20 +62,34 @@ public sealed class NftTracer(NftRuleset ruleset)
 
         List<Branch> Hook(List<Branch> input, string hook)
         {
-            var chains = tables
-                .SelectMany(t => t.Chains.Where(c => c.Hook == hook).Select(c => (Table: t, Chain: c)))
-                .OrderBy(x => x.Chain.Priority ?? 0)
-                .ThenBy(x => x.Table.Name, StringComparer.Ordinal)
-                .ToList();
+            var chains = BaseChains(family, hook).Select(x => new HookChain(x.Table, x.Chain, null, x.Chain.Priority ?? 0, x.Table.Name)).ToList();
+            if (iptables is not null && matcher is not null)
+            {
+                // Merged into the kernel's order: by priority, ties by table name ("filter"/"nat" as iptables-nft names them).
+                chains = [.. chains.Concat(IptablesHooks[hook].Where(h => iptables.GetChain(h.Table, h.Chain) is not null).Select(h => new HookChain(null, null, h.Chain, h.Priority, h.Table)))
+                    .OrderBy(x => x.Priority)
+                    .ThenBy(x => x.TableName, StringComparer.Ordinal)];
+            }
+
             var current = input;
-            foreach (var (table, chain) in chains)
+            foreach (var (table, chain, legacy, _, tableName) in chains)
             {
                 var next = new List<Branch>();
                 foreach (var b in current)
                 {
-                    if (chain.Type == "nat" && (!natConsulted || NatBound(hook, b.State)))
+                    if ((legacy is null ? chain!.Type : tableName) == "nat" && (!natConsulted || NatBound(hook, b.State)))
                     {
                         next.Add(b);
+                        continue;
+                    }
+
+                    if (legacy is not null || table is null || chain is null)
+                    {
+                        foreach (var r in _iptablesTracer!.RunBuiltin(matcher!, tableName, legacy!, b))
+                        {
+                            (r.Stop is BranchStop.Drop or BranchStop.Reject ? done : next).Add(r.Stop is BranchStop.Drop or BranchStop.Reject ? r : r with { Stop = BranchStop.Continue });
+                        }
+
                         continue;
                     }
 
@@ -96,7 +134,43 @@ public sealed class NftTracer(NftRuleset ruleset)
         }
 
         var outcomes = done.Where(b => b.Probability > 0).Select(Tracer.ToOutcome).ToList();
-        return new TraceResult(request, outcomes, Assumptions(request, tables));
+        var assumptions = Assumptions(request, tables);
+        if (matcher is not null)
+        {
+            assumptions.Add("also walked: the node's iptables-nft tables (read with iptables-save) at their hook priorities: "
+                + string.Join(", ", IptablesHooks.Values.SelectMany(h => h).Where(h => iptables!.GetChain(h.Table, h.Chain) is not null).Select(h => $"{h.Table} {h.Chain} ({h.Priority})")));
+        }
+
+        return new TraceResult(request, outcomes, assumptions);
+    }
+
+    /// <summary>
+    /// The base chains on <paramref name="hook"/> for a packet of <paramref name="family"/> (its own tables and inet
+    /// ones) in the kernel's order: numeric priority, ties by table name. Found once per ruleset: kube-proxy's table
+    /// of 10,000 Services has over 100,000 regular chains, which a per-trace scan would read on every hook.
+    /// </summary>
+    private List<(NftTable Table, NftChain Chain)> BaseChains(string family, string hook)
+    {
+        lock (_baseChains)
+        {
+            if (_baseChains.Count == 0)
+            {
+                foreach (var (table, chain) in ruleset.BaseChains)
+                {
+                    var key = (table.Family, chain.Hook!);
+                    if (!_baseChains.TryGetValue(key, out var list))
+                    {
+                        _baseChains[key] = list = [];
+                    }
+
+                    list.Add((table, chain));
+                }
+            }
+
+            var own = _baseChains.GetValueOrDefault((family, hook)) ?? [];
+            var inet = _baseChains.GetValueOrDefault(("inet", hook)) ?? [];
+            return [.. own.Concat(inet).OrderBy(x => x.Chain.Priority ?? 0).ThenBy(x => x.Table.Name, StringComparer.Ordinal)];
+        }
     }
 
     // The kernel stops consulting a hook's nat chains once one of them has bound the NAT for that direction.

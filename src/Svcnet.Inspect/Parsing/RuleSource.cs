@@ -40,8 +40,41 @@ public static class RuleSource
     /// Runs <c>nft -a list ruleset</c> inside network namespace <paramref name="netns"/> (every table, with handles
     /// and counters); read-only.
     /// </summary>
-    public static string ListNftablesFromNetworkNamespace(string netns) =>
-        Run("ip", ["netns", "exec", netns, "nft", "-a", "list", "ruleset"], $"nft list ruleset in namespace {netns}");
+    public static string ListNftablesFromNetworkNamespace(string netns)
+    {
+        var iptablesNft = IptablesNftTables(netns);
+        if (iptablesNft.Count == 0)
+        {
+            return Run("ip", ["netns", "exec", netns, "nft", "-a", "list", "ruleset"], $"nft list ruleset in namespace {netns}");
+        }
+
+        // A half-migrated node: iptables-nft's tables hold xt expressions nft cannot print in full; they are read with
+        // iptables-save (IptablesNftBeside) and every other table is listed here.
+        var tables = Run("ip", ["netns", "exec", netns, "nft", "list", "tables"], $"nft list tables in namespace {netns}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ')).Where(w => w.Length == 3 && w[0] == "table")
+            .Where(w => !iptablesNft.Contains((w[1], w[2])));
+        return string.Concat(tables.Select(w => Run("ip", ["netns", "exec", netns, "nft", "-a", "list", "table", w[1], w[2]], $"nft list table {w[1]} {w[2]} in namespace {netns}")));
+    }
+
+    /// <summary>
+    /// <c>iptables-save -c</c> inside the namespace when iptables-nft has tables there beside nftables ones (a
+    /// half-migrated node, or leftovers); null when it has none. For <c>NftTracer</c>'s walk of both.
+    /// </summary>
+    public static string? IptablesNftBeside(string netns) =>
+        IptablesNftTables(netns).Any(t => t.Family == "ip") ? SaveFromNetworkNamespace(netns) : null;
+
+    // The ip tables iptables-nft has in the namespace ("*nat" in iptables-save); none when iptables-save is missing.
+    private static HashSet<(string Family, string Name)> IptablesNftTables(string netns)
+    {
+        var result = ProcessCommandRunner.Default.RunAsync("ip", ["netns", "exec", netns, "iptables-save"], timeout: TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        if (result.ExitCode != 0 || !result.Stdout.Contains("nf_tables", StringComparison.Ordinal))
+        {
+            // iptables-legacy's tables are not nftables tables: nothing to leave out of nft's listing.
+            return [];
+        }
+
+        return [.. result.Stdout.Split('\n').Where(l => l.StartsWith('*')).Select(l => ("ip", l[1..].Trim()))];
+    }
 
     /// <summary>
     /// Whether the namespace's ruleset is nftables mode: kube-proxy's (or svcnet's) nftables table exists there.

@@ -119,6 +119,16 @@ public sealed class Tracer(RuleSet rules)
         return list;
     }
 
+    /// <summary>
+    /// One built-in chain for one branch, as <see cref="NftTracing.NftTracer"/> walks an iptables-nft table at its hook priority
+    /// beside nftables tables (a half-migrated node).
+    /// </summary>
+    internal List<Branch> RunBuiltin(RuleMatcher matcher, string table, string chainName, Branch b)
+    {
+        var branchCount = 0;
+        return RunBuiltin(matcher, table, chainName, b, ref branchCount);
+    }
+
     private List<Branch> RunBuiltin(RuleMatcher matcher, string table, string chainName, Branch b, ref int branchCount)
     {
         var chain = rules.GetChain(table, chainName);

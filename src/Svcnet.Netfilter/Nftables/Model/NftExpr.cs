@@ -69,6 +69,14 @@ public sealed record NftValue(string Text) : NftExpr
     public override string ToString() => Text;
 }
 
+/// <summary>
+/// A combination of flags, any of which matches: <c>ct status snat,dnat</c> in text, <c>["snat", "dnat"]</c> in JSON.
+/// </summary>
+public sealed record NftFlagList(ValueList<string> Flags) : NftExpr
+{
+    public override string ToString() => string.Join(",", Flags);
+}
+
 /// <summary>An address prefix <c>10.0.0.0/8</c>.</summary>
 public sealed record NftPrefix(string Address, int Length) : NftExpr
 {

@@ -212,6 +212,9 @@ internal static class NftJsonParser
                 return new NftValue(value.GetBoolean() ? "true" : "false");
             case JsonValueKind.Object:
                 break;
+            case JsonValueKind.Array when value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String):
+                // A flag combination, as "ct status snat,dnat" lists it.
+                return new NftFlagList(new ValueList<string>(value.EnumerateArray().Select(v => v.GetString()!)));
             default:
                 throw new NftParseException(path, $"unsupported value {value.GetRawText()}");
         }

@@ -33,6 +33,9 @@ internal sealed partial class NftTextParser
     private readonly NftRulesetBuilder _builder = new();
     private int _pos;
 
+    // Inside "{ ... }" a comma separates elements; outside it joins flags ("ct status snat,dnat").
+    private int _blockDepth;
+
     private NftTextParser(string text) => _tokens = NftTokenizer.Tokenize(text);
 
     public static NftRuleset Parse(string text)
@@ -566,20 +569,28 @@ internal sealed partial class NftTextParser
         _ = family;
         Expect(NftTokenKind.OpenBrace, "\"{\"");
         var elements = new List<NftElement>();
-        while (true)
+        _blockDepth++;
+        try
         {
-            SkipBlockNewlines();
-            if (Accept(NftTokenKind.CloseBrace))
+            while (true)
             {
-                return elements;
-            }
+                SkipBlockNewlines();
+                if (Accept(NftTokenKind.CloseBrace))
+                {
+                    return elements;
+                }
 
-            elements.Add(ParseElement(isMap));
-            SkipBlockNewlines();
-            if (!Accept(NftTokenKind.Comma) && Peek.Kind != NftTokenKind.CloseBrace)
-            {
-                throw Error("expected \",\" or \"}\"");
+                elements.Add(ParseElement(isMap));
+                SkipBlockNewlines();
+                if (!Accept(NftTokenKind.Comma) && Peek.Kind != NftTokenKind.CloseBrace)
+                {
+                    throw Error("expected \",\" or \"}\"");
+                }
             }
+        }
+        finally
+        {
+            _blockDepth--;
         }
     }
 
@@ -685,6 +696,19 @@ internal sealed partial class NftTextParser
         if (word.StartsWith('@'))
         {
             return new NftSetRef(word[1..]);
+        }
+
+        if (Peek.Kind == NftTokenKind.Comma && PeekAt(1).Kind == NftTokenKind.Word && _blockDepth == 0)
+        {
+            // A flag combination, "ct status snat,dnat": any of them matches.
+            var flags = new List<string> { word };
+            while (Peek.Kind == NftTokenKind.Comma && PeekAt(1).Kind == NftTokenKind.Word)
+            {
+                _pos++;
+                flags.Add(Next().Text);
+            }
+
+            return new NftFlagList(new ValueList<string>(flags));
         }
 
         return Constant(word);
