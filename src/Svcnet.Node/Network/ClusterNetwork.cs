@@ -88,8 +88,11 @@ public sealed class ClusterNetwork(ClusterNames names)
         // Daemons first (API server, node agent), so nothing restarts pods or rewrites rules while we remove them:
         // those the state file records, and those it lost (an up killed between start and save, a state file
         // rewritten by hand), found by their command line.
-        var daemons = (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)).Union(FindDaemons()).ToList();
-        await Task.WhenAll(daemons.Select(pid => Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(5))));
+        // The supervisor first (it is recorded first, and stops its children), so nothing is restarted meanwhile.
+        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)).Union(FindDaemons()).ToList())
+        {
+            await Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(15));
+        }
 
         var leftovers = (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).ToList();
         // Pods before nodes before the cluster network, so veth peers vanish with their own namespace first.
@@ -153,7 +156,7 @@ public sealed class ClusterNetwork(ClusterNames names)
 
     /// <summary>
     /// This cluster's daemons found in /proc, whether or not the state file records them: svcnet processes started
-    /// with <c>--data-dir DATADIR</c> in one of the daemon roles (<c>server</c>, <c>up --agent</c>), never this
+    /// with <c>--data-dir DATADIR</c> in one of the daemon roles (<c>server</c>, <c>up --agent</c>, <c>up --supervise</c>), never this
     /// process or another command that merely names the data directory (a <c>svcnet exec</c>, a sudo around it).
     /// </summary>
     public IReadOnlyList<int> FindDaemons()
@@ -184,7 +187,7 @@ public sealed class ClusterNetwork(ClusterNames names)
 
     /// <summary>
     /// svcnet's own daemon for <paramref name="dataDir"/>: the program (argv[0], or the dll that dotnet runs) is svcnet,
-    /// the first argument after it is <c>server</c> or <c>up ... --agent</c>, and <c>--data-dir</c> names the directory.
+    /// the first argument after it is <c>server</c> or <c>up ... --agent</c> / <c>--supervise</c>, and <c>--data-dir</c> names the directory.
     /// </summary>
     public static bool IsDaemonCommandLine(IReadOnlyList<string> args, string dataDir)
     {
@@ -195,7 +198,7 @@ public sealed class ClusterNetwork(ClusterNames names)
             return false;
         }
         var rest = args.Skip(program.i + 1).ToList();
-        var role = rest[0] == "server" || (rest[0] == "up" && rest.Contains("--agent"));
+        var role = rest[0] == "server" || (rest[0] == "up" && (rest.Contains("--agent") || rest.Contains("--supervise")));
         var at = rest.IndexOf("--data-dir");
         return role && at >= 0 && at + 1 < rest.Count && rest[at + 1] == dataDir;
     }
