@@ -13,6 +13,7 @@ public static class BenchCommand
         cmd.Subcommands.Add(BenchTraceCommand.Create());
         cmd.Subcommands.Add(Api());
         cmd.Subcommands.Add(Node());
+        cmd.Subcommands.Add(Repair());
         return cmd;
     }
 
@@ -37,6 +38,18 @@ public static class BenchCommand
         {
             await new Svcnet.Node.Bench.NodeBenchmark(parse.InvocationConfiguration.Output,
                 new Svcnet.Node.Bench.NodeBenchmarkOptions { ProgrammingSamples = parse.GetValue(samples) }).RunAsync(cancel);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Repair()
+    {
+        var flushes = new Option<int>("--flushes") { Description = "How many times the nat table is flushed", DefaultValueFactory = _ => 5 };
+        var cmd = new Command("repair", "One-node cluster (root): flush the node's nat table while connections flow; repair_ms and failed_requests") { flushes };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            await new Svcnet.Node.Bench.RepairBenchmark(parse.InvocationConfiguration.Output, Math.Max(1, parse.GetValue(flushes))).RunAsync(cancel);
             return 0;
         });
         return cmd;
