@@ -14,6 +14,7 @@ public static class BenchCommand
         cmd.Subcommands.Add(Api());
         cmd.Subcommands.Add(Node());
         cmd.Subcommands.Add(Repair());
+        cmd.Subcommands.Add(Durability());
         return cmd;
     }
 
@@ -38,6 +39,19 @@ public static class BenchCommand
         {
             await new Svcnet.Node.Bench.NodeBenchmark(parse.InvocationConfiguration.Output,
                 new Svcnet.Node.Bench.NodeBenchmarkOptions { ProgrammingSamples = parse.GetValue(samples) }).RunAsync(cancel);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Durability()
+    {
+        var kills = new Option<int>("--kills") { Description = "How many times the API server is killed (SIGKILL and SIGTERM alternately)", DefaultValueFactory = _ => 6 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random kill moments", DefaultValueFactory = _ => 15 };
+        var cmd = new Command("durability", "Kill a real API server at random moments of a write burst; lost writes, duplicates, regressions, watch gaps") { kills, seed };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            await new Svcnet.Node.Bench.DurabilityBenchmark(parse.InvocationConfiguration.Output, Math.Max(1, parse.GetValue(kills)), parse.GetValue(seed)).RunAsync(cancel);
             return 0;
         });
         return cmd;
