@@ -93,13 +93,26 @@ public sealed partial class NetfilterNetlinkSocket : IDisposable
     /// <summary>Waits at most <paramref name="timeout"/> for a datagram; its length, or 0 when none came in time.</summary>
     public int TryReceive(byte[] buffer, TimeSpan timeout)
     {
+        const int Eintr = 4;
         var poll = new PollFd { Fd = _fd, Events = 1 };
         var ready = Poll(ref poll, 1, (int)Math.Max(0, timeout.TotalMilliseconds));
         if (ready < 0)
         {
-            throw new IOException($"netlink poll failed: errno {Marshal.GetLastPInvokeError()}");
+            // The runtime's own signals (thread suspension for the GC) interrupt poll: as if nothing came.
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Eintr ? 0 : throw new IOException($"netlink poll failed: errno {errno}");
         }
-        return ready == 0 ? 0 : Receive(buffer);
+        if (ready == 0)
+        {
+            return 0;
+        }
+        var n = (int)Recv(_fd, buffer, (nuint)buffer.Length, 0);
+        if (n < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Eintr ? 0 : throw new IOException($"netlink receive failed: errno {errno}");
+        }
+        return n;
     }
 
     private struct SockaddrNl
