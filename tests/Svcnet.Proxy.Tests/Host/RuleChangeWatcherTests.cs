@@ -40,8 +40,17 @@ public class RuleChangeWatcherTests
         public static async Task<Fixture> StartAsync(bool notifications)
         {
             var ns = await NetworkNamespace.CreateAsync("svcnet-rcw");
-            var applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, ns.Name, IpFamily.IPv4, IptablesMode.Nft);
-            await applier.EnsureBaseChainJumpsAsync();
+            IptablesApplier applier;
+            try
+            {
+                applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, ns.Name, IpFamily.IPv4, IptablesMode.Nft);
+                await applier.EnsureBaseChainJumpsAsync();
+            }
+            catch
+            {
+                await ns.DisposeAsync();
+                throw;
+            }
             var fixture = new Fixture { Namespace = ns, Applier = applier };
             fixture.Watcher = new RuleChangeWatcher(ns.Name, notifications, RuleChangeWatcher.IptablesCheck(applier), () =>
             {
@@ -64,8 +73,12 @@ public class RuleChangeWatcherTests
             catch (OperationCanceledException)
             {
             }
-            stop.Dispose();
-            await Namespace.DisposeAsync();
+            finally
+            {
+                // Also when the watcher failed: the namespace never outlives the test.
+                stop.Dispose();
+                await Namespace.DisposeAsync();
+            }
         }
     }
 
