@@ -91,4 +91,46 @@ public sealed class OptimisticConcurrencyTests
         Assert.Equal((1, 1), await OutcomesAsync(put, delete));
         Assert.Equal("put", Data(server, "k"));
     }
+
+    [Fact]
+    public async Task A_write_refused_because_of_an_earlier_write_in_its_group_is_answered_only_once_that_write_is_visible()
+    {
+        // The linearizability test's anomaly: the second delete's 404 reflects the first delete, staged in the same
+        // group; answered before the group committed, a client saw "not found" and then read the object again.
+        await using var server = await TestServer.StartAsync(insecure: true);
+        await CreateConfigMapAsync(server);
+        using var inGroup = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        var hold = await server.HoldWriterAsync();
+        Task first, second, blocker;
+        using (hold)
+        {
+            first = server.Server.Registry.DeleteAsync(Resources.ConfigMaps, "default", "race", null, null);
+            second = server.Server.Registry.DeleteAsync(Resources.ConfigMaps, "default", "race", null, null);
+            // A third transaction of the same group stops the writer after the two deletes ran, before the commit.
+            blocker = server.Server.Store.WriteAsync(_ =>
+            {
+                inGroup.Release();
+                release.Wait();
+            });
+        }
+        await hold.Held;
+        await inGroup.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            // The group has not committed: the object is still readable, so no answer that says it is gone may be out.
+            Assert.NotNull(server.Server.Store.Get("configmaps", "default", "race"));
+            Assert.False(second.IsCompleted, "the 404 was answered before the delete it depends on was visible");
+            Assert.False(first.IsCompleted);
+        }
+        finally
+        {
+            release.Release();
+        }
+        await blocker;
+        await first;
+        var notFound = await Assert.ThrowsAsync<ApiException>(() => second);
+        Assert.Equal(404, notFound.Code);
+        Assert.Null(server.Server.Store.Get("configmaps", "default", "race"));
+    }
 }

@@ -52,6 +52,50 @@ public class ClusterNetworkTests
     }
 
     [RootFact]
+    public async Task Down_stops_a_daemon_the_state_file_does_not_record()
+    {
+        // A real API server for this cluster's data directory that no state file names (an up killed between
+        // starting it and saving its pid): down finds it by its command line and stops it.
+        var dir = await ScratchClusters.CreateAsync("down");
+        var names = new ClusterNames(dir);
+        var server = Svcnet.Node.Agent.Daemons.Start(["server", "--data-dir", dir, "--secure-port", "0"], Path.Combine(dir, "logs", "apiserver.log"));
+        try
+        {
+            await WaitUntil(() => File.Exists(Path.Combine(dir, "kubeconfig")), 60_000);
+            var network = new ClusterNetwork(names);
+            Assert.Null(ClusterState.Load(names.StateFile));
+            Assert.Equal([server], network.FindDaemons());
+
+            await network.DownAsync();
+
+            await WaitUntil(() => !Signals.IsAlive(server), 15_000);
+        }
+        finally
+        {
+            if (Signals.IsAlive(server))
+            {
+                Signals.Send(server, Signals.SIGKILL);
+            }
+            ScratchClusters.Release(dir);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Only_svcnets_own_daemons_of_the_data_directory_are_recognised()
+    {
+        const string Dir = "/tmp/svcnet-x";
+        Assert.True(ClusterNetwork.IsDaemonCommandLine(["/usr/bin/svcnet", "server", "--data-dir", Dir, "--secure-port", "0"], Dir));
+        Assert.True(ClusterNetwork.IsDaemonCommandLine(["/usr/bin/dotnet", "/opt/svcnet/svcnet.dll", "up", "--agent", "--data-dir", Dir], Dir));
+        // Another data directory, a command that is not a daemon, sudo around a command, another program.
+        Assert.False(ClusterNetwork.IsDaemonCommandLine(["/usr/bin/svcnet", "server", "--data-dir", Dir + "2"], Dir));
+        Assert.False(ClusterNetwork.IsDaemonCommandLine(["/usr/bin/svcnet", "up", "--data-dir", Dir], Dir));
+        Assert.False(ClusterNetwork.IsDaemonCommandLine(["svcnet", "exec", "--data-dir", Dir, "node", "--", "server"], Dir));
+        Assert.False(ClusterNetwork.IsDaemonCommandLine(["sudo", "svcnet", "server", "--data-dir", Dir], Dir));
+        Assert.False(ClusterNetwork.IsDaemonCommandLine(["vim", "svcnet", "server", "--data-dir", Dir], Dir));
+    }
+
+    [RootFact]
     public async Task Two_clusters_with_different_data_dirs_do_not_collide()
     {
         await using var a = await TestCluster.StartAsync();

@@ -26,7 +26,8 @@ public class ControlPlaneClusterTests
             Assert.True(up.Code == 0, up.Out + up.Err);
             Assert.Contains($"export KUBECONFIG={dir}/kubeconfig", up.Out);
             var pids = ClusterState.Load(names.StateFile)!.DaemonPids;
-            Assert.Equal(2, pids.Count);
+            // The supervisor, the API server and the node agent.
+            Assert.Equal(3, pids.Count);
 
             using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dir, "kubeconfig")));
             var nodes = await client.CoreV1.ListNodeAsync();

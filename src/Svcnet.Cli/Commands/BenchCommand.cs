@@ -13,6 +13,8 @@ public static class BenchCommand
         cmd.Subcommands.Add(BenchTraceCommand.Create());
         cmd.Subcommands.Add(Api());
         cmd.Subcommands.Add(Node());
+        cmd.Subcommands.Add(Repair());
+        cmd.Subcommands.Add(Durability());
         return cmd;
     }
 
@@ -37,6 +39,31 @@ public static class BenchCommand
         {
             await new Svcnet.Node.Bench.NodeBenchmark(parse.InvocationConfiguration.Output,
                 new Svcnet.Node.Bench.NodeBenchmarkOptions { ProgrammingSamples = parse.GetValue(samples) }).RunAsync(cancel);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Durability()
+    {
+        var kills = new Option<int>("--kills") { Description = "How many times the API server is killed (SIGKILL and SIGTERM alternately)", DefaultValueFactory = _ => 6 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random kill moments", DefaultValueFactory = _ => 15 };
+        var cmd = new Command("durability", "Kill a real API server at random moments of a write burst; lost writes, duplicates, regressions, watch gaps") { kills, seed };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            await new Svcnet.Node.Bench.DurabilityBenchmark(parse.InvocationConfiguration.Output, Math.Max(1, parse.GetValue(kills)), parse.GetValue(seed)).RunAsync(cancel);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Repair()
+    {
+        var flushes = new Option<int>("--flushes") { Description = "How many times the nat table is flushed", DefaultValueFactory = _ => 5 };
+        var cmd = new Command("repair", "One-node cluster (root): flush the node's nat table while connections flow; repair_ms and failed_requests") { flushes };
+        cmd.SetAction(async (parse, cancel) =>
+        {
+            await new Svcnet.Node.Bench.RepairBenchmark(parse.InvocationConfiguration.Output, Math.Max(1, parse.GetValue(flushes))).RunAsync(cancel);
             return 0;
         });
         return cmd;

@@ -19,6 +19,7 @@ public static class ServerCommand
         var advertise = new Option<string?>("--advertise-address") { Description = "Address the kubernetes Service's endpoint names (where pods reach the server)" };
         var advertiseNetns = new Option<string?>("--advertise-netns") { Description = "Network namespace owning --advertise-address: the server also listens there on --advertise-port", Hidden = true };
         var advertisePort = new Option<int>("--advertise-port") { Description = "Port of the --advertise-netns listener", DefaultValueFactory = _ => 6443, Hidden = true };
+        var nodeGrace = new Option<TimeSpan>("--node-monitor-grace-period") { Description = "How long a Node may post no status before it is marked Ready Unknown and its pods not ready (kube-controller-manager's flag; e.g. 40s)", DefaultValueFactory = _ => TimeSpan.FromSeconds(40), CustomParser = r => Svcnet.Proxy.Config.KubeProxyConfigurationFile.Duration(r.Tokens.Single().Value) ?? TimeSpan.FromSeconds(40) };
         var cmd = new Command("server", "Run the kubectl-compatible API server with the ClusterIP/NodePort allocators and the EndpointSlice controller");
         cmd.Options.Add(dataDir);
         cmd.Options.Add(bind);
@@ -29,6 +30,7 @@ public static class ServerCommand
         cmd.Options.Add(advertise);
         cmd.Options.Add(advertiseNetns);
         cmd.Options.Add(advertisePort);
+        cmd.Options.Add(nodeGrace);
         cmd.SetAction(async (parse, cancellationToken) =>
         {
             var insecure = parse.GetValue(insecurePort);
@@ -48,6 +50,7 @@ public static class ServerCommand
                 AdvertiseAddress = parse.GetValue(advertise),
                 AdvertiseNetns = parse.GetValue(advertiseNetns),
                 AdvertisePort = parse.GetValue(advertisePort),
+                NodeMonitorGracePeriod = parse.GetValue(nodeGrace),
                 LoggerFactory = loggerFactory,
             };
             ControlPlaneServer server;

@@ -23,6 +23,7 @@ public static class UpCommand
         var recreate = new Option<bool>("--recreate") { Description = "Take the cluster in the data directory down first if it runs (all its objects are lost), then start an empty one" };
         var networkOnly = new Option<bool>("--network-only") { Description = "Only create the namespaces and links (no API server, no node agent)" };
         var agent = new Option<bool>("--agent") { Description = "Run the node agent in the foreground (what up starts in the background)", Hidden = true };
+        var supervise = new Option<bool>("--supervise") { Description = "Run the API server and the node agent, restarting them when they exit (what up starts in the background)", Hidden = true };
         var legacyNames = new Option<bool>("--legacy-unnamed-port-names") { Description = "Name unnamed Service ports ns/svc: in the nodes' rules, like kube-proxy before v1.19 (the seed's chain names)" };
         var backend = new Option<string?>("--iptables-backend") { Description = "The nodes' iptables back-end: nft, legacy or auto (detected like kube-proxy's iptables wrapper)" };
         var cmd = new Command("up", "Start a cluster on this machine: nodes and pods are network namespaces, nothing leaves them");
@@ -33,6 +34,7 @@ public static class UpCommand
         cmd.Options.Add(legacyNames);
         cmd.Options.Add(backend);
         cmd.Options.Add(agent);
+        cmd.Options.Add(supervise);
         cmd.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -43,6 +45,11 @@ public static class UpCommand
                 if (parse.GetValue(agent))
                 {
                     return await RunAgentAsync(names, output, ct);
+                }
+
+                if (parse.GetValue(supervise))
+                {
+                    return await SuperviseAsync(names, output, ct);
                 }
 
                 ScratchClusters.ReleaseIfOrphaned(names.DataDir);
@@ -109,6 +116,35 @@ public static class UpCommand
 
         ClusterRegistry.Register(names, makeCurrent: true);
         return true;
+    }
+
+    /// <summary>The background supervisor of the API server and the node agent, until SIGTERM (then it stops both).</summary>
+    private static async Task<int> SuperviseAsync(ClusterNames names, TextWriter output, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Cancel();
+        });
+        void Log(string message)
+        {
+            lock (output)
+            {
+                output.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {message}");
+            }
+        }
+
+        try
+        {
+            await new DaemonSupervisor(names, Log).RunAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Log("supervisor stopped");
+        return 0;
     }
 
     /// <summary>The background node agent: pods, statuses, heartbeats and one kube-proxy per node, until SIGTERM.</summary>

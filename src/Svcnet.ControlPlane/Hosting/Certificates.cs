@@ -14,8 +14,19 @@ public static class Certificates
     /// <summary>The DNS names of the serving certificate: kube-apiserver's for in-cluster clients, and localhost.</summary>
     private static readonly string[] DnsNames = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
 
-    public static (X509Certificate2 Serving, string CaPem) LoadOrCreate(string dir, string bindAddress, IReadOnlyList<string>? extraAddresses = null)
+    /// <summary>The serving certificate's validity when it is issued.</summary>
+    public static readonly TimeSpan ServingValidity = TimeSpan.FromDays(365);
+
+    /// <summary>
+    /// The renewal window: a serving certificate past this fraction of its validity is issued again at start, as the
+    /// kubelet rotates its certificates at 70-90 % of their lifetime (the CA, 10 years, is not renewed).
+    /// </summary>
+    public const double RenewAfterFraction = 0.8;
+
+    public static (X509Certificate2 Serving, string CaPem) LoadOrCreate(string dir, string bindAddress, IReadOnlyList<string>? extraAddresses = null,
+        TimeProvider? clock = null, TimeSpan? servingValidity = null)
     {
+        var now = (clock ?? TimeProvider.System).GetUtcNow();
         var caCrt = Path.Combine(dir, "ca.crt");
         var caKey = Path.Combine(dir, "ca.key");
         var srvCrt = Path.Combine(dir, "server.crt");
@@ -27,13 +38,13 @@ public static class Certificates
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
             request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-            using var ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(10));
+            using var ca = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
             WriteSecret(caKey, key.ExportPkcs8PrivateKeyPem());
             File.WriteAllText(caCrt, ca.ExportCertificatePem());
             File.Delete(srvCrt);
         }
         string[] sans = ["localhost", "127.0.0.1", bindAddress, .. extraAddresses ?? []];
-        if (!File.Exists(srvCrt) || !File.Exists(srvKey) || !Covers(srvCrt, sans))
+        if (!File.Exists(srvCrt) || !File.Exists(srvKey) || !Covers(srvCrt, sans) || DueForRenewal(srvCrt, now))
         {
             using var caCert = X509Certificate2.CreateFromPemFile(caCrt, caKey);
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -56,12 +67,21 @@ public static class Certificates
             request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
             var serial = RandomNumberGenerator.GetBytes(16);
             serial[0] &= 0x7f;
-            using var cert = request.Create(caCert, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(5), serial);
+            using var cert = request.Create(caCert, now.AddMinutes(-5), now + (servingValidity ?? ServingValidity), serial);
             WriteSecret(srvKey, key.ExportPkcs8PrivateKeyPem());
             File.WriteAllText(srvCrt, cert.ExportCertificatePem());
         }
         var serving = X509Certificate2.CreateFromPemFile(srvCrt, srvKey);
         return (serving, File.ReadAllText(caCrt));
+    }
+
+    /// <summary>Past <see cref="RenewAfterFraction"/> of its validity (or already expired).</summary>
+    private static bool DueForRenewal(string certPath, DateTimeOffset now)
+    {
+        using var cert = X509Certificate2.CreateFromPem(File.ReadAllText(certPath));
+        var notBefore = new DateTimeOffset(cert.NotBefore.ToUniversalTime());
+        var notAfter = new DateTimeOffset(cert.NotAfter.ToUniversalTime());
+        return now >= notBefore + ((notAfter - notBefore) * RenewAfterFraction);
     }
 
     private static bool Covers(string certPath, string[] sans)

@@ -22,4 +22,13 @@ internal static partial class ControlPlaneLog
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "endpointslice-controller: syncing Service {Namespace}/{Name} failed, retrying in {Delay}")]
     public static partial void EndpointSyncFailed(this ILogger logger, string @namespace, string name, TimeSpan delay, Exception cause);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "node-lifecycle-controller: node {Node} posted no status for {Grace}: Ready Unknown")]
+    public static partial void NodeNotReady(this ILogger logger, string node, TimeSpan grace);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "node-lifecycle-controller: {Count} pods on node {Node} marked not ready")]
+    public static partial void NodePodsNotReady(this ILogger logger, string node, int count);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "node-lifecycle-controller: node {Node} posts status again: {Count} pods ready again")]
+    public static partial void NodePodsReadyAgain(this ILogger logger, string node, int count);
 }

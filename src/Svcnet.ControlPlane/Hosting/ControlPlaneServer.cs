@@ -183,6 +183,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         var serviceAccountTokens = new ServiceAccountTokens(options.DataDirectory, store, clock);
         server.workloads = [new ReplicaSetController(registry, clock), new DeploymentController(registry, clock), new GarbageCollector(registry, clock),
             new ServiceAccountController(registry, clock, serviceAccountTokens, caPem)];
+        server.nodeLifecycle = new NodeLifecycleController(registry, clock, options.NodeMonitorGracePeriod, logger);
         built.Run(context => server.handler!.HandleAsync(context));
         await built.StartAsync(cancellationToken);
 
@@ -220,6 +221,7 @@ public sealed class ControlPlaneServer : IAsyncDisposable
             }
         }
 
+        server.nodeLifecycle.Start();
         server.KubeconfigPath = Path.Combine(options.DataDirectory, "kubeconfig");
         Certificates.WriteSecret(server.KubeconfigPath, Kubeconfig.Render(server.Url, caPem, token));
         return server;
@@ -267,6 +269,8 @@ public sealed class ControlPlaneServer : IAsyncDisposable
     /// <summary>The workload controllers and the garbage collector (started after the bootstrap objects exist).</summary>
     private IReadOnlyList<KeyedController> workloads = [];
 
+    private NodeLifecycleController? nodeLifecycle;
+
     /// <summary>
     /// Graceful stop: new requests are refused with 503, watches end at once (clients re-watch elsewhere), requests
     /// in flight finish (their writes are committed before the store closes), then the workload controllers stop and
@@ -281,6 +285,10 @@ public sealed class ControlPlaneServer : IAsyncDisposable
         foreach (var workload in workloads)
         {
             await workload.DisposeAsync();
+        }
+        if (nodeLifecycle is not null)
+        {
+            await nodeLifecycle.DisposeAsync();
         }
         await endpoints.DisposeAsync();
         Store.Dispose();

@@ -39,6 +39,12 @@ public sealed record ServerOptions
     /// <summary>Byte budget of that history (memory and database), whichever limit is reached first.</summary>
     public long HistoryByteLimit { get; init; } = Store.ObjectStore.DefaultHistoryByteLimit;
 
+    /// <summary>
+    /// kube-controller-manager's --node-monitor-grace-period: a Node whose heartbeat does not change for this long
+    /// turns Ready Unknown and its pods not ready.
+    /// </summary>
+    public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
+
     /// <summary>Where the server logs (5xx answers with their cause, shutdown); nothing is logged without one.</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -274,8 +274,11 @@ public sealed class ObjectStore : IDisposable
 
     private const int MaxGroup = 256;
 
-    /// <summary>A dry run answers with what would have been stored (resourceVersion unchanged) and undoes its allocations.</summary>
-    private void CompleteDryRun(PendingWrite p, Dictionary<ObjectKey, JsonObject?> overlay)
+    /// <summary>
+    /// A dry run answers with what would have been stored (resourceVersion unchanged) and undoes its allocations;
+    /// the answer is given once the group is committed.
+    /// </summary>
+    private void PrepareDryRun(PendingWrite p, Dictionary<ObjectKey, JsonObject?> overlay)
     {
         var tx = p.Transaction!;
         foreach (var (key, value) in tx.Changes)
@@ -293,7 +296,6 @@ public sealed class ObjectStore : IDisposable
         {
             undo();
         }
-        p.Completion.SetResult(p.Events);
     }
 
     private void CommitGroup(List<PendingWrite> group)
@@ -301,6 +303,12 @@ public sealed class ObjectStore : IDisposable
         var overlay = new Dictionary<ObjectKey, JsonObject?>();
         var next = revision;
         var accepted = new List<PendingWrite>();
+        // Answers that depend on the group's staged writes (a 404 or 409 because an earlier transaction of the group
+        // deleted or changed the object, a dry run showing it) are held until the group is committed and published:
+        // answered earlier, a client could see "not found" and then still read the object (found by the
+        // linearizability test), and if the commit failed the answer would describe a state that never existed.
+        var refused = new List<(PendingWrite Write, Exception Error)>();
+        var dryRuns = new List<PendingWrite>();
         foreach (var p in group)
         {
             var tx = new StoreTransaction(this, overlay);
@@ -316,12 +324,13 @@ public sealed class ObjectStore : IDisposable
                 {
                     undo();
                 }
-                p.Completion.SetException(e);
+                refused.Add((p, e));
                 continue;
             }
             if (p.DryRun)
             {
-                CompleteDryRun(p, overlay);
+                PrepareDryRun(p, overlay);
+                dryRuns.Add(p);
                 continue;
             }
             foreach (var (key, value) in tx.Changes)
@@ -364,6 +373,11 @@ public sealed class ObjectStore : IDisposable
                 }
                 p.Completion.SetException(e);
             }
+            // What the refused and dry-run writes saw may include writes that are now rolled back: they fail too.
+            foreach (var p in refused.Select(r => r.Write).Concat(dryRuns))
+            {
+                p.Completion.SetException(e);
+            }
             return;
         }
         if (events.Count > 0)
@@ -381,6 +395,14 @@ public sealed class ObjectStore : IDisposable
             {
                 action();
             }
+            p.Completion.SetResult(p.Events);
+        }
+        foreach (var (p, error) in refused)
+        {
+            p.Completion.SetException(error);
+        }
+        foreach (var p in dryRuns)
+        {
             p.Completion.SetResult(p.Events);
         }
     }

@@ -46,6 +46,7 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
             agents[node.Name].StatusChanged += statuses.Offer;
         }
 
+        await RemoveOrphanSandboxesAsync(ct);
         var pods = new Informer<V1Pod, V1PodList>(
             "pods",
             c => client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: c),
@@ -54,6 +55,39 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
             new PodHandler(podEvents.Writer), new ActionLogger(log));
         var proxies = state.Nodes.Select(n => RunProxyAsync(n, ct)).ToList();
         await Task.WhenAll([pods.RunAsync(ct), HandlePodsAsync(ct), HeartbeatAsync(ct), statuses.RunAsync(ct), .. proxies]);
+    }
+
+    /// <summary>
+    /// A restarted agent's first look at what an earlier one left: pod sandboxes of this cluster whose pod is gone
+    /// from the API server, or being deleted, are removed with their processes and addresses. The sandboxes of pods
+    /// that remain are replaced when the pod is started again (<see cref="PodNetwork.CreateAsync"/>).
+    /// </summary>
+    private async Task RemoveOrphanSandboxesAsync(CancellationToken ct)
+    {
+        var podPrefix = state.Prefix + "pod-";
+        var sandboxes = (await Netns.ListAsync(ct)).Where(n => n.StartsWith(podPrefix, StringComparison.Ordinal)).ToList();
+        if (sandboxes.Count == 0)
+        {
+            return;
+        }
+
+        var pods = await client.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct);
+        var wanted = pods.Items.Where(p => !string.IsNullOrEmpty(p.Spec?.NodeName) && p.Metadata.DeletionTimestamp is null)
+            .Select(p => $"{podPrefix}{p.Metadata.NamespaceProperty ?? "default"}_{p.Metadata.Name}").ToHashSet(StringComparer.Ordinal);
+        var ipam = new HostLocalIpam(state.DataDir);
+        foreach (var orphan in sandboxes.Where(n => !wanted.Contains(n)))
+        {
+            await Netns.DeleteAsync(orphan, TimeSpan.FromSeconds(1), ct);
+            // Namespaces are DNS labels (no '_'): the owner is ns/name.
+            var owner = orphan[podPrefix.Length..];
+            var cut = owner.IndexOf('_', StringComparison.Ordinal);
+            foreach (var node in state.Nodes)
+            {
+                ipam.ReleaseOwner(node.Name, $"{owner[..cut]}/{owner[(cut + 1)..]}");
+            }
+
+            log($"sandbox {orphan}: its pod is gone, removed");
+        }
     }
 
     private async Task RegisterAsync(NodeRecord node, CancellationToken ct)

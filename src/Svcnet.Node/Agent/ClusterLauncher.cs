@@ -33,27 +33,20 @@ public static class ClusterLauncher
         var kubeconfig = Path.Combine(names.DataDir, "kubeconfig");
         File.Delete(kubeconfig);
         var logs = Path.Combine(names.DataDir, "logs");
-        // As kubeadm's API server on the control-plane node: the kubernetes Service's endpoint is node1's address
-        // (6443 inside node1's namespace), so pods reach 10.96.0.1:443 through kube-proxy's rules.
-        var node1 = state.Nodes[0];
-        var server = Daemons.Start(["server", "--data-dir", names.DataDir, "--secure-port", "0",
-            "--advertise-address", node1.NodeIP, "--advertise-netns", node1.Netns], Path.Combine(logs, "apiserver.log"));
-        state = state with { DaemonPids = [server] };
-        state.Save(names.StateFile);
+        // One supervisor (svcnet up --supervise) starts the API server and the node agent and restarts them when
+        // they exit; it records its own pid and theirs in the state file (only it writes the pids, so no update is lost).
+        var supervisor = Daemons.Start(["up", "--supervise", "--data-dir", names.DataDir], Path.Combine(logs, "supervisor.log"));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!File.Exists(kubeconfig))
         {
-            if (DateTime.UtcNow > deadline || !Signals.IsAlive(server))
+            if (DateTime.UtcNow > deadline || !Signals.IsAlive(supervisor))
             {
-                throw new InvalidOperationException($"the API server did not start (see {Path.Combine(logs, "apiserver.log")})");
+                throw new InvalidOperationException($"the API server did not start (see {Path.Combine(logs, "apiserver.log")} and supervisor.log)");
             }
 
             await Task.Delay(50, ct);
         }
 
-        var agent = Daemons.Start(["up", "--agent", "--data-dir", names.DataDir], Path.Combine(logs, "agent.log"));
-        state = state with { DaemonPids = [server, agent] };
-        state.Save(names.StateFile);
         using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
         while (true)
         {
@@ -70,7 +63,7 @@ public static class ClusterLauncher
             {
             }
 
-            if (DateTime.UtcNow > deadline || !Signals.IsAlive(agent))
+            if (DateTime.UtcNow > deadline || !Signals.IsAlive(supervisor))
             {
                 throw new InvalidOperationException($"the nodes did not become Ready (see {Path.Combine(logs, "agent.log")})");
             }
@@ -79,7 +72,8 @@ public static class ClusterLauncher
         }
 
         await ClusterDnsDeployment.EnsureAsync(client, kubeconfig, state.Nodes.Count, output, ct);
-        output.WriteLine($"API server pid {server}, node agent pid {agent}; every node is Ready. Use kubectl with:");
+        state = ClusterState.Load(names.StateFile) ?? state;
+        output.WriteLine($"supervisor pid {supervisor} (API server and node agent pids {string.Join(", ", state.DaemonPids.Skip(1))}); every node is Ready. Use kubectl with:");
         output.WriteLine($"  export KUBECONFIG={kubeconfig}");
         return state;
     }

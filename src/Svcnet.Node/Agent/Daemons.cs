@@ -21,6 +21,16 @@ public static class Daemons
     /// <summary>Spawns <c>svcnet ARGS</c> detached; returns its pid.</summary>
     public static int Start(IReadOnlyList<string> args, string logFile)
     {
+        using var process = Spawn(args, logFile);
+        return process.Id;
+    }
+
+    /// <summary>
+    /// Spawns <c>svcnet ARGS</c> in its own session, output appended to <paramref name="logFile"/>; the process is
+    /// this one's child (setsid and sh exec into svcnet), so the caller can wait for it and reap it.
+    /// </summary>
+    public static Process Spawn(IReadOnlyList<string> args, string logFile)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(logFile)!);
         var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
         foreach (var arg in (string[])["sh", "-c", $"exec \"$0\" \"$@\" </dev/null >>{CommandLine.Quote(logFile)} 2>&1", .. SvcnetCommand(), .. args])
@@ -28,8 +38,7 @@ public static class Daemons
             psi.ArgumentList.Add(arg);
         }
 
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start svcnet " + string.Join(' ', args));
-        return process.Id;
+        return Process.Start(psi) ?? throw new InvalidOperationException("cannot start svcnet " + string.Join(' ', args));
     }
 
     /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>; waits until the process is gone.</summary>

@@ -55,13 +55,13 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
         }
     }
 
-    private static V1Pod Pod(string name, string app) => new()
+    internal static V1Pod Pod(string name, string app) => new()
     {
         Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default", Labels = new Dictionary<string, string> { ["app"] = app }, Uid = Guid.NewGuid().ToString() },
         Spec = new V1PodSpec { Containers = [new V1Container { Name = "netexec", Image = "registry.k8s.io/e2e-test-images/agnhost:2.53", Args = ["netexec", "--http-port=8080", "--udp-port=-1"], Ports = [new V1ContainerPort { Name = "http", ContainerPort = 8080 }] }] },
     };
 
-    private static async Task<RunningPod> StartAsync(LocalCluster cluster, string name, string app, CancellationToken ct)
+    internal static async Task<RunningPod> StartAsync(LocalCluster cluster, string name, string app, CancellationToken ct)
     {
         var pod = await cluster.CreatePodAsync(Pod(name, app), ct);
         if (!await pod.WaitReadyAsync(TimeSpan.FromSeconds(30), ct))
@@ -137,7 +137,7 @@ public sealed class NodeBenchmark(TextWriter output, NodeBenchmarkOptions option
         }
     }
 
-    private static V1Service Service(string name, string clusterIP, string app) => new()
+    internal static V1Service Service(string name, string clusterIP, string app) => new()
     {
         Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" },
         Spec = new V1ServiceSpec

@@ -85,10 +85,13 @@ public sealed class ClusterNetwork(ClusterNames names)
     public async Task<IReadOnlyList<string>> DownAsync(CancellationToken ct = default)
     {
         var state = ClusterState.Load(Names.StateFile);
-        // Daemons first (API server, node agent), so nothing restarts pods or rewrites rules while we remove them.
-        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)))
+        // Daemons first (API server, node agent), so nothing restarts pods or rewrites rules while we remove them:
+        // those the state file records, and those it lost (an up killed between start and save, a state file
+        // rewritten by hand), found by their command line.
+        // The supervisor first (it is recorded first, and stops its children), so nothing is restarted meanwhile.
+        foreach (var pid in (state?.DaemonPids ?? []).Where(p => Signals.IsAlive(p) && IsOurs(p)).Union(FindDaemons()).ToList())
         {
-            await Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(5));
+            await Agent.Daemons.StopAsync(pid, TimeSpan.FromSeconds(15));
         }
 
         var leftovers = (await Netns.ListAsync(ct)).Where(n => n.StartsWith(Names.Prefix, StringComparison.Ordinal)).ToList();
@@ -149,6 +152,55 @@ public sealed class ClusterNetwork(ClusterNames names)
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// This cluster's daemons found in /proc, whether or not the state file records them: svcnet processes started
+    /// with <c>--data-dir DATADIR</c> in one of the daemon roles (<c>server</c>, <c>up --agent</c>, <c>up --supervise</c>), never this
+    /// process or another command that merely names the data directory (a <c>svcnet exec</c>, a sudo around it).
+    /// </summary>
+    public IReadOnlyList<int> FindDaemons()
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            string[] args;
+            try
+            {
+                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            if (IsDaemonCommandLine(args, Names.DataDir))
+            {
+                found.Add(pid);
+            }
+        }
+        return found;
+    }
+
+    /// <summary>
+    /// svcnet's own daemon for <paramref name="dataDir"/>: the program (argv[0], or the dll that dotnet runs) is svcnet,
+    /// the first argument after it is <c>server</c> or <c>up ... --agent</c> / <c>--supervise</c>, and <c>--data-dir</c> names the directory.
+    /// </summary>
+    public static bool IsDaemonCommandLine(IReadOnlyList<string> args, string dataDir)
+    {
+        var program = args.Select((a, i) => (a, i)).FirstOrDefault(p => Path.GetFileNameWithoutExtension(p.a) is "svcnet" or "Svcnet.Cli");
+        var launched = program.i == 0 || (program.i == 1 && Path.GetFileName(args[0]) == "dotnet");
+        if (program.a is null || !launched || program.i + 1 >= args.Count)
+        {
+            return false;
+        }
+        var rest = args.Skip(program.i + 1).ToList();
+        var role = rest[0] == "server" || (rest[0] == "up" && (rest.Contains("--agent") || rest.Contains("--supervise")));
+        var at = rest.IndexOf("--data-dir");
+        return role && at >= 0 && at + 1 < rest.Count && rest[at + 1] == dataDir;
     }
 
     /// <summary>What of this cluster exists right now: its state file, its namespaces, its live daemons.</summary>

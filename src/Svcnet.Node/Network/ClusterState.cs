@@ -24,6 +24,9 @@ public sealed record ClusterState
     public required DateTimeOffset CreatedAt { get; init; }
     public IReadOnlyList<NodeRecord> Nodes { get; init; } = [];
     public IReadOnlyList<int> DaemonPids { get; init; } = [];
+
+    /// <summary>The API server's port, fixed at its first start so a restarted server is found where it was.</summary>
+    public int? ApiPort { get; init; }
     public ProxyOptions Proxy { get; init; } = new();
 
     private static readonly JsonSerializerOptions Options = new()

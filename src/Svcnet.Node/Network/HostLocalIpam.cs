@@ -50,4 +50,22 @@ public sealed class HostLocalIpam(string dataDir)
             File.Delete(path);
         }
     }
+
+    /// <summary>Frees every address of node <paramref name="nodeName"/> held by <paramref name="owner"/> (a stale pod's).</summary>
+    public void ReleaseOwner(string nodeName, string owner)
+    {
+        var dir = NodeDir(nodeName);
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.GetFiles(dir).Where(f => System.Net.IPAddress.TryParse(Path.GetFileName(f), out _)))
+        {
+            if (File.ReadAllText(file) == owner)
+            {
+                File.Delete(file);
+            }
+        }
+    }
 }

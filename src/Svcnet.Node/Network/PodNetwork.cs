@@ -21,7 +21,11 @@ public sealed class PodNetwork(ClusterNames names)
         var netns = names.PodNamespace(podNamespace, podName);
         if (Netns.Exists(netns))
         {
-            throw new InvalidOperationException($"pod {podNamespace}/{podName}: network namespace {netns} already exists");
+            // Left by an earlier node agent (killed, restarted by the supervisor): this agent never creates a pod
+            // twice, so the sandbox and whatever still runs in it are stale; they go, with their address, and the pod
+            // starts afresh.
+            await Netns.DeleteAsync(netns, TimeSpan.FromSeconds(1), ct);
+            ipam.ReleaseOwner(node.Name, $"{podNamespace}/{podName}");
         }
 
         var hostVeth = "veth" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(netns)))[..8];

@@ -69,7 +69,77 @@ public sealed partial class NetfilterNetlinkSocket : IDisposable
         return n > 0 ? n : throw new IOException($"netlink receive failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>
+    /// Joins a netlink multicast group (NETLINK_ADD_MEMBERSHIP), e.g. NFNLGRP_NFTABLES (7): the kernel then sends every
+    /// nf_tables change of the namespace (what <c>nft monitor</c> shows; iptables-nft's writes included).
+    /// </summary>
+    public void JoinGroup(int group)
+    {
+        const int SolNetlink = 270;
+        const int NetlinkAddMembership = 1;
+        // Multicast is delivered to bound sockets only (an unbound one joins the group and hears nothing): bind with
+        // port id 0, the kernel picks one.
+        var address = new SockaddrNl { Family = AfNetlink };
+        if (Bind(_fd, ref address, 12) != 0)
+        {
+            throw new IOException($"netlink bind failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        if (SetSockOpt(_fd, SolNetlink, NetlinkAddMembership, ref group, sizeof(int)) != 0)
+        {
+            throw new IOException($"netlink group {group}: setsockopt failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Waits at most <paramref name="timeout"/> for a datagram; its length, or 0 when none came in time.</summary>
+    public int TryReceive(byte[] buffer, TimeSpan timeout)
+    {
+        const int Eintr = 4;
+        var poll = new PollFd { Fd = _fd, Events = 1 };
+        var ready = Poll(ref poll, 1, (int)Math.Max(0, timeout.TotalMilliseconds));
+        if (ready < 0)
+        {
+            // The runtime's own signals (thread suspension for the GC) interrupt poll: as if nothing came.
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Eintr ? 0 : throw new IOException($"netlink poll failed: errno {errno}");
+        }
+        if (ready == 0)
+        {
+            return 0;
+        }
+        var n = (int)Recv(_fd, buffer, (nuint)buffer.Length, 0);
+        if (n < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Eintr ? 0 : throw new IOException($"netlink receive failed: errno {errno}");
+        }
+        return n;
+    }
+
+    private struct SockaddrNl
+    {
+        public ushort Family;
+        public ushort Pad;
+        public uint Pid;
+        public uint Groups;
+    }
+
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     public void Dispose() => Close(_fd);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static partial int Bind(int fd, ref SockaddrNl address, int length);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(ref PollFd fds, nuint count, int timeoutMs);
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nstype);

@@ -32,4 +32,9 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Task} failed, restarting it in {Delay}")]
     public static partial void LoopFailed(this ILogger logger, string task, TimeSpan delay, Exception reason);
 
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Rules vanished ({What}) after a {Trigger}: full resync requested")]
+    public static partial void RulesVanished(this ILogger logger, string what, string trigger);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Watching rule changes in netns {Netns}: {How}")]
+    public static partial void WatchingRuleChanges(this ILogger logger, string netns, string how);
 }

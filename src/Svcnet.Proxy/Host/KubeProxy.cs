@@ -141,7 +141,18 @@ public sealed class KubeProxy : IAsyncDisposable
         }, _options.Time);
         _loops.Add(Task.Run(() => SuperviseAsync("sync loop", Runner.RunAsync), CancellationToken.None));
         _loops.Add(Task.Run(() => SuperviseAsync("canary monitor", canary.RunAsync), CancellationToken.None));
+        // Repair in seconds: vanished rules are noticed by netfilter's change notifications (or a canary poll).
+        var watcher = RuleWatcher = new RuleChangeWatcher(netns, Applier.Tools.Mode == IptablesMode.Nft, RuleChangeWatcher.IptablesCheck(Applier),
+            Runner.RequestFullSync, _options.Logger, _options.Time);
+        _loops.Add(Task.Run(() => SuperviseAsync("rule change watcher", async ct =>
+        {
+            await _firstSync.Task.WaitAsync(ct);
+            await watcher.RunAsync(ct);
+        }), CancellationToken.None));
     }
+
+    /// <summary>The watcher that repairs vanished rules (set by <see cref="Start"/>).</summary>
+    public RuleChangeWatcher? RuleWatcher { get; private set; }
 
     /// <summary>Waits for the first successful sync, like kube-proxy's readiness.</summary>
     public Task WaitForFirstSyncAsync(TimeSpan timeout, CancellationToken ct = default) => _firstSync.Task.WaitAsync(timeout, ct);

@@ -18,6 +18,7 @@ internal static class Checker
         var seen = new HashSet<(string, ObjectState)>();
         var deepest = 0;
         string? deepestState = null;
+        BitArray? deepestDone = null;
         var states = 0;
 
         bool Search(int count, ObjectState state)
@@ -34,6 +35,7 @@ internal static class Checker
             {
                 deepest = count;
                 deepestState = state.ToString();
+                deepestDone = new BitArray(done);
             }
             // Minimal operations: not yet linearized and invoked before every pending operation returned.
             var horizon = long.MaxValue;
@@ -66,8 +68,16 @@ internal static class Checker
         }
         return states > maxStates
             ? $"search gave up after {maxStates} states"
-            : $"not linearizable: at most {deepest} of {ops.Length} operations order, state then {deepestState}; operations around there:\n  "
-              + string.Join("\n  ", ops.Skip(Math.Max(0, deepest - 3)).Take(8));
+            : $"not linearizable: at most {deepest} of {ops.Length} operations order, state then {deepestState}; none of the operations that could come next fits:\n  "
+              + string.Join("\n  ", Candidates(ops, deepestDone ?? new BitArray(ops.Length)));
+    }
+
+    /// <summary>The operations not yet linearized that were invoked before the first of them returned.</summary>
+    private static IEnumerable<Op> Candidates(Op[] ops, BitArray done)
+    {
+        var pending = ops.Where((_, i) => !done[i]).ToList();
+        var horizon = pending.Count == 0 ? long.MaxValue : pending.Min(o => o.Returned);
+        return pending.TakeWhile(o => o.Invoked <= horizon);
     }
 
     private static string Key(BitArray bits)

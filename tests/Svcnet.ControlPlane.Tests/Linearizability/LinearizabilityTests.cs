@@ -1,12 +1,9 @@
 namespace Svcnet.ControlPlane.Tests.Linearizability;
 
 /// <summary>
-/// The checker for a linearizability test of the API server (the concurrent HTTP test itself is unfinished, see
-/// LinearizabilityConcurrentTest.cs.unfinished and docs/reliability.md): the API server should be linearizable per object: many concurrent clients create, get, update with a resourceVersion
-/// precondition, merge-patch and delete (with and without precondition) a few ConfigMaps over HTTP while the single
-/// writer is held again and again so that writes pile up into large group commits. Each key's history must have a
-/// real-time-respecting order in which every answer is the sequential model's, and a watch must report exactly the
-/// acknowledged writes, in resourceVersion order, with nothing missing and nothing extra.
+/// The checker of the linearizability test (<see cref="LinearizabilityConcurrentTests"/> runs it against the API
+/// server): it must find the anomalies it exists for and accept their correct variants, or a passing concurrent run
+/// would prove nothing.
 /// </summary>
 public sealed class LinearizabilityTests
 {

@@ -1,7 +1,7 @@
-namespace Svcnet.Proxy.Tests.Support;
+namespace Svcnet.Testing;
 
 /// <summary>A clock that moves only when the test says so, so sync-period decisions do not depend on the scheduler.</summary>
-internal sealed class ManualClock : TimeProvider
+public sealed class ManualClock : TimeProvider
 {
     private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
