@@ -32,4 +32,16 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Task} failed, restarting it in {Delay}")]
     public static partial void LoopFailed(this ILogger logger, string task, TimeSpan delay, Exception reason);
 
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Using nftables mode (table {Family} kube-proxy, layout {Layout}) in network namespace \"{Netns}\" (empty: the proxy's own)")]
+    public static partial void UsingNftables(this ILogger logger, string family, string layout, string netns);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "nftables table {Family} kube-proxy is gone (deleted by hand?), requesting a full resync")]
+    public static partial void NftTableLost(this ILogger logger, string family);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Cleaning up the other proxy mode's rules: {Error}")]
+    public static partial void LeftoverCleanupFailed(this ILogger logger, string error);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Removed iptables mode's KUBE-* chains and jumps ({Tool}) left by an earlier kube-proxy")]
+    public static partial void IptablesLeftoversRemoved(this ILogger logger, string tool);
+
 }
