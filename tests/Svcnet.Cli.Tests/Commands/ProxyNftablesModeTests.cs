@@ -6,12 +6,38 @@ namespace Svcnet.Cli.Tests.Commands;
 /// <summary>
 /// <c>svcnet proxy --proxy-mode nftables</c> as a DaemonSet's kube-proxy: the real server and proxy processes inside
 /// a private network namespace. Checked there: iptables mode's leftovers removed at start, <c>table ip kube-proxy</c>
-/// written, /healthz and /metrics with kube-proxy's nftables metric names, a stale UDP conntrack entry deleted, a
+/// written, /healthz and /metrics with kube-proxy's nftables metric names, a health check node port, a stale UDP
+/// conntrack entry deleted, a
 /// table deleted by hand rewritten within a sync period; then iptables mode started on the same host removes the
 /// table, and <c>--cleanup</c> removes both modes' rules.
 /// </summary>
 public sealed class ProxyNftablesModeTests : IAsyncLifetime
 {
+    private const string LocalLoadBalancerYaml = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: lb, namespace: default}
+        spec:
+          type: LoadBalancer
+          externalTrafficPolicy: Local
+          healthCheckNodePort: 30650
+          clusterIP: 10.96.0.80
+          ports: [{name: http, port: 80, protocol: TCP}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: lb-1
+          namespace: default
+          labels: {kubernetes.io/service-name: lb}
+        addressType: IPv4
+        ports: [{name: http, port: 8080, protocol: TCP}]
+        endpoints:
+        - addresses: [10.244.0.7]
+          conditions: {ready: true, serving: true}
+          nodeName: node-1
+        """;
+
     private NetnsProcesses? _host;
 
     private NetnsProcesses Host => _host!;
@@ -33,6 +59,7 @@ public sealed class ProxyNftablesModeTests : IAsyncLifetime
     {
         var kubeconfig = await Host.StartServerAsync();
         await Host.ApplyAsync(kubeconfig, ProxyOwnNamespaceTests.ServiceYaml);
+        await Host.ApplyAsync(kubeconfig, LocalLoadBalancerYaml);
 
         // What an earlier kube-proxy in iptables mode left behind.
         await Ns.ExecCheckedAsync("iptables", "-t", "nat", "-N", "KUBE-SERVICES");
@@ -54,6 +81,13 @@ public sealed class ProxyNftablesModeTests : IAsyncLifetime
         Assert.Contains("kubeproxy_sync_full_proxy_rules_duration_seconds_count", metrics, StringComparison.Ordinal);
         Assert.Contains("kubeproxy_network_programming_duration_seconds_bucket", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("iptables_restore_failures", metrics, StringComparison.Ordinal);
+        // The eTP=Local load balancer's health check node port answers with its one local endpoint.
+        var health = await Host.EventuallyAsync(async () =>
+        {
+            var r = await Ns.ExecAsync("curl", ["-s", "-w", "\n%{http_code}", "http://127.0.0.1:30650/"]);
+            return r.Success && r.Stdout.EndsWith("\n200", StringComparison.Ordinal) ? r.Stdout : null;
+        }, proxy);
+        Assert.Contains("\"localEndpoints\":1", health, StringComparison.Ordinal);
         await Host.EventuallyAsync(async () => (await Ns.ExecCheckedAsync("conntrack", "-L", "-p", "udp")).Contains("src=10.244.0.99", StringComparison.Ordinal) ? null : "gone", proxy);
 
         // Deleted by hand: the next periodic check (every sync period) has the table rewritten.

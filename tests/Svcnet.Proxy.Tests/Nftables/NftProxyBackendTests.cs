@@ -76,6 +76,22 @@ public sealed class NftProxyBackendTests : IDisposable
         AssertMeansFreshFullSync(layout, "10.244.1.9");
     }
 
+    [Fact]
+    public async Task The_periodic_full_resync_of_the_fast_layout_is_a_diff_that_writes_nothing_when_nothing_changed()
+    {
+        var runner = Start(NftLayouts.Fast);
+        _state!.OnService(null, Objects.Service("a", "web", "10.96.0.10"));
+        _state.OnEndpointSlice(null, Objects.Slice("a", "web", "web-1", "10.244.1.1"));
+        Assert.True((await runner.SyncOnceAsync(false)).Success);
+        var runs = _fake.Runs;
+
+        _clock.Advance(ConfigFor(NftLayouts.Fast).SyncPeriod + TimeSpan.FromSeconds(1));
+        var periodic = await runner.SyncOnceAsync(false);
+        Assert.True(periodic.Success && periodic.Full, periodic.Message);
+        Assert.Equal(0, periodic.Payload.NatRulesWritten);
+        Assert.Equal(runs, _fake.Runs);
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public async Task A_refused_transaction_leaves_the_previous_table_and_the_next_sync_is_full(string layout)
