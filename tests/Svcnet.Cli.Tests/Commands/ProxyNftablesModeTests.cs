@@ -7,9 +7,8 @@ namespace Svcnet.Cli.Tests.Commands;
 /// <c>svcnet proxy --proxy-mode nftables</c> as a DaemonSet's kube-proxy: the real server and proxy processes inside
 /// a private network namespace. Checked there: iptables mode's leftovers removed at start, <c>table ip kube-proxy</c>
 /// written, /healthz and /metrics with kube-proxy's nftables metric names, a health check node port, a stale UDP
-/// conntrack entry deleted, a
-/// table deleted by hand rewritten within a sync period; then iptables mode started on the same host removes the
-/// table, and <c>--cleanup</c> removes both modes' rules.
+/// conntrack entry deleted, a table deleted by hand rewritten within a sync period; then iptables mode started on the
+/// same host removes the table, and <c>--cleanup</c> removes both modes' rules.
 /// </summary>
 public sealed class ProxyNftablesModeTests : IAsyncLifetime
 {

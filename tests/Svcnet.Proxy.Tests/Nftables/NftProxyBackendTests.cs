@@ -153,6 +153,41 @@ public sealed class NftProxyBackendTests : IDisposable
         Assert.DoesNotContain(_fake.List("chains"), c => c.Contains("b/api", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_run_loop_comes_back_for_the_stale_chains_without_another_change()
+    {
+        // Real time here: the loop's own wait, not a test's call, must bring the deletion about.
+        var config = ConfigFor(NftLayouts.KubeProxy);
+        var state = new ProxyState(config);
+        using var backend = new NftProxyBackend(_fake);
+        using var runner = new ProxyRunner(config, state, backend);
+        var deleted = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        runner.Synced += o =>
+        {
+            first.TrySetResult();
+            if (o.Payload.DeletedChains.Count > 0)
+            {
+                deleted.TrySetResult(o.Payload.DeletedChains);
+            }
+        };
+        state.OnService(null, Objects.Service("b", "api", "10.96.0.11"));
+        state.OnEndpointSlice(null, Objects.Slice("b", "api", "api-1", "10.244.2.1"));
+        state.OnServicesSynced();
+        state.OnEndpointSlicesSynced();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var loop = runner.RunAsync(cancel.Token);
+        await first.Task.WaitAsync(cancel.Token);
+
+        state.OnService(Objects.Service("b", "api", "10.96.0.11"), null);
+        var chains = await deleted.Task.WaitAsync(cancel.Token);
+        Assert.Contains(chains, c => c.Contains("b/api", StringComparison.Ordinal));
+        Assert.DoesNotContain(_fake.List("chains"), c => c.Contains("b/api", StringComparison.Ordinal));
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public async Task A_table_deleted_by_hand_is_noticed_and_rewritten_by_a_full_sync(string layout)
