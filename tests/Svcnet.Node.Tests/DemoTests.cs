@@ -37,6 +37,31 @@ public class DemoTests
         Assert.False(Directory.Exists(dir));
     }
 
+    /// <summary>The same story with the node's kube-proxy in nftables mode: the maps and chains shown, the same answers.</summary>
+    [RootFact]
+    public async Task Demo_in_nftables_mode_shows_the_maps_and_chains_and_gets_the_same_answers()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "svcnet-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
+        var output = new StringWriter();
+
+        using var demo = new SeedDemo(output, new DemoOptions { DataDir = dir, Requests = 30, ProxyMode = "nftables" });
+        var exit = await demo.RunAsync(CancellationToken.None);
+
+        var text = output.ToString();
+        Assert.True(exit == 0, text);
+        Assert.Contains("--proxy-mode nftables", text, StringComparison.Ordinal);
+        Assert.Contains("$ svcnet exec node -- nft list map ip kube-proxy service-ips", text, StringComparison.Ordinal);
+        Assert.Matches(@"10\.106\.133\.16 \. tcp \. 31001 : goto ""?service-[A-Z2-7]{8}-default/helloworld-service/tcp/", text);
+        Assert.Matches(@"tcp \. 31382 : goto ""?external-", text);
+        Assert.Matches(@"numgen random mod 1( offset \d+)? map @endpoints-tcp-\d+", text);
+        Assert.Matches(@"numgen random mod 3( offset \d+)? map @endpoints-tcp-\d+", text);
+        Assert.Contains("$ svcnet exec external -- curl -s http://192.168.49.2:31382/hostname\nnodehelloworld.example.com\n", text);
+        Assert.Contains("nodehelloworld-3.example.com", text);
+        Assert.DoesNotContain("KUBE-SVC-", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(await Netns.ListAsync(), n => n.StartsWith(new ClusterNames(dir).Prefix, StringComparison.Ordinal));
+        Assert.False(Directory.Exists(dir));
+    }
+
     [RootFact]
     public async Task A_failed_step_exits_1_shows_the_daemons_log_tails_and_still_leaves_nothing_behind()
     {

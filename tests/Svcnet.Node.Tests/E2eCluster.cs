@@ -20,10 +20,14 @@ public sealed class E2eCluster : IAsyncDisposable
     public string Node1 => Cluster.Nodes[0].Netns;
     public string External => Cluster.Names.ExternalNamespace;
 
-    public static async Task<E2eCluster> StartAsync(int nodes = 1)
+    /// <summary>Both kube-proxy modes, for node tests that run in each (theory data).</summary>
+    public static TheoryData<string> ProxyModes => ["iptables", "nftables"];
+
+    /// <summary>A cluster whose nodes' kube-proxies run in <paramref name="proxyMode"/> (nftables: the default fast layout).</summary>
+    public static async Task<E2eCluster> StartAsync(int nodes = 1, string proxyMode = "iptables")
     {
         var dir = await ScratchClusters.CreateAsync("e2e");
-        var cluster = await LocalCluster.UpAsync(dir, nodes);
+        var cluster = await LocalCluster.UpAsync(dir, nodes, proxyConfig: n => LocalCluster.DefaultProxyConfig(n) with { ProxyMode = proxyMode });
         return new E2eCluster(cluster, dir);
     }
 

@@ -8,16 +8,19 @@ public class ServiceTrafficTests
 {
     private const string ClusterIPUrl = "http://10.106.133.16:31001";
 
-    [RootFact]
-    public async Task Seed_service_clusterIP_from_node_and_pod_and_nodeport_from_external()
+    [RootTheory]
+    [MemberData(nameof(E2eCluster.ProxyModes), MemberType = typeof(E2eCluster))]
+    public async Task Seed_service_clusterIP_from_node_and_pod_and_nodeport_from_external(string proxyMode)
     {
-        await using var e2e = await E2eCluster.StartAsync();
+        await using var e2e = await E2eCluster.StartAsync(proxyMode: proxyMode);
         var pod = await e2e.PodAsync("nodehelloworld.example.com");
         var client = await e2e.PodAsync("client", app: "client");
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         var sync = (await e2e.Cluster.SyncAsync())["node1"];
         Assert.True(sync.Full);
-        Assert.Contains("-A KUBE-NODEPORTS -m comment --comment default/helloworld-service -m tcp -p tcp --dport 31382", sync.Payload.Text);
+        Assert.Contains(proxyMode == "nftables"
+            ? "tcp . 31382 : goto external-"
+            : "-A KUBE-NODEPORTS -m comment --comment default/helloworld-service -m tcp -p tcp --dport 31382", sync.Payload.Text);
 
         Assert.Equal(pod.Name, await E2eCluster.MustGetAsync(e2e.Node1, ClusterIPUrl + "/hostname"));
         // From the node the source is not in the cluster CIDR: masqueraded to the bridge address.
@@ -31,10 +34,11 @@ public class ServiceTrafficTests
         Assert.StartsWith("10.244.0.1:", seen);
     }
 
-    [RootFact]
-    public async Task Hairpin_a_pod_reaching_itself_through_its_service_is_masqueraded()
+    [RootTheory]
+    [MemberData(nameof(E2eCluster.ProxyModes), MemberType = typeof(E2eCluster))]
+    public async Task Hairpin_a_pod_reaching_itself_through_its_service_is_masqueraded(string proxyMode)
     {
-        await using var e2e = await E2eCluster.StartAsync();
+        await using var e2e = await E2eCluster.StartAsync(proxyMode: proxyMode);
         var pod = await e2e.PodAsync("self");
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         await e2e.Cluster.SyncAsync();
@@ -44,14 +48,15 @@ public class ServiceTrafficTests
         Assert.StartsWith("10.244.0.1:", seen);
     }
 
-    [RootFact]
-    public async Task Service_without_endpoints_is_rejected_at_once()
+    [RootTheory]
+    [MemberData(nameof(E2eCluster.ProxyModes), MemberType = typeof(E2eCluster))]
+    public async Task Service_without_endpoints_is_rejected_at_once(string proxyMode)
     {
-        await using var e2e = await E2eCluster.StartAsync();
+        await using var e2e = await E2eCluster.StartAsync(proxyMode: proxyMode);
         var client = await e2e.PodAsync("client", app: "client");
         e2e.Cluster.ApplyService(ServiceManifests.Seed());
         var sync = (await e2e.Cluster.SyncAsync())["node1"];
-        Assert.Contains("\"default/helloworld-service has no endpoints\"", sync.Payload.Text);
+        Assert.Contains(proxyMode == "nftables" ? "10.106.133.16 . tcp . 31001 : goto reject-chain" : "\"default/helloworld-service has no endpoints\"", sync.Payload.Text);
 
         var (exit, _, elapsed) = await E2eCluster.GetAsync(client.Sandbox.Netns, ClusterIPUrl + "/hostname", maxSeconds: 5);
 

@@ -14,11 +14,14 @@ public static class DemoCommand
         var replicas = new Option<int>("--replicas") { Description = "Endpoints after scaling", DefaultValueFactory = _ => 3 };
         var requests = new Option<int>("--requests") { Description = "Requests sent after scaling", DefaultValueFactory = _ => 30 };
         var backend = new Option<string?>("--iptables-backend") { Description = "nft, legacy or auto (detect like kube-proxy's iptables wrapper)" };
+        var proxyMode = new Option<string>("--proxy-mode") { Description = "The node's kube-proxy mode: iptables (the seed's) or nftables (the same story in nft terms)", DefaultValueFactory = _ => "iptables" };
+        proxyMode.AcceptOnlyFromAmong("iptables", "nftables");
         var cmd = new Command("demo", "Replay the seed's \"Kubernetes service iptables magic\" walk-through with real pods, rules and packets");
         cmd.Options.Add(dataDir);
         cmd.Options.Add(replicas);
         cmd.Options.Add(requests);
         cmd.Options.Add(backend);
+        cmd.Options.Add(proxyMode);
         cmd.SetAction(async (parse, ct) =>
         {
             try
@@ -30,6 +33,7 @@ public static class DemoCommand
                     Replicas = Math.Clamp(parse.GetValue(replicas), 1, 50),
                     Requests = Math.Clamp(parse.GetValue(requests), 1, 1000),
                     Backend = Svcnet.Proxy.Host.IptablesBackend.Parse(parse.GetValue(backend)),
+                    ProxyMode = parse.GetValue(proxyMode)!,
                 };
                 // Ctrl-C, SIGTERM and a closed terminal must not kill the demo before it has cleaned up: turn them
                 // into cancellation, so the demo's finally removes pods and namespaces, then exit 130.

@@ -3,6 +3,7 @@ using k8s;
 using Microsoft.Extensions.Logging;
 using Svcnet.Cli.Options;
 using Svcnet.Platform.Exec;
+using Svcnet.Proxy.Backend;
 using Svcnet.Proxy.Config;
 using Svcnet.Proxy.Host;
 using Svcnet.Proxy.Sync;
@@ -25,7 +26,7 @@ public static partial class ProxyCommand
         var minSyncPeriod = new Option<string>("--min-sync-period", "--iptables-min-sync-period") { Description = "Minimum time between syncs (Go duration; default: the --config file's or kube-proxy's 1s with --config, else 0s)" };
         var maxSyncs = new Option<int>("--max-syncs") { Description = "Exit after this many syncs (0: run until interrupted)" };
         var verbosity = new Option<int>("--v", "-v") { Description = "Log verbosity as kube-proxy's klog: 0-1 information, 2-3 each sync and change (debug), 4+ everything (trace)" };
-        var cleanup = new Option<bool>("--cleanup") { Description = "Remove kube-proxy's rules (base-chain jumps, KUBE-* chains) from the namespace and exit, like kube-proxy --cleanup" };
+        var cleanup = new Option<bool>("--cleanup") { Description = "Remove kube-proxy's rules of both modes (base-chain jumps, KUBE-* chains, tables ip and ip6 kube-proxy) from the namespace and exit, like kube-proxy --cleanup" };
         var flags = new ProxyFlags();
         var cmd = new Command("proxy", "Run the proxy against an API server: watch Services, EndpointSlices and the Node, sync rules like kube-proxy")
         {
@@ -45,6 +46,7 @@ public static partial class ProxyCommand
 
             if (parse.GetValue(cleanup))
             {
+                // Both modes' rules, whatever --proxy-mode says, as kube-proxy --cleanup does.
                 return await CleanupAsync(parse.GetValue(netns) ?? "", parse.InvocationConfiguration.Output, stderr, cancel);
             }
 
@@ -61,7 +63,7 @@ public static partial class ProxyCommand
                 // configuration file brings kube-proxy's defaults with it.
                 config = ProxyConfiguration.Build(
                     flags.Values(parse) with { SyncPeriod = parse.GetValue(syncPeriod), MinSyncPeriod = parse.GetValue(minSyncPeriod) },
-                    ProxyConfigurationContext.ForThisHost(minSyncPeriodWithoutConfigFile: TimeSpan.Zero));
+                    ProxyConfigurationContext.ForThisHost(nftables: true, minSyncPeriodWithoutConfigFile: TimeSpan.Zero));
                 (clientConfig, var source) = ClientConnection.Resolve(parse.GetValue(kubeconfig), config.ClientConnectionKubeconfig, Environment.GetEnvironmentVariable);
                 logger.UsingApiServer(clientConfig.Host, source);
             }
@@ -77,9 +79,24 @@ public static partial class ProxyCommand
             ProxyState state;
             if (parse.GetValue(dryRun))
             {
-                var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
                 state = new ProxyState(config, logger);
-                dryRunner = new ProxyRunner(config, state, dry, dry, logger);
+                if (config.ProxyMode == "nftables")
+                {
+                    // Each sync's nft -f script, planned against an in-memory table with nftables' semantics.
+                    var output = parse.InvocationConfiguration.Output;
+                    dryRunner = new ProxyRunner(config, state, ProxyBackends.CreateDryRun(config), logger);
+                    dryRunner.Synced += o =>
+                    {
+                        output.WriteLine($"# sync ({(o.Full ? "full" : "partial")}): {o.Payload.NatRulesWritten} nftables operations");
+                        output.Write(o.Payload.Text);
+                        output.Flush();
+                    };
+                }
+                else
+                {
+                    var dry = new DryRunApplier(parse.InvocationConfiguration.Output);
+                    dryRunner = new ProxyRunner(config, state, dry, dry, logger);
+                }
             }
             else
             {
@@ -125,13 +142,13 @@ public static partial class ProxyCommand
     private static async Task<int> CleanupAsync(string netns, TextWriter output, TextWriter stderr, CancellationToken cancel)
     {
         var applier = await IptablesApplier.CreateAsync(ProcessCommandRunner.Default, netns, Proxy.Snapshot.IpFamily.IPv4, ct: cancel);
-        var errors = await ProxyCleanup.RunAsync(applier, cancel);
+        var errors = (await ProxyCleanup.RunAsync(applier, cancel)).Concat(await ProxyCleanup.DeleteNftablesTablesAsync(ProcessCommandRunner.Default, netns, cancel)).ToList();
         foreach (var error in errors)
         {
             stderr.WriteLine("error: " + error);
         }
 
-        output.WriteLine($"cleaned up kube-proxy's rules ({applier.Tools.Iptables}) in {(netns.Length == 0 ? "this network namespace" : netns)}");
+        output.WriteLine($"cleaned up kube-proxy's rules ({applier.Tools.Iptables}; nftables tables ip and ip6 kube-proxy) in {(netns.Length == 0 ? "this network namespace" : netns)}");
         return errors.Count == 0 ? 0 : 1;
     }
 

@@ -26,6 +26,10 @@ public static class UpCommand
         var supervise = new Option<bool>("--supervise") { Description = "Run the API server and the node agent, restarting them when they exit (what up starts in the background)", Hidden = true };
         var legacyNames = new Option<bool>("--legacy-unnamed-port-names") { Description = "Name unnamed Service ports ns/svc: in the nodes' rules, like kube-proxy before v1.19 (the seed's chain names)" };
         var backend = new Option<string?>("--iptables-backend") { Description = "The nodes' iptables back-end: nft, legacy or auto (detected like kube-proxy's iptables wrapper)" };
+        var proxyMode = new Option<string>("--proxy-mode") { Description = "Every node's kube-proxy mode: iptables (the default) or nftables", DefaultValueFactory = _ => "iptables" };
+        proxyMode.AcceptOnlyFromAmong("iptables", "nftables");
+        var layout = new Option<string>("--nftables-layout") { Description = "nftables mode's layout: fast (the default) or kube-proxy", DefaultValueFactory = _ => Svcnet.Proxy.Nftables.NftLayouts.Fast };
+        layout.AcceptOnlyFromAmong(Svcnet.Proxy.Nftables.NftLayouts.Names);
         var cmd = new Command("up", "Start a cluster on this machine: nodes and pods are network namespaces, nothing leaves them");
         cmd.Options.Add(nodes);
         cmd.Options.Add(dataDir);
@@ -33,6 +37,8 @@ public static class UpCommand
         cmd.Options.Add(networkOnly);
         cmd.Options.Add(legacyNames);
         cmd.Options.Add(backend);
+        cmd.Options.Add(proxyMode);
+        cmd.Options.Add(layout);
         cmd.Options.Add(agent);
         cmd.Options.Add(supervise);
         cmd.SetAction(async (parse, ct) =>
@@ -58,10 +64,11 @@ public static class UpCommand
                     return code;
                 }
 
-                await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames), IptablesBackend.Parse(parse.GetValue(backend))), output, parse.GetValue(networkOnly), ct);
+                await ClusterLauncher.UpAsync(names, parse.GetValue(nodes), new ProxyOptions(parse.GetValue(legacyNames), IptablesBackend.Parse(parse.GetValue(backend)), parse.GetValue(proxyMode)!, parse.GetValue(layout)!), output, parse.GetValue(networkOnly), ct);
+                var look = parse.GetValue(proxyMode) == "nftables" ? "nft list table ip kube-proxy" : "iptables -t nat -L";
                 output.WriteLine(MakeCurrent(names)
-                    ? "try: svcnet exec node -- iptables -t nat -L ; svcnet down   (this cluster is now the default of every svcnet command)"
-                    : $"try: svcnet exec --data-dir {names.DataDir} node -- iptables -t nat -L ; svcnet down --data-dir {names.DataDir}");
+                    ? $"try: svcnet exec node -- {look} ; svcnet down   (this cluster is now the default of every svcnet command)"
+                    : $"try: svcnet exec --data-dir {names.DataDir} node -- {look} ; svcnet down --data-dir {names.DataDir}");
                 return 0;
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -20,7 +20,7 @@ public sealed class ProxyFlags
     public Option<int?> MasqueradeBit { get; } = new("--iptables-masquerade-bit") { Description = "Bit of the fwmark space marking packets for SNAT (0-31, default 14)" };
     public Option<bool?> LocalhostNodePorts { get; } = new("--iptables-localhost-nodeports") { Description = "Allow NodePorts on 127.0.0.1 (IPv4; default true)" };
     public Option<string[]> NodePortAddresses { get; } = new("--nodeport-addresses") { Description = "CIDRs (or 'primary') whose local addresses accept NodePorts; default all" };
-    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (the default) or nftables (svcnet rules only so far)" };
+    public Option<string?> ProxyMode { get; } = new("--proxy-mode") { Description = "iptables (the default) or nftables" };
     public Option<string?> NftablesLayout { get; } = new("--nftables-layout") { Description = "nftables mode's table layout: fast (the default: kube-proxy's semantics, syncs in element changes) or kube-proxy (exactly kube-proxy v1.34/v1.35's table)" };
     public Option<string[]> NodeIP { get; } = new("--node-ip") { Description = "Offline: a local address of the node (repeatable; the first is the node IP). Default: the Node object's addresses" };
     public Option<string?> IpFamily { get; } = new("--ip-family") { Description = "Offline: IPv4 (default) or IPv6; kube-proxy runs one proxier per family" };

@@ -250,7 +250,13 @@ public sealed class ClusterAgent(IKubernetes client, ClusterState state, PodRunt
     {
         void Log(string m) => log($"proxy/{node.Name}: {m}");
         var proxyLog = new ActionLogger(Log);
-        var config = LocalCluster.DefaultProxyConfig(node) with { MinSyncPeriod = TimeSpan.Zero, LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames };
+        var config = LocalCluster.DefaultProxyConfig(node) with
+        {
+            MinSyncPeriod = TimeSpan.Zero,
+            LegacyUnnamedPortColon = state.Proxy.LegacyUnnamedPortNames,
+            ProxyMode = state.Proxy.ProxyMode,
+            NftablesLayout = state.Proxy.NftablesLayout,
+        };
         await using var proxy = await KubeProxy.CreateAsync(node.Netns, config, new KubeProxyOptions { Backend = state.Proxy.Backend, Logger = proxyLog }, ct);
         proxy.Start();
         var watch = new ClusterWatch(client, node.Name, proxy.State, proxyLog);

@@ -22,6 +22,12 @@ public sealed record DemoOptions
     /// <summary>iptables back-end of the node; detected like kube-proxy's wrapper when null.</summary>
     public Svcnet.Proxy.Host.IptablesMode? Backend { get; init; }
 
+    /// <summary>
+    /// The node's kube-proxy mode: <c>iptables</c> (the seed's) or <c>nftables</c>, where the same story is told with
+    /// <c>nft list</c> of <c>table ip kube-proxy</c> (the default fast layout) and every answer must be the same.
+    /// </summary>
+    public string ProxyMode { get; init; } = "iptables";
+
     /// <summary>The kubectl binary; <see cref="Exec.Kubectl.Resolve"/>'s choice when null.</summary>
     public string? Kubectl { get; init; }
 }
@@ -33,7 +39,7 @@ public sealed record DemoOptions
 /// NodePort Service's chains, requests through the ClusterIP and the node port answered by the pod, then spread
 /// over three endpoints. Exits non-zero if any answer differs from the seed's; always cleans up.
 /// </summary>
-public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposable
+public sealed partial class SeedDemo(TextWriter output, DemoOptions options) : IDisposable
 {
     private const string ClusterIP = "10.106.133.16";
     private const int Port = 31001;
@@ -46,6 +52,8 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     private Kubernetes client = null!;
 
     public void Dispose() => client?.Dispose();
+
+    private bool Nft => options.ProxyMode == "nftables";
 
     /// <summary>The node's iptables commands: the host's default (nft on Debian 12) unless legacy was asked for.</summary>
     private (string Iptables, string Save) Tools => options.Backend == Svcnet.Proxy.Host.IptablesMode.Legacy
@@ -71,7 +79,7 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
             console.Note($"""
                 svcnet demo: the seed's walk-through with real packets. Nodes and pods are network namespaces, pods are
                 real processes, the API server and the node agent run as `svcnet up` starts them, kube-proxy's rules
-                are written with iptables-restore inside the node's namespace. Lines with $ are real commands and
+                are written with {(Nft ? "nft -f (table ip kube-proxy)" : "iptables-restore")} inside the node's namespace. Lines with $ are real commands and
                 their real output (kubectl is the real kubectl); `svcnet exec node -- CMD` stands for
                 `svcnet exec --data-dir {dataDir} node -- CMD` (= ip netns exec <node namespace> CMD); lines with # explain.
                 """);
@@ -157,12 +165,19 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Step("A one-node cluster (the seed's minikube)");
         // The seed's kube-proxy (before v1.19) named an unnamed port "ns/svc:", which is what gives the seed's
         // chain names (KUBE-SVC-YLBSDKPE6MPDDRVY); keep it so the chains below carry the article's names.
-        output.WriteLine($"$ svcnet up --nodes 1 --legacy-unnamed-port-names{(options.Backend is { } b ? $" --iptables-backend {b.ToString().ToLowerInvariant()}" : "")} --data-dir {dataDir}");
-        var state = await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(LegacyUnnamedPortNames: true, options.Backend), output, ct: ct);
+        output.WriteLine($"$ svcnet up --nodes 1 --legacy-unnamed-port-names{(options.Backend is { } b ? $" --iptables-backend {b.ToString().ToLowerInvariant()}" : "")}{(Nft ? " --proxy-mode nftables" : "")} --data-dir {dataDir}");
+        var state = await ClusterLauncher.UpAsync(names, 1, new ProxyOptions(LegacyUnnamedPortNames: true, options.Backend, options.ProxyMode), output, ct: ct);
         node = state.Nodes[0];
         client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Path.Combine(dataDir, "kubeconfig")));
         output.WriteLine($"$ export KUBECONFIG={dataDir}/kubeconfig");
         await KubectlAsync(["get", "nodes", "-o", "wide"], ct);
+        if (Nft)
+        {
+            // nftables mode hooks its own table's base chains: the first sync is there when the services chain is.
+            await WaitForRulesAsync(table => table.Contains("chain nat-prerouting", StringComparison.Ordinal) && table.Contains("jump services", StringComparison.Ordinal), "kube-proxy's first sync", ct);
+            return;
+        }
+
         // The first full sync ends with the jumps from the built-in chains; nat's three are the last to appear.
         await WaitForRulesAsync(save => save.Contains("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", StringComparison.Ordinal)
             && save.Contains("-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", StringComparison.Ordinal)
@@ -171,14 +186,14 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
 
     private async Task<V1Pod> StartPodAsync(CancellationToken ct)
     {
-        console.Step("Start the seed's pod; the NAT table does not change");
+        console.Step(Nft ? "Start the seed's pod; kube-proxy's table does not change" : "Start the seed's pod; the NAT table does not change");
         await SaveNatAsync("before_starting_pod.txt", ct);
         var pod = await CreateFromManifestAsync(SeedManifests.PodFile, SeedManifests.Pod, ct);
         await KubectlAsync(["get", "pod", "-o", "wide"], ct);
         await SaveNatAsync("after_starting_pod.txt", ct);
         var diff = await console.RunAsync("diff before_starting_pod.txt after_starting_pod.txt", node.Netns,
             ["diff", Path.Combine(names.DataDir, "before_starting_pod.txt"), Path.Combine(names.DataDir, "after_starting_pod.txt")], mustSucceed: false, ct: ct);
-        DemoConsole.Expect(diff.ExitCode == 0, "starting a pod changed the NAT table");
+        DemoConsole.Expect(diff.ExitCode == 0, Nft ? "starting a pod changed kube-proxy's table" : "starting a pod changed the NAT table");
         return pod;
     }
 
@@ -220,9 +235,18 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Text(SeedManifests.Service);
         var watch = Stopwatch.StartNew();
         await KubectlAsync(["create", "-f", SeedManifests.ServiceFile], ct);
-        await WaitForRulesAsync(save => save.Contains($"-A {SeedSvcChain} ", StringComparison.Ordinal) && save.Contains("-j KUBE-SEP-", StringComparison.Ordinal),
-            "the Service's rules", ct);
-        console.Note($"kube-proxy on {node.Name} programmed the Service {watch.ElapsedMilliseconds} ms after `kubectl create` returned (watch -> EndpointSlice controller -> watch -> iptables-restore)");
+        if (Nft)
+        {
+            await WaitForRulesAsync(table => table.Contains($"{ClusterIP} . tcp . {Port} : goto service-", StringComparison.Ordinal) && table.Contains(" . 3000", StringComparison.Ordinal),
+                "the Service's map elements", ct);
+        }
+        else
+        {
+            await WaitForRulesAsync(save => save.Contains($"-A {SeedSvcChain} ", StringComparison.Ordinal) && save.Contains("-j KUBE-SEP-", StringComparison.Ordinal),
+                "the Service's rules", ct);
+        }
+
+        console.Note($"kube-proxy on {node.Name} programmed the Service {watch.ElapsedMilliseconds} ms after `kubectl create` returned (watch -> EndpointSlice controller -> watch -> {(Nft ? "nft -f" : "iptables-restore")})");
         await KubectlAsync(["get", "svc", "-o", "wide"], ct);
         var describe = await KubectlAsync(["describe", "svc", "helloworld-service"], ct);
         DemoConsole.Expect(describe.Contains($"{ClusterIP}", StringComparison.Ordinal) && describe.Contains($"{NodePort}/TCP", StringComparison.Ordinal),
@@ -233,6 +257,11 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
     {
         console.Step("What kube-proxy wrote");
         await SaveNatAsync("after_starting_service.txt", ct);
+        if (Nft)
+        {
+            return await ShowNftAsync(ct);
+        }
+
         await console.RunAsync("diff before_starting_pod.txt after_starting_service.txt | grep '+'", node.Netns,
             ["sh", "-c", $"cd {CommandLine.Quote(names.DataDir)} && diff -u before_starting_pod.txt after_starting_service.txt | grep '+'"], ct: ct);
         var save = await NatSaveAsync(ct);
@@ -259,7 +288,9 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         console.Note($"from pod/{clientPod.Metadata.Name} ({clientPod.Status.PodIP}) to the ClusterIP: only DNAT, the pod sees the client pod's own address");
         await ExpectAnswer($"svcnet exec pod/{clientPod.Metadata.Name} -- curl -s {clusterUrl}/hostname", clientNetns, $"{clusterUrl}/hostname", a => a == podName, ct);
         await ExpectAnswer($"svcnet exec pod/{clientPod.Metadata.Name} -- curl -s {clusterUrl}/clientip", clientNetns, $"{clusterUrl}/clientip", a => a.StartsWith(clientPod.Status.PodIP + ":", StringComparison.Ordinal), ct);
-        console.Note($"from outside ({NodeAddressing.ExternalAddress}) to NodeIP:NodePort: KUBE-NODEPORTS -> KUBE-EXT (mark for masquerade) -> KUBE-SVC -> KUBE-SEP (DNAT to {pod.Status.PodIP}:3000)");
+        console.Note(Nft
+            ? $"from outside ({NodeAddressing.ExternalAddress}) to NodeIP:NodePort: @service-nodeports -> external- chain (mark for masquerade) -> service- chain -> a numgen slot of the endpoint map (DNAT to {pod.Status.PodIP}:3000)"
+            : $"from outside ({NodeAddressing.ExternalAddress}) to NodeIP:NodePort: KUBE-NODEPORTS -> KUBE-EXT (mark for masquerade) -> KUBE-SVC -> KUBE-SEP (DNAT to {pod.Status.PodIP}:3000)");
         await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/hostname", names.ExternalNamespace, $"{nodeUrl}/hostname", a => a == podName, ct);
         await ExpectAnswer($"svcnet exec external -- curl -s {nodeUrl}/clientip", names.ExternalNamespace, $"{nodeUrl}/clientip", a => !a.StartsWith(NodeAddressing.ExternalAddress, StringComparison.Ordinal), ct);
         console.Note("the client address is not preserved with externalTrafficPolicy: Cluster (masqueraded)");
@@ -285,11 +316,31 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
             }
         }
 
-        await WaitForRulesAsync(save => save.Split('\n').Count(l => l.StartsWith($"-A {svcChain} ", StringComparison.Ordinal) && l.Contains("-j KUBE-SEP-", StringComparison.Ordinal)) == options.Replicas,
-            $"{options.Replicas} endpoints in {svcChain}", ct);
+        if (Nft)
+        {
+            // The service chain picks among N slots of its endpoint map: N is the endpoint count.
+            await WaitForRulesAsync(table => ChainText(table, svcChain).Contains($"numgen random mod {options.Replicas} ", StringComparison.Ordinal),
+                $"{options.Replicas} endpoints in {svcChain}", ct);
+        }
+        else
+        {
+            await WaitForRulesAsync(save => save.Split('\n').Count(l => l.StartsWith($"-A {svcChain} ", StringComparison.Ordinal) && l.Contains("-j KUBE-SEP-", StringComparison.Ordinal)) == options.Replicas,
+                $"{options.Replicas} endpoints in {svcChain}", ct);
+        }
+
         await KubectlAsync(["get", "pod", "-o", "wide", "-l", "app=helloworld"], ct);
         await KubectlAsync(["get", "endpoints", "helloworld-service"], ct);
-        await console.RunAsync($"svcnet exec node -- {Tools.Iptables} -t nat -L {svcChain}", node.Netns, [Tools.Iptables, "-t", "nat", "-L", svcChain], ct: ct);
+        if (Nft)
+        {
+            await ListNftAsync("chain", svcChain, ct);
+            var map = EndpointMapOf(await NatSaveAsync(ct), svcChain);
+            var listed = await ListNftAsync("map", map, ct);
+            DemoConsole.Expect(listed.Split(" . 3000").Length - 1 >= options.Replicas, $"the endpoint map {map} does not hold {options.Replicas} endpoints");
+        }
+        else
+        {
+            await console.RunAsync($"svcnet exec node -- {Tools.Iptables} -t nat -L {svcChain}", node.Netns, [Tools.Iptables, "-t", "nat", "-L", svcChain], ct: ct);
+        }
 
         var url = $"http://{node.NodeIP}:{NodePort}/hostname";
         output.WriteLine($"$ for i in $(seq {options.Requests}); do svcnet exec external -- curl -s {url}; echo; done | sort | uniq -c");
@@ -353,8 +404,69 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
         return result.Stdout;
     }
 
-    private async Task<string> NatSaveAsync(CancellationToken ct) =>
-        (await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, [Tools.Save, "-t", "nat"], cancellationToken: ct)).EnsureSuccess().Stdout;
+    /// <summary>The node's NAT rules: <c>iptables-save -t nat</c>, or in nftables mode <c>nft list table ip kube-proxy</c> ("" until it exists).</summary>
+    private async Task<string> NatSaveAsync(CancellationToken ct)
+    {
+        if (Nft)
+        {
+            var listed = await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, ["nft", "list", "table", "ip", "kube-proxy"], cancellationToken: ct);
+            return listed.Success ? listed.Stdout : "";
+        }
+
+        return (await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, [Tools.Save, "-t", "nat"], cancellationToken: ct)).EnsureSuccess().Stdout;
+    }
+
+    /// <summary>
+    /// The seed's story in nft terms: the ClusterIP and the NodePort are elements of kube-proxy's dispatch maps, which
+    /// jump to the service's chain; that chain picks a slot of an endpoint map with numgen and DNATs to it.
+    /// </summary>
+    private async Task<string> ShowNftAsync(CancellationToken ct)
+    {
+        var serviceIPs = await ListNftAsync("map", "service-ips", ct);
+        await ListNftAsync("map", "service-nodeports", ct);
+        var table = await NatSaveAsync(ct);
+        var svcChain = NftChainMatch().Match(serviceIPs) is { Success: true } m ? m.Value : throw new DemoFailedException("no service chain for helloworld-service in service-ips");
+        await ListNftAsync("chain", svcChain, ct);
+        var external = svcChain.Replace("service-", "external-", StringComparison.Ordinal);
+        if (table.Contains($"chain {external}", StringComparison.Ordinal) || table.Contains($"chain \"{external}\"", StringComparison.Ordinal))
+        {
+            await ListNftAsync("chain", external, ct);
+        }
+
+        await ListNftAsync("map", EndpointMapOf(table, svcChain), ct);
+        await ListNftAsync("chain", "mark-for-masquerade", ct);
+        await ListNftAsync("chain", "masquerading", ct);
+        return svcChain;
+    }
+
+    /// <summary><c>nft list KIND ip kube-proxy NAME</c> on the node, shown with its output.</summary>
+    private async Task<string> ListNftAsync(string kind, string name, CancellationToken ct) =>
+        (await console.RunAsync($"svcnet exec node -- nft list {kind} ip kube-proxy {name}", node.Netns, ["nft", "list", kind, "ip", "kube-proxy", name], ct: ct)).Stdout;
+
+    /// <summary>The text of one chain in an <c>nft list table</c> listing (its name may be printed quoted).</summary>
+    private static string ChainText(string table, string chain)
+    {
+        var start = table.IndexOf($"chain {chain} {{", StringComparison.Ordinal);
+        start = start >= 0 ? start : table.IndexOf($"chain \"{chain}\" {{", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return "";
+        }
+
+        var end = table.IndexOf("\n\t}", start, StringComparison.Ordinal);
+        return end < 0 ? table[start..] : table[start..end];
+    }
+
+    /// <summary>The endpoint map the fast layout's service chain DNATs through (<c>map @endpoints-tcp-N</c>).</summary>
+    private static string EndpointMapOf(string table, string svcChain) =>
+        EndpointMapMatch().Match(ChainText(table, svcChain)) is { Success: true } m ? m.Groups[1].Value
+            : throw new DemoFailedException($"no endpoint map in chain {svcChain}");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"service-[A-Z2-7]{8}-default/helloworld-service/tcp/[^\s"",}]*")]
+    private static partial System.Text.RegularExpressions.Regex NftChainMatch();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"map @(endpoints-[a-z]+-\d+)")]
+    private static partial System.Text.RegularExpressions.Regex EndpointMapMatch();
 
     /// <summary>Polls the node's nat table until the proxy's sync loop has written what <paramref name="done"/> looks for.</summary>
     private async Task WaitForRulesAsync(Func<string, bool> done, string what, CancellationToken ct)
@@ -389,6 +501,13 @@ public sealed class SeedDemo(TextWriter output, DemoOptions options) : IDisposab
 
     private async Task SaveNatAsync(string file, CancellationToken ct)
     {
+        if (Nft)
+        {
+            output.WriteLine($"$ svcnet exec node -- nft list table ip kube-proxy > {file}");
+            await File.WriteAllTextAsync(Path.Combine(names.DataDir, file), await NatSaveAsync(ct), ct);
+            return;
+        }
+
         output.WriteLine($"$ svcnet exec node -- {Tools.Iptables} -t nat -L > {file}");
         var result = await ProcessCommandRunner.Default.RunInNetnsAsync(node.Netns, [Tools.Iptables, "-t", "nat", "-L"], cancellationToken: ct);
         result.EnsureSuccess();

@@ -11,7 +11,12 @@ public sealed record NodeRecord(string Name, int Index, string Netns, string Nod
 /// unnamed Service port <c>ns/svc:</c> like kube-proxy before v1.19 did, which gives the seed's chain names;
 /// <see cref="Backend"/> forces iptables-nft or iptables-legacy (null: detected like kube-proxy's image wrapper).
 /// </summary>
-public sealed record ProxyOptions(bool LegacyUnnamedPortNames = false, Svcnet.Proxy.Host.IptablesMode? Backend = null);
+/// <param name="LegacyUnnamedPortNames">Unnamed Service ports named <c>ns/svc:</c> in the rules (kube-proxy before v1.19).</param>
+/// <param name="Backend">The nodes' iptables back-end; null detects it.</param>
+/// <param name="ProxyMode">Every node's kube-proxy mode: <c>iptables</c> or <c>nftables</c> (kept in state.json, so a restarted agent keeps it).</param>
+/// <param name="NftablesLayout">nftables mode's layout (<c>fast</c> or <c>kube-proxy</c>).</param>
+public sealed record ProxyOptions(bool LegacyUnnamedPortNames = false, Svcnet.Proxy.Host.IptablesMode? Backend = null,
+    string ProxyMode = "iptables", string NftablesLayout = Svcnet.Proxy.Nftables.NftLayouts.Fast);
 
 /// <summary>
 /// What <c>svcnet up</c> created, written to DATA/state.json before the first namespace exists so a killed run

@@ -10,12 +10,19 @@ namespace Svcnet.Proxy.Backend;
 public static class ProxyBackends
 {
     /// <summary>The modes implemented, in kube-proxy's spelling.</summary>
-    public static IReadOnlyList<string> Modes { get; } = ["iptables"];
+    public static IReadOnlyList<string> Modes { get; } = ["iptables", "nftables"];
 
-    /// <summary>A fresh compiler for <paramref name="config"/>'s mode.</summary>
+    /// <summary>A fresh iptables compiler (nftables mode plans with a layout, <see cref="Nftables.NftLayouts"/>).</summary>
     public static IRuleCompiler CreateCompiler(ProxyConfig config) => config.ProxyMode switch
     {
         "iptables" or "" => new IptablesCompiler(config),
-        _ => throw new NotSupportedException($"--proxy-mode={config.ProxyMode}: no such back end (implemented: {string.Join(", ", Modes)})"),
+        _ => throw new NotSupportedException($"--proxy-mode={config.ProxyMode}: no iptables-restore compiler (implemented: iptables; nftables plans with a layout)"),
     };
+
+    /// <summary>
+    /// A back end that applies to memory only (<c>svcnet proxy --dry-run</c>): iptables' is <see cref="Sync.DryRunApplier"/>;
+    /// nftables' runs each transaction through the fake, so a script nft would refuse fails the sync here too.
+    /// </summary>
+    public static IProxyBackend CreateDryRun(ProxyConfig config) =>
+        new Nftables.NftProxyBackend(new Nftables.NftablesFake(config.Family));
 }

@@ -53,7 +53,8 @@ public static class KubeProxyConfigurationFile
         }
 
         var c = defaults;
-        var iptables = Map(root, "iptables");
+        // kube-proxy reads the section of the mode it runs: nftables' periods and masquerade settings in nftables mode.
+        var iptables = Str(root, "mode") == "nftables" ? Map(root, "nftables") ?? Map(root, "iptables") : Map(root, "iptables");
         var linux = Map(root, "linux");
         var conntrack = Map(linux, "conntrack") ?? Map(root, "conntrack");
         var detectLocal = Map(root, "detectLocal");

@@ -37,4 +37,17 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Watching rule changes in netns {Netns}: {How}")]
     public static partial void WatchingRuleChanges(this ILogger logger, string netns, string how);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Using nftables mode (table {Family} kube-proxy, layout {Layout}) in network namespace \"{Netns}\" (empty: the proxy's own)")]
+    public static partial void UsingNftables(this ILogger logger, string family, string layout, string netns);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "nftables table {Family} kube-proxy is gone (deleted by hand?), requesting a full resync")]
+    public static partial void NftTableLost(this ILogger logger, string family);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Cleaning up the other proxy mode's rules: {Error}")]
+    public static partial void LeftoverCleanupFailed(this ILogger logger, string error);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Removed iptables mode's KUBE-* chains and jumps ({Tool}) left by an earlier kube-proxy")]
+    public static partial void IptablesLeftoversRemoved(this ILogger logger, string tool);
+
 }

@@ -23,7 +23,11 @@ public sealed record KubeProxyOptions
 }
 
 /// <summary>
-/// A whole kube-proxy in one network namespace (a node's, or with the empty name the process's own, as a DaemonSet
+/// A whole kube-proxy in one network namespace. In nftables mode (<c>ProxyMode = "nftables"</c>) the sync loop
+/// drives <see cref="Nftables.NftProxyBackend"/> (<c>table ip|ip6 kube-proxy</c>, <c>nft -f -</c>, netlink for
+/// element-only partial syncs) instead of iptables-restore, start-up removes iptables mode's leftovers (and iptables
+/// mode removes the nftables tables), and instead of canaries a check every sync period rewrites a table someone
+/// deleted. (a node's, or with the empty name the process's own, as a DaemonSet
 /// runs it), built on the proxy core's <see cref="ProxyRunner"/>: the host set-up kube-proxy does at start
 /// (back-end, conntrack sysctls, route_localnet, nfacct, canaries), the sync loop applying through
 /// <see cref="IptablesApplier"/> with UDP conntrack clean-up, the canary monitor, and its endpoints in that
@@ -44,15 +48,18 @@ public sealed class KubeProxy : IAsyncDisposable
     private readonly KubeProxyOptions _options;
     private Task _reconciling = Task.CompletedTask;
 
-    private KubeProxy(IptablesApplier applier, ProxyConfig config, ProxyHostFacts facts, KubeProxyOptions options)
+    private KubeProxy(IptablesApplier applier, Nftables.NftProxyBackend? nftables, ProxyConfig config, ProxyHostFacts facts, KubeProxyOptions options)
     {
         _options = options;
         Applier = applier;
+        Nftables = nftables;
         Config = config;
         Facts = facts;
         State = new ProxyState(config, options.Logger, options.Time);
-        Runner = new ProxyRunner(config, State, applier, applier, options.Logger,
-            new UdpConntrackReconciler(new ConntrackCleaner(options.Runner, applier.Netns, config.Family)), options.Time);
+        var conntrack = new UdpConntrackReconciler(new ConntrackCleaner(options.Runner, applier.Netns, config.Family));
+        Runner = nftables is null
+            ? new ProxyRunner(config, State, applier, applier, options.Logger, conntrack, options.Time)
+            : new ProxyRunner(config, State, nftables, options.Logger, conntrack, options.Time);
         HealthChecks = new HealthCheckNodePorts(applier.Netns, Runner.Health, options.Logger);
         Runner.Synced += outcome =>
         {
@@ -75,8 +82,14 @@ public sealed class KubeProxy : IAsyncDisposable
         };
     }
 
-    /// <summary>The applier (iptables in the proxy's namespace, back-end chosen at start).</summary>
+    /// <summary>The applier (iptables in the proxy's namespace, back-end chosen at start); in nftables mode only for clean-up.</summary>
     public IptablesApplier Applier { get; }
+
+    /// <summary>nftables mode's back end; null in iptables mode.</summary>
+    internal Nftables.NftProxyBackend? Nftables { get; }
+
+    /// <summary>The network namespace the proxy programs ("" for its own).</summary>
+    public string Netns => Applier.Netns;
 
     /// <summary>The configuration with the host's facts (nfacct, --random-fully, tcp_be_liberal) filled in.</summary>
     public ProxyConfig Config { get; }
@@ -103,10 +116,58 @@ public sealed class KubeProxy : IAsyncDisposable
     {
         options ??= new KubeProxyOptions();
         var applier = await IptablesApplier.CreateAsync(options.Runner, netns, config.Family, options.Backend, ct);
+        var setup = new ProxyHostSetup(options.Runner, netns, options.Logger);
+        if (config.ProxyMode == "nftables")
+        {
+            var nftConfig = Svcnet.Proxy.Nftables.KubeProxyLayout.WithNftablesDefaults(config);
+            options.Logger.UsingNftables(config.Family == Snapshot.IpFamily.IPv4 ? "ip" : "ip6", nftConfig.NftablesLayout, netns);
+            await RemoveIptablesLeftoversAsync(applier, options.Logger, ct);
+            var (nftEffective, nftFacts) = await setup.ConfigureNftablesAsync(nftConfig, ct);
+            var family = config.Family;
+            var backend = new Nftables.NftProxyBackend(
+                new Nftables.NftCommandLine(family, Svcnet.Proxy.Nftables.KubeProxyLayout.TableName, netns, options.Runner),
+                () => Svcnet.Proxy.Nftables.NftNetlink.Open(netns, family == Snapshot.IpFamily.IPv4 ? "ip" : "ip6", Svcnet.Proxy.Nftables.KubeProxyLayout.TableName),
+                options.Time);
+            return new KubeProxy(applier, backend, nftEffective, nftFacts, options);
+        }
+
         options.Logger.UsingBackend(applier.Tools.Iptables, config.Family, netns);
-        var (effective, facts) = await new ProxyHostSetup(options.Runner, netns, options.Logger).ConfigureAsync(config, applier.Tools, ct);
+        foreach (var error in await ProxyCleanup.DeleteNftablesTablesAsync(options.Runner, netns, ct))
+        {
+            options.Logger.LeftoverCleanupFailed(error);
+        }
+
+        var (effective, facts) = await setup.ConfigureAsync(config, applier.Tools, ct);
         await applier.EnsureCanariesAsync(ct);
-        return new KubeProxy(applier, effective, facts, options);
+        return new KubeProxy(applier, null, effective, facts, options);
+    }
+
+    // kube-proxy in nftables mode cleans up after iptables mode. Only when iptables mode left its chains: the
+    // clean-up's iptables -D calls would otherwise create empty iptables-nft tables on a host that never had any.
+    private static async Task RemoveIptablesLeftoversAsync(IptablesApplier applier, ILogger logger, CancellationToken ct)
+    {
+        string saved;
+        try
+        {
+            saved = await applier.SaveAsync(null, ct);
+        }
+        catch (CommandFailedException e)
+        {
+            logger.LeftoverCleanupFailed(e.Message);
+            return;
+        }
+
+        if (!ProxyCleanup.HasIptablesLeftovers(saved))
+        {
+            return;
+        }
+
+        foreach (var error in await ProxyCleanup.RunAsync(applier, ct))
+        {
+            logger.LeftoverCleanupFailed(error);
+        }
+
+        logger.IptablesLeftoversRemoved(applier.Tools.Iptables);
     }
 
     /// <summary>
@@ -133,17 +194,38 @@ public sealed class KubeProxy : IAsyncDisposable
                 ? new HttpReply(200, Metrics.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8")
                 : new HttpReply(404, "404 page not found\n")));
         _options.Logger.Serving("/metrics", IPAddress.Loopback, MetricsPort, netns);
-        var canary = new CanaryMonitor(Applier, Config.SyncPeriod, _ =>
-        {
-            _options.Logger.FlushDetected();
-            Runner.RequestFullSync();
-            return Task.CompletedTask;
-        }, _options.Time);
         _loops.Add(Task.Run(() => SuperviseAsync("sync loop", Runner.RunAsync), CancellationToken.None));
-        _loops.Add(Task.Run(() => SuperviseAsync("canary monitor", canary.RunAsync), CancellationToken.None));
-        // Repair in seconds: vanished rules are noticed by netfilter's change notifications (or a canary poll).
-        var watcher = RuleWatcher = new RuleChangeWatcher(netns, Applier.Tools.Mode == IptablesMode.Nft, RuleChangeWatcher.IptablesCheck(Applier),
-            Runner.RequestFullSync, _options.Logger, _options.Time);
+        RuleChangeWatcher watcher;
+        if (Nftables is { } nftables)
+        {
+            // nftables mode has no canaries (another firewall keeps to its own table), but a table deleted by hand is
+            // noticed through nf_tables' change notifications (a poll every 10 s as the safety net) and rewritten.
+            var family = Config.Family == Snapshot.IpFamily.IPv4 ? "ip" : "ip6";
+            watcher = RuleWatcher = new RuleChangeWatcher(netns, useNotifications: true, async ct =>
+            {
+                if (await nftables.CheckTableAsync(ct))
+                {
+                    return null;
+                }
+
+                _options.Logger.NftTableLost(family);
+                return $"table {family} kube-proxy";
+            }, Runner.RequestFullSync, _options.Logger, _options.Time);
+        }
+        else
+        {
+            var canary = new CanaryMonitor(Applier, Config.SyncPeriod, _ =>
+            {
+                _options.Logger.FlushDetected();
+                Runner.RequestFullSync();
+                return Task.CompletedTask;
+            }, _options.Time);
+            _loops.Add(Task.Run(() => SuperviseAsync("canary monitor", canary.RunAsync), CancellationToken.None));
+            // Repair in seconds: vanished rules are noticed by netfilter's change notifications (or a canary poll).
+            watcher = RuleWatcher = new RuleChangeWatcher(netns, Applier.Tools.Mode == IptablesMode.Nft, RuleChangeWatcher.IptablesCheck(Applier),
+                Runner.RequestFullSync, _options.Logger, _options.Time);
+        }
+
         _loops.Add(Task.Run(() => SuperviseAsync("rule change watcher", async ct =>
         {
             await _firstSync.Task.WaitAsync(ct);

@@ -5,10 +5,38 @@ namespace Svcnet.Proxy.Host;
 
 /// <summary>
 /// <c>kube-proxy --cleanup</c> (spec 18) in one network namespace: removes the base-chain jumps (not kubelet's
-/// KUBE-FIREWALL ones), then deletes kube-proxy's nat and filter chains with two restores.
+/// KUBE-FIREWALL ones), then deletes kube-proxy's nat and filter chains with two restores; nftables mode's tables
+/// go with <see cref="DeleteNftablesTablesAsync"/>. Starting in one mode removes the other's leftovers with the same
+/// code, as kube-proxy does.
 /// </summary>
 public static class ProxyCleanup
 {
+    /// <summary>
+    /// Deletes <c>table ip kube-proxy</c> and <c>table ip6 kube-proxy</c> (add+delete, so a missing table is no
+    /// error). Returns the errors met; none when the host has no <c>nft</c> at all (then there is no table either).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> DeleteNftablesTablesAsync(ICommandRunner runner, string netns, CancellationToken ct = default)
+    {
+        var errors = new List<string>();
+        foreach (var family in (Snapshot.IpFamily[])[Snapshot.IpFamily.IPv4, Snapshot.IpFamily.IPv6])
+        {
+            try
+            {
+                await new Nftables.NftCommandLine(family, Nftables.KubeProxyLayout.TableName, netns, runner).DeleteTableAsync(ct);
+            }
+            catch (Exception e) when (e is Nftables.NftablesException or System.ComponentModel.Win32Exception or CommandFailedException)
+            {
+                errors.Add(e.Message);
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Whether iptables mode left anything (kube-proxy's top-level chains) in <paramref name="saved"/> (iptables-save output).</summary>
+    public static bool HasIptablesLeftovers(string saved) =>
+        IptablesApplier.ChainsIn(saved).Any(c => c is "KUBE-SERVICES" or "KUBE-POSTROUTING" or "KUBE-EXTERNAL-SERVICES" or "KUBE-FORWARD" or "KUBE-NODEPORTS");
+
     private static readonly string[] ServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
 
     /// <summary>Returns the errors met (empty on success); like kube-proxy it carries on after each.</summary>

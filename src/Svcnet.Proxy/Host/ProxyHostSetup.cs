@@ -38,6 +38,18 @@ public sealed partial class ProxyHostSetup(ICommandRunner runner, string netns, 
         }, facts);
     }
 
+    /// <summary>
+    /// nftables mode's start-up: the conntrack sysctls and reading tcp_be_liberal; no route_localnet (no localhost
+    /// NodePorts), no nfacct counters and no --random-fully probe (nftables always masquerades fully-random).
+    /// </summary>
+    public async Task<(ProxyConfig Config, ProxyHostFacts Facts)> ConfigureNftablesAsync(ProxyConfig config, CancellationToken ct = default)
+    {
+        await SetConntrackAsync(config.Conntrack, Environment.ProcessorCount, ct);
+        var liberal = await ReadSysctlAsync("net.netfilter.nf_conntrack_tcp_be_liberal", ct);
+        var facts = new ProxyHostFacts(liberal is not null && liberal != "0", true, new HashSet<string>(StringComparer.Ordinal));
+        return (config with { ConntrackTcpBeLiberal = facts.TcpBeLiberal }, facts);
+    }
+
     public async Task<ProxyHostFacts> ApplyAsync(ProxyConfig config, IptablesTools tools, CancellationToken ct = default)
     {
         await SetConntrackAsync(config.Conntrack, Environment.ProcessorCount, ct);

@@ -82,6 +82,11 @@ internal sealed class FastLayout : INftLayout
     /// <summary>Chains flushed as stale and waiting for their delayed deletion.</summary>
     public IReadOnlyCollection<string> StaleChains => _staleChains.Keys;
 
+    /// <summary>The committed state is kept in memory: no sync lists the table.</summary>
+    public bool ListsTable => false;
+
+    public bool FirstSync => _rebuild;
+
     /// <summary>Endpoint slots in use or free in the shared maps (the allocator's high-water mark).</summary>
     public int SlotHighWater => _slots.Values.Sum(a => a.HighWater);
 

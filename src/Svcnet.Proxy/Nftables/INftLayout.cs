@@ -13,6 +13,15 @@ internal interface INftLayout
     /// <summary>The configuration with nftables mode's defaults applied.</summary>
     ProxyConfig Config { get; }
 
+    /// <summary>Whether a sync needs the table's chains and sets listed (<see cref="NftSyncRequest.ExistingChains"/>).</summary>
+    bool ListsTable { get; }
+
+    /// <summary>True until the first <see cref="Plan"/>: the moment for kube-proxy's restart optimisation.</summary>
+    bool FirstSync { get; }
+
+    /// <summary>Chains flushed as stale and waiting for their delayed deletion.</summary>
+    IReadOnlyCollection<string> StaleChains { get; }
+
     NftSyncPlan Plan(ProxySnapshot snapshot, NftSyncRequest request);
 
     NftTransaction? PlanStaleChainDeletion(DateTimeOffset now);

@@ -10,6 +10,9 @@ internal interface INftables
     /// <summary>Runs every operation or none; throws <see cref="NftablesException"/> naming the failing command.</summary>
     Task RunAsync(NftTransaction transaction, CancellationToken cancel = default);
 
+    /// <summary>Whether the table exists (cheap: no listing of its contents).</summary>
+    Task<bool> TableExistsAsync(CancellationToken cancel = default);
+
     /// <summary>Names of the table's <c>chains</c>, <c>sets</c> or <c>maps</c>; empty when the table does not exist.</summary>
     Task<IReadOnlyList<string>> ListAsync(string kind, CancellationToken cancel = default);
 

@@ -117,6 +117,11 @@ internal sealed class KubeProxyLayout : INftLayout
     /// <summary>Chains flushed as stale and waiting for their delayed deletion.</summary>
     public IReadOnlyCollection<string> StaleChains => _staleChains.Keys;
 
+    /// <summary>kube-proxy lists the table's chains and sets on every sync.</summary>
+    public bool ListsTable => true;
+
+    public bool FirstSync => _firstSync;
+
     private IEnumerable<NftElementStorage> Storages => [_clusterIPs, _serviceIPs, _firewallIPs, _noEndpointServices, _noEndpointNodePorts, _serviceNodePorts];
 
     /// <summary>A transaction ran by this plan failed: the flushes did not happen, and the next sync must be full.</summary>

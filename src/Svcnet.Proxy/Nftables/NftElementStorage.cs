@@ -52,7 +52,7 @@ internal sealed class NftElementStorage(string name, bool isMap)
             tx.Delete(new NftElement(Name, key));
         }
 
-        tx.Add(new NftElement(Name, key, value, comment));
+        tx.Add(new NftElement(Name, key, value, NftElement.KernelComment(comment)));
         _elements[key] = value;
     }
 

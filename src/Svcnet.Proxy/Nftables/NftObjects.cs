@@ -129,7 +129,18 @@ internal sealed record NftRule(string Chain, string Rule, string? Comment = null
 /// </summary>
 internal sealed record NftElement(string Container, string Key, string? Value = null, string? Comment = null) : NftObject
 {
+    /// <summary>The kernel's limit for an element's comment (NFTNL_UDATA_COMMENT_MAXLEN); nft refuses longer ones.</summary>
+    public const int CommentMaxBytes = 128;
+
     public override string Kind => "element";
+
+    /// <summary>
+    /// A comment the kernel takes: cut to <see cref="CommentMaxBytes"/> bytes (as kube-proxy does since v1.37), so a
+    /// Service with a long namespace and name never fails a sync. Comments are ASCII (Kubernetes names), so a byte
+    /// cut is a character cut.
+    /// </summary>
+    public static string? KernelComment(string? comment) =>
+        comment is null || System.Text.Encoding.UTF8.GetByteCount(comment) <= CommentMaxBytes ? comment : comment[..CommentMaxBytes];
 
     public override void WriteBody(StringBuilder text, NftVerb verb)
     {

@@ -10,6 +10,7 @@ namespace Svcnet.Proxy.Nftables;
 internal sealed class NftTransaction
 {
     private readonly List<NftOperation> _operations = [];
+    private string? _text;
 
     public NftTransaction(IpFamily family, string table)
     {
@@ -26,13 +27,22 @@ internal sealed class NftTransaction
 
     public int Count => _operations.Count;
 
-    public void Add(NftObject obj) => _operations.Add(new(NftVerb.Add, obj));
+    public void Add(NftObject obj) => Append(new(NftVerb.Add, obj));
 
-    public void Flush(NftObject obj) => _operations.Add(new(NftVerb.Flush, obj));
+    public void Flush(NftObject obj) => Append(new(NftVerb.Flush, obj));
 
-    public void Delete(NftObject obj) => _operations.Add(new(NftVerb.Delete, obj));
+    public void Delete(NftObject obj) => Append(new(NftVerb.Delete, obj));
 
-    public override string ToString()
+    /// <summary>The script; rendered once however often it is asked for (a full sync's runs to megabytes).</summary>
+    public override string ToString() => _text ??= Render();
+
+    private void Append(NftOperation op)
+    {
+        _operations.Add(op);
+        _text = null;
+    }
+
+    private string Render()
     {
         var text = new StringBuilder(_operations.Count * 96);
         foreach (var op in _operations)

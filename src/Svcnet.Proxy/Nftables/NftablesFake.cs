@@ -35,6 +35,8 @@ internal sealed partial class NftablesFake : INftables
 
     public bool TableExists => _state is not null;
 
+    public Task<bool> TableExistsAsync(CancellationToken cancel = default) => Task.FromResult(TableExists);
+
     public Task RunAsync(NftTransaction transaction, CancellationToken cancel = default)
     {
         Run(transaction);
@@ -288,6 +290,12 @@ internal sealed partial class NftablesFake : INftables
 
     private static void ApplyElement(State state, NftVerb verb, NftElement element)
     {
+        if (element.Comment is { } comment && Encoding.UTF8.GetByteCount(comment) > NftElement.CommentMaxBytes)
+        {
+            // What nft says before sending anything: the kernel keeps at most 128 bytes of comment per element.
+            throw new NftablesException($"Error: comment too long, {NftElement.CommentMaxBytes} characters maximum allowed");
+        }
+
         if (!state.Sets.TryGetValue(element.Container, out var set))
         {
             throw new NftablesException($"No such file or directory (set or map {element.Container})");

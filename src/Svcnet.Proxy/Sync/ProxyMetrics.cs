@@ -7,9 +7,10 @@ namespace Svcnet.Proxy.Sync;
 /// <summary>
 /// kube-proxy's metrics (names, help texts and buckets from pkg/proxy/metrics), kept as plain counters and
 /// fixed-bucket histograms and rendered in the Prometheus text format, so the numbers are testable without a
-/// metrics library and memory stays constant however long the proxy runs.
+/// metrics library and memory stays constant however long the proxy runs. In nftables mode the iptables-specific
+/// series give way to kube-proxy's nftables ones (sync and clean-up failures; no rule counts, as kube-proxy has none).
 /// </summary>
-public sealed class ProxyMetrics(string ipFamily)
+public sealed class ProxyMetrics(string ipFamily, string proxyMode = "iptables")
 {
     private readonly Lock _lock = new();
     private readonly Histogram _sync = new(), _fullSync = new(), _partialSync = new(), _programming = new(), _conntrack = new();
@@ -21,6 +22,11 @@ public sealed class ProxyMetrics(string ipFamily)
     public long RestoreFailures { get; private set; }
 
     public long PartialRestoreFailures { get; private set; }
+
+    /// <summary>nftables mode: failures of the separate transaction that deletes stale chains.</summary>
+    public long CleanupFailures { get; private set; }
+
+    private bool Nftables => proxyMode == "nftables";
 
     public long FilterRulesLast { get; private set; }
 
@@ -76,6 +82,15 @@ public sealed class ProxyMetrics(string ipFamily)
         }
     }
 
+    /// <summary>The nftables transaction deleting stale chains failed (the chains are found again later).</summary>
+    public void RecordCleanupFailure()
+    {
+        lock (_lock)
+        {
+            CleanupFailures++;
+        }
+    }
+
     /// <summary>Time from the first change a sync picked up to the rules being applied.</summary>
     public void RecordProgramming(TimeSpan latency)
     {
@@ -118,15 +133,25 @@ public sealed class ProxyMetrics(string ipFamily)
             _conntrack.Write(sb, "kubeproxy_conntrack_reconciler_sync_duration_seconds", "ReconcileConntrackFlowsLatency latency in seconds", family);
             Gauge(sb, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced", family, LastSync?.ToUnixTimeMilliseconds() / 1000.0 ?? 0);
             Gauge(sb, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued", family, LastQueued?.ToUnixTimeMilliseconds() / 1000.0 ?? 0);
-            Counter(sb, "kubeproxy_sync_proxy_rules_iptables_restore_failures_total", "Cumulative proxy iptables restore failures", family, RestoreFailures);
-            Counter(sb, "kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total", "Cumulative proxy iptables partial restore failures", family, PartialRestoreFailures);
-            Counter(sb, "kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler", family, ConntrackEntriesDeleted);
-            sb.Append("# HELP kubeproxy_sync_proxy_rules_iptables_total Total number of iptables rules owned by kube-proxy\n# TYPE kubeproxy_sync_proxy_rules_iptables_total gauge\n");
-            sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"filter\"}} {FilterRulesLast}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"nat\"}} {NatRulesTotal}\n");
-            sb.Append("# HELP kubeproxy_sync_proxy_rules_iptables_last Number of iptables rules written by kube-proxy in last sync\n# TYPE kubeproxy_sync_proxy_rules_iptables_last gauge\n");
-            sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_last{{{family},table=\"filter\"}} {FilterRulesLast}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_last{{{family},table=\"nat\"}} {NatRulesLast}\n");
+            if (Nftables)
+            {
+                Counter(sb, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "Cumulative proxy nftables sync failures", family, RestoreFailures);
+                Counter(sb, "kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total", "Cumulative proxy nftables cleanup failures", family, CleanupFailures);
+                Counter(sb, "kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler", family, ConntrackEntriesDeleted);
+            }
+            else
+            {
+                Counter(sb, "kubeproxy_sync_proxy_rules_iptables_restore_failures_total", "Cumulative proxy iptables restore failures", family, RestoreFailures);
+                Counter(sb, "kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total", "Cumulative proxy iptables partial restore failures", family, PartialRestoreFailures);
+                Counter(sb, "kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler", family, ConntrackEntriesDeleted);
+                sb.Append("# HELP kubeproxy_sync_proxy_rules_iptables_total Total number of iptables rules owned by kube-proxy\n# TYPE kubeproxy_sync_proxy_rules_iptables_total gauge\n");
+                sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"filter\"}} {FilterRulesLast}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_total{{{family},table=\"nat\"}} {NatRulesTotal}\n");
+                sb.Append("# HELP kubeproxy_sync_proxy_rules_iptables_last Number of iptables rules written by kube-proxy in last sync\n# TYPE kubeproxy_sync_proxy_rules_iptables_last gauge\n");
+                sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_last{{{family},table=\"filter\"}} {FilterRulesLast}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_iptables_last{{{family},table=\"nat\"}} {NatRulesLast}\n");
+            }
+
             sb.Append("# HELP kubeproxy_sync_proxy_rules_no_local_endpoints_total Number of services with a Local traffic policy and no endpoints\n# TYPE kubeproxy_sync_proxy_rules_no_local_endpoints_total gauge\n");
             sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_no_local_endpoints_total{{{family},traffic_policy=\"internal\"}} {NoLocalEndpointsInternal}\n");
             sb.Append(CultureInfo.InvariantCulture, $"kubeproxy_sync_proxy_rules_no_local_endpoints_total{{{family},traffic_policy=\"external\"}} {NoLocalEndpointsExternal}\n");

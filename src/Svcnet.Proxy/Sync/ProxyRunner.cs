@@ -20,38 +20,43 @@ public sealed class ProxyRunner : IDisposable
 {
     private readonly ProxyConfig _config;
     private readonly ProxyState _state;
-    private readonly IRuleApplier _applier;
-    private readonly INatChainSource? _chains;
+    private readonly IProxyBackend _backend;
     private readonly IConntrackReconciler? _conntrack;
     private readonly ILogger _log;
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly SemaphoreSlim _syncing = new(1, 1);
     private readonly Lock _lock = new();
-    private IRuleCompiler? _compiler;
     private ProxySnapshot? _lastApplied;
-    private HashSet<string>? _knownNatChains;
     private bool _needFull = true;
+    private bool _cleanupDue;
     private bool _fullRequested;
     private DateTimeOffset _lastFullSync = DateTimeOffset.MinValue;
-    private bool _lastLargeCluster;
-    private DateTimeOffset _lastStaleCheck = DateTimeOffset.MinValue;
     private double _tokens = 2;
     private readonly TimeProvider _clock;
     private DateTimeOffset _tokensAt;
 
-    /// <summary>A sync loop; <paramref name="time"/> is the clock for sync-period decisions (tests pass a manual one).</summary>
+    /// <summary>How long after a sync that left deferred clean-up the loop syncs again (kube-proxy's 1 s plus slack).</summary>
+    private static readonly TimeSpan CleanupDelay = TimeSpan.FromMilliseconds(1100);
+
+    /// <summary>An iptables-mode sync loop; <paramref name="time"/> is the clock for sync-period decisions (tests pass a manual one).</summary>
     public ProxyRunner(ProxyConfig config, ProxyState state, IRuleApplier applier, INatChainSource? chains = null,
+        ILogger? log = null, IConntrackReconciler? conntrack = null, TimeProvider? time = null)
+        : this(config, state, new IptablesProxyBackend(applier, chains, config.SyncPeriod, time), log, conntrack, time)
+    {
+    }
+
+    /// <summary>A sync loop driving <paramref name="backend"/> (iptables or nftables).</summary>
+    public ProxyRunner(ProxyConfig config, ProxyState state, IProxyBackend backend,
         ILogger? log = null, IConntrackReconciler? conntrack = null, TimeProvider? time = null)
     {
         _clock = time ?? TimeProvider.System;
         _tokensAt = _clock.GetUtcNow();
         _config = config;
         _state = state;
-        _applier = applier;
-        _chains = chains;
+        _backend = backend;
         _conntrack = conntrack;
         _log = log ?? NullLogger.Instance;
-        Metrics = new ProxyMetrics(config.Family.ToString());
+        Metrics = new ProxyMetrics(config.Family.ToString(), config.ProxyMode);
         Health = new ProxyHealth(config.SyncPeriod * 2, _clock);
         state.Changed += Request;
     }
@@ -79,13 +84,14 @@ public sealed class ProxyRunner : IDisposable
         var first = true;
         while (!cancel.IsCancellationRequested)
         {
-            bool full;
+            bool full, cleanup;
             lock (_lock)
             {
                 full = _needFull || _fullRequested;
+                cleanup = _cleanupDue;
             }
 
-            if (first || full || _state.PendingSince is not null)
+            if (first || full || cleanup || _state.PendingSince is not null)
             {
                 await WaitForTokenAsync(cancel);
                 try
@@ -114,9 +120,16 @@ public sealed class ProxyRunner : IDisposable
                 Health.Updated();
             }
 
-            // Next: a change, or the sync period (a full resync; after a failure, the retry).
-            var signalled = await _signal.WaitAsync(_config.SyncPeriod, cancel);
-            if (!signalled)
+            // Next: a change, or the sync period (a full resync; after a failure, the retry), or sooner a partial
+            // sync for the back end's deferred clean-up (nftables: stale chains are deleted a second after their flush).
+            bool waitForCleanup;
+            lock (_lock)
+            {
+                waitForCleanup = _cleanupDue && !_needFull;
+            }
+
+            var signalled = await _signal.WaitAsync(waitForCleanup ? CleanupDelay : _config.SyncPeriod, cancel);
+            if (!signalled && !waitForCleanup)
             {
                 lock (_lock)
                 {
@@ -167,9 +180,8 @@ public sealed class ProxyRunner : IDisposable
         bool full;
         lock (_lock)
         {
-            if (_compiler is null || _compiler.Config != effective)
+            if (_backend.Configure(effective, snapshot.Node))
             {
-                _compiler = ProxyBackends.CreateCompiler(effective);
                 _needFull = true;
             }
 
@@ -177,26 +189,23 @@ public sealed class ProxyRunner : IDisposable
             full = forceFull || _needFull || _fullRequested || nodeChanged || _lastApplied is null
                 || _clock.GetUtcNow() - _lastFullSync >= _config.SyncPeriod;
             _fullRequested = false;
+            _cleanupDue = false;
             // Until this sync succeeds a retry must be full: the change record has just been consumed.
             _needFull = true;
         }
 
         var watch = Stopwatch.StartNew();
-        var existing = await ExistingNatChainsAsync(full, cancel);
-        var payload = _compiler.Compile(snapshot, new SyncRequest(full, full ? null : changed, existing));
-        _lastLargeCluster = payload.LargeClusterMode;
-        var result = await _applier.ApplyAsync(payload, cancel);
+        var sync = await _backend.SyncAsync(snapshot, full, full ? null : changed, cancel);
+        var (result, payload) = (sync.Result, sync.Payload);
+        if (sync.CleanupFailed)
+        {
+            Metrics.RecordCleanupFailure();
+        }
+
         var deleted = 0;
         if (result.Success)
         {
-            _knownNatChains = existing is not null ? [.. existing] : full ? null : _knownNatChains;
-            _knownNatChains?.UnionWith(payload.ActiveNatChains);
-            _knownNatChains?.ExceptWith(payload.DeletedChains);
             deleted = await ReconcileConntrackAsync(snapshot, full ? null : changed, cancel);
-        }
-        else
-        {
-            _knownNatChains = null;
         }
 
         watch.Stop();
@@ -209,6 +218,7 @@ public sealed class ProxyRunner : IDisposable
             lock (_lock)
             {
                 _needFull = false;
+                _cleanupDue = sync.CleanupDue;
             }
 
             if (full)
@@ -247,24 +257,6 @@ public sealed class ProxyRunner : IDisposable
         }
 
         return outcome;
-    }
-
-    /// <summary>
-    /// The nat chains for the stale-chain check. kube-proxy lists them with iptables-save on every sync (in
-    /// large-cluster mode only once per sync period). After a successful sync we know them exactly (what existed,
-    /// plus what we declared, minus what we deleted), so only full syncs pay for the listing; a chain someone else
-    /// adds in between is deleted at the next full sync.
-    /// </summary>
-    private async Task<IReadOnlyCollection<string>?> ExistingNatChainsAsync(bool full, CancellationToken cancel)
-    {
-        var now = _clock.GetUtcNow();
-        if (_chains is null || !(full || !_lastLargeCluster || now - _lastStaleCheck >= _config.SyncPeriod))
-        {
-            return null;
-        }
-
-        _lastStaleCheck = now;
-        return !full && _knownNatChains is { } known ? known : await _chains.ListNatChainsAsync(cancel);
     }
 
     private async Task<int> ReconcileConntrackAsync(ProxySnapshot snapshot, System.Collections.Immutable.ImmutableHashSet<ServiceName>? changed, CancellationToken cancel)

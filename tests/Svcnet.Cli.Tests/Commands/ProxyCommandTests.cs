@@ -116,6 +116,29 @@ public sealed class ProxyCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Svcnet_proxy_dry_run_in_nftables_mode_prints_the_nft_script()
+    {
+        var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--dry-run", "--max-syncs", "1", "--hostname-override", "node-1", "--proxy-mode", "nftables");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.StartsWith("# sync (full): ", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("add table ip kube-proxy", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("default/kubernetes/tcp/https", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("COMMIT", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Svcnet_proxy_in_nftables_mode_programs_a_private_network_namespace()
+    {
+        await using var ns = await Svcnet.Platform.Namespaces.NetworkNamespace.CreateAsync("svcnet-test");
+        var result = await CliRunner.RunAsync("proxy", "--kubeconfig", Server.KubeconfigPath, "--netns", ns.Name, "--max-syncs", "1", "--hostname-override", "node-1",
+            "--proxy-mode", "nftables", "--nftables-layout", "kube-proxy");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var map = await ns.ExecCheckedAsync("nft", "list", "map", "ip", "kube-proxy", "service-ips");
+        Assert.Contains("default/kubernetes/tcp/https", map, StringComparison.Ordinal);
+        Assert.DoesNotContain("KUBE-PROXY-CANARY", await ns.ExecCheckedAsync("iptables-save"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Svcnet_proxy_programs_a_private_network_namespace()
     {
         await using var ns = await Svcnet.Platform.Namespaces.NetworkNamespace.CreateAsync("svcnet-test");

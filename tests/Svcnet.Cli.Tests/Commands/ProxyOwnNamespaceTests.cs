@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Svcnet.Cli.Tests.Support;
 using Svcnet.Platform.Namespaces;
 
 namespace Svcnet.Cli.Tests.Commands;
@@ -12,7 +13,7 @@ namespace Svcnet.Cli.Tests.Commands;
 /// </summary>
 public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
 {
-    private const string ServiceYaml = """
+    internal const string ServiceYaml = """
         apiVersion: v1
         kind: Service
         metadata: {name: dns, namespace: default}
@@ -34,38 +35,18 @@ public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
           nodeName: node-1
         """;
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "svcnet-own-ns-" + Guid.NewGuid().ToString("N")[..10]);
-    private readonly List<Process> _processes = [];
-    private readonly Dictionary<Process, System.Text.StringBuilder> _outputs = [];
-    private NetworkNamespace? _ns;
+    private NetnsProcesses? _host;
 
-    private NetworkNamespace Ns => _ns!;
+    private NetworkNamespace Ns => _host!.Ns;
 
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        _ns = await NetworkNamespace.CreateAsync("svcnet-test");
-    }
+    public async Task InitializeAsync() => _host = await NetnsProcesses.CreateAsync("svcnet-own-ns");
 
     public async Task DisposeAsync()
     {
-        foreach (var process in _processes)
+        if (_host is not null)
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-
-            process.Dispose();
+            await _host.DisposeAsync();
         }
-
-        if (_ns is not null)
-        {
-            await _ns.DisposeAsync();
-        }
-
-        Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
@@ -74,9 +55,7 @@ public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
         var rootEstablished = await File.ReadAllTextAsync("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established");
         var rootLocalnet = await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet");
         var kubeconfig = await StartServerAsync();
-        await File.WriteAllTextAsync(Path.Combine(_dir, "dns.yaml"), ServiceYaml);
-        var apply = await Ns.ExecAsync("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", Path.Combine(_dir, "dns.yaml")], timeout: TimeSpan.FromSeconds(60));
-        Assert.True(apply.Success, apply.Stderr);
+        await _host!.ApplyAsync(kubeconfig, ServiceYaml);
 
         // A UDP flow to the service whose reply comes from an endpoint that no longer serves, and one from the live one.
         await Ns.ExecCheckedAsync("conntrack", "-I", "-p", "udp", "-s", "10.244.0.3", "-d", "10.96.0.53", "--sport", "40000", "--dport", "53",
@@ -125,62 +104,11 @@ public sealed class ProxyOwnNamespaceTests : IAsyncLifetime
             && o.Contains("warn: kube-proxy[1002]", StringComparison.Ordinal) && o.Contains("net.netfilter.nf_conntrack_max", StringComparison.Ordinal) ? o : null), proxy);
     }
 
-    private string Output(Process process)
-    {
-        lock (_outputs[process])
-        {
-            return _outputs[process].ToString();
-        }
-    }
+    private string Output(Process process) => _host!.Output(process);
 
-    private async Task<string> StartServerAsync()
-    {
-        var server = Start("server", "--data-dir", _dir, "--secure-port", "6443");
-        var kubeconfig = Path.Combine(_dir, "kubeconfig");
-        await EventuallyAsync(async () =>
-        {
-            var r = await Ns.ExecAsync("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:6443/healthz"]);
-            return File.Exists(kubeconfig) && r.Stdout is "200" or "401" or "403" ? "up" : null;
-        }, server);
-        return kubeconfig;
-    }
+    private Task<string> StartServerAsync() => _host!.StartServerAsync();
 
-    /// <summary>Starts <c>svcnet ARGS</c> inside the namespace; it is killed (by pid, with its children) at the end.</summary>
-    private Process Start(params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "svcnet.dll");
-        var argv = NetnsExec.Argv(Ns.Name, ["dotnet", dll, .. args]);
-        var start = new ProcessStartInfo(argv[0], argv[1..]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        var process = Process.Start(start)!;
-        _processes.Add(process);
-        var output = new System.Text.StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _outputs[process] = output;
-        return process;
-    }
+    private Process Start(params string[] args) => _host!.Start(args);
 
-    /// <summary>Polls <paramref name="probe"/> until it answers (60 s under load); fails with the process's output otherwise.</summary>
-    private async Task<string> EventuallyAsync(Func<Task<string?>> probe, Process watched)
-    {
-        for (var attempt = 0; attempt < 240; attempt++)
-        {
-            if (await probe() is { } answer)
-            {
-                return answer;
-            }
-
-            if (watched.HasExited)
-            {
-                break;
-            }
-
-            await Task.Delay(250);
-        }
-
-        Assert.Fail($"condition not met; exited: {watched.HasExited}; output:\n{Output(watched)}");
-        return "";
-    }
+    private Task<string> EventuallyAsync(Func<Task<string?>> probe, Process watched) => _host!.EventuallyAsync(probe, watched);
 }

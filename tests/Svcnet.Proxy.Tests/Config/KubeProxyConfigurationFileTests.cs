@@ -37,6 +37,23 @@ public sealed class KubeProxyConfigurationFileTests : IDisposable
         Assert.False(c.PreferSameTrafficDistribution);
     }
 
+    [Fact]
+    public void In_nftables_mode_the_nftables_section_gives_the_periods_and_the_masquerade_bit()
+    {
+        File.WriteAllText(_file, """
+            apiVersion: kubeproxy.config.k8s.io/v1alpha1
+            kind: KubeProxyConfiguration
+            mode: nftables
+            iptables: {masqueradeBit: 12, syncPeriod: 1m30s, minSyncPeriod: 500ms}
+            nftables: {masqueradeBit: 15, syncPeriod: 45s, minSyncPeriod: 2s}
+            """);
+        var c = KubeProxyConfigurationFile.Load(_file, new ProxyConfig());
+        Assert.Equal("nftables", c.ProxyMode);
+        Assert.Equal("0x00008000", c.MasqueradeMark);
+        Assert.Equal(TimeSpan.FromSeconds(45), c.SyncPeriod);
+        Assert.Equal(TimeSpan.FromSeconds(2), c.MinSyncPeriod);
+    }
+
     [Theory]
     [InlineData("apiVersion: v1\nkind: ConfigMap\n", "expected apiVersion kubeproxy.config.k8s.io/v1alpha1")]
     [InlineData("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmasqueradeAl: true\n", "unknown field \"masqueradeAl\"")]

@@ -87,7 +87,7 @@ public class NftNetlinkTests
     }
 
     /// <summary>The table as sorted JSON lines, elements sorted and handles dropped (hash sets list in any order).</summary>
-    private static async Task<string> ListAsync(NetworkNamespace ns)
+    internal static async Task<string> ListAsync(NetworkNamespace ns)
     {
         using var doc = JsonDocument.Parse(await ns.ExecCheckedAsync("nft", "--json", "list", "table", "ip", FastLayout.TableName));
         var lines = new List<string>();
