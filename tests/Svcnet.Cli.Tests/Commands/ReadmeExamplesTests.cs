@@ -5,7 +5,8 @@ namespace Svcnet.Cli.Tests.Commands;
 
 /// <summary>
 /// Every offline <c>./svcnet</c> line of the README's "The seed's service, step by step" block runs as written (the
-/// <c>$(cat FILE)</c> substitutions expanded, an output redirection dropped) and succeeds: a README example that
+/// <c>$(cat FILE)</c> substitutions expanded, an output redirection written to a scratch file that later lines read,
+/// a trailing <c># comment</c> dropped) and succeeds: a README example that
 /// names a missing file or a wrong flag fails here, not in a new user's terminal.
 /// </summary>
 public sealed partial class ReadmeExamplesTests
@@ -17,14 +18,32 @@ public sealed partial class ReadmeExamplesTests
         var block = readme[readme.IndexOf("## The seed's service, step by step", StringComparison.Ordinal)..];
         block = block[(block.IndexOf("```sh", StringComparison.Ordinal) + 5)..];
         block = block[..block.IndexOf("```", StringComparison.Ordinal)];
-        var lines = block.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("./svcnet ", StringComparison.Ordinal) && !l.Contains("--node", StringComparison.Ordinal)).ToList();
+        var lines = block.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("./svcnet ", StringComparison.Ordinal) && !l.Contains("--node", StringComparison.Ordinal)
+            && !l.StartsWith("./svcnet bench ", StringComparison.Ordinal)).ToList(); // a benchmark's default size takes minutes; BenchTraceTests runs it small
         Assert.True(lines.Count >= 8, $"only {lines.Count} commands found in the README block");
 
-        foreach (var line in lines)
+        var scratch = Directory.CreateTempSubdirectory("svcnet-readme-");
+        try
         {
-            var run = await CliRunner.RunAsync(Arguments(line));
-            Assert.True(run.ExitCode == 0, $"{line}\nexit {run.ExitCode}: {run.Stderr}");
-            Assert.False(string.IsNullOrWhiteSpace(run.Stdout), $"{line}: no output");
+            var written = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var line in lines)
+            {
+                var command = line.Split(" #")[0].TrimEnd();
+                var redirect = Redirect().Match(command);
+                var run = await CliRunner.RunAsync(Arguments(command, written));
+                Assert.True(run.ExitCode == 0, $"{line}\nexit {run.ExitCode}: {run.Stderr}");
+                Assert.False(string.IsNullOrWhiteSpace(run.Stdout), $"{line}: no output");
+                if (redirect.Success)
+                {
+                    var file = redirect.Value.Trim().TrimStart('>').Trim();
+                    written[file] = Path.Combine(scratch.FullName, file);
+                    await File.WriteAllTextAsync(written[file], run.Stdout);
+                }
+            }
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
         }
     }
 
@@ -40,14 +59,14 @@ public sealed partial class ReadmeExamplesTests
         Assert.DoesNotContain("-A KUBE-SVC-TCOU7JCQXEZGVUNU", run.Stdout); // kube-dns did not change: its chain is not rewritten
     }
 
-    /// <summary>The words of a README command line after <c>./svcnet</c>, as sh in the repository would pass them (paths made absolute).</summary>
-    private static string[] Arguments(string line)
+    /// <summary>The words of a README command line after <c>./svcnet</c>, as sh in the repository would pass them (paths made absolute, files an earlier line wrote taken from the scratch directory).</summary>
+    private static string[] Arguments(string line, IReadOnlyDictionary<string, string> written)
     {
         var command = line["./svcnet ".Length..];
         command = Redirect().Replace(command, "");
         command = Substitution().Replace(command, m => File.ReadAllText(Path.Combine(RepoPaths.Root, m.Groups[1].Value)));
         return [.. command.Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)
-            .Select(word => word.StartsWith("examples/", StringComparison.Ordinal) ? Path.Combine(RepoPaths.Root, word) : word)];
+            .Select(word => word.StartsWith("examples/", StringComparison.Ordinal) ? Path.Combine(RepoPaths.Root, word) : written.GetValueOrDefault(word, word))];
     }
 
     [GeneratedRegex(@"\s*>\s*\S+\s*$")]
